@@ -1,0 +1,147 @@
+"""Input and result models of every activity: the boundary between workflow and side effects.
+
+Each request carries an idempotency `key` that the workflow derives from the case and a
+per-case counter, so a retried activity, or one replayed after a worker crash, finds its earlier
+effect instead of repeating it. Pure models, imported by workflow code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from cases.models import CaseEvent, CaseState
+
+
+class LoadPolicy(BaseModel):
+    opened_at: datetime
+
+
+class RecordCase(BaseModel):
+    case: CaseState
+    events: list[CaseEvent]
+
+
+class RecordResult(BaseModel):
+    events_written: int
+    projection_written: bool
+
+
+class Audience(StrEnum):
+    CUSTOMER = "customer"
+    SUPERVISOR = "supervisor"
+
+
+class NotificationChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+    INTERNAL = "internal"
+
+
+class Notification(BaseModel):
+    key: str
+    case_id: str
+    kind: str
+    audience: Audience
+    recipient: str
+    channels: list[NotificationChannel]
+    subject: str
+    body: str
+    data: dict[str, Any] = {}
+
+
+class NotificationResult(BaseModel):
+    key: str
+    deliveries: list[str]
+
+
+class MoneyMovementKind(StrEnum):
+    REFUND = "refund"
+    CREDIT = "credit"
+
+
+class MoneyMovement(BaseModel):
+    key: str
+    case_id: str
+    order_id: str
+    customer_id: str
+    kind: MoneyMovementKind
+    amount: Decimal
+    currency: str
+
+
+class MoneyMovementResult(BaseModel):
+    key: str
+    reference: str
+    status: str
+
+
+class Reversal(BaseModel):
+    key: str
+    case_id: str
+    reference: str
+    reason: str
+
+
+class ReversalResult(BaseModel):
+    key: str
+    reference: str
+    reversed: bool
+
+
+class Shipment(BaseModel):
+    key: str
+    case_id: str
+    order_id: str
+    customer_id: str
+
+
+class ShipmentResult(BaseModel):
+    key: str
+    reference: str
+
+
+class VisitKind(StrEnum):
+    REPAIR = "repair"
+    FOLLOW_UP = "follow_up"
+
+
+class Visit(BaseModel):
+    key: str
+    case_id: str
+    customer_id: str
+    kind: VisitKind
+    scheduled_for: datetime
+    reason: str = ""
+
+
+class VisitResult(BaseModel):
+    key: str
+    reference: str
+    scheduled_for: datetime
+
+
+class Cancellation(BaseModel):
+    key: str
+    case_id: str
+    reference: str
+    reason: str
+
+
+class CancellationResult(BaseModel):
+    key: str
+    reference: str
+    cancelled: bool
+
+
+class Declined(StrEnum):
+    """Stable `ApplicationError.type`s for a provider's final refusal; never retried."""
+
+    REFUND = "RefundDeclined"
+    SHIPMENT = "ShipmentFailed"
+    VISIT = "VisitUnavailable"

@@ -1,0 +1,171 @@
+"""CaseStore: writes the case projection, its clocks, survey and audit events to PostgreSQL.
+
+The workflow is the source of truth; this is its read model. Audit events are inserted with
+ON CONFLICT DO NOTHING on (case_id, seq), and the projection only moves forward (a write with a
+lower `last_seq` than the stored one is ignored), so retries and out-of-order deliveries are
+harmless.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from temporalio import activity
+
+from activities.contracts import RecordCase, RecordResult
+from cases.models import CaseState
+
+_INSERT_EVENTS = """
+INSERT INTO case_events (case_id, seq, type, actor, at, data)
+SELECT $1, e.seq, e.type, e.actor, e.at, e.data::jsonb
+FROM unnest($2::integer[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+     AS e(seq, type, actor, at, data)
+ON CONFLICT (case_id, seq) DO NOTHING
+RETURNING seq
+"""
+
+_UPSERT_CASE = """
+INSERT INTO cases (
+    case_id, workflow_id, order_id, customer_id, customer_tier, channel, category, tier, status,
+    escalation_level, handler, team, order_amount, currency, opened_at, first_response_at,
+    resolved_at, closed_at, resolution_type, resolution_amount, review_approved, rating,
+    quality_review, follow_up_reason, follow_up_outcome, reopen_count, escalations, sla_state,
+    last_seq, state, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, now())
+ON CONFLICT (case_id) DO UPDATE SET
+    category = EXCLUDED.category, tier = EXCLUDED.tier, status = EXCLUDED.status,
+    escalation_level = EXCLUDED.escalation_level, handler = EXCLUDED.handler,
+    team = EXCLUDED.team, first_response_at = EXCLUDED.first_response_at,
+    resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
+    resolution_type = EXCLUDED.resolution_type, resolution_amount = EXCLUDED.resolution_amount,
+    review_approved = EXCLUDED.review_approved, rating = EXCLUDED.rating,
+    quality_review = EXCLUDED.quality_review, follow_up_reason = EXCLUDED.follow_up_reason,
+    follow_up_outcome = EXCLUDED.follow_up_outcome, reopen_count = EXCLUDED.reopen_count,
+    escalations = EXCLUDED.escalations, sla_state = EXCLUDED.sla_state,
+    last_seq = EXCLUDED.last_seq, state = EXCLUDED.state, updated_at = now()
+WHERE cases.last_seq < EXCLUDED.last_seq
+RETURNING case_id
+"""
+
+_UPSERT_CLOCK = """
+INSERT INTO sla_clocks (case_id, round, clock, target_seconds, business, target_label,
+    started_at, due_at, state, warned_at, breached_at, met_at, stopped_at, elapsed_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (case_id, round, clock) DO UPDATE SET
+    target_seconds = EXCLUDED.target_seconds, business = EXCLUDED.business,
+    target_label = EXCLUDED.target_label, due_at = EXCLUDED.due_at, state = EXCLUDED.state,
+    warned_at = EXCLUDED.warned_at, breached_at = EXCLUDED.breached_at,
+    met_at = EXCLUDED.met_at, stopped_at = EXCLUDED.stopped_at,
+    elapsed_seconds = EXCLUDED.elapsed_seconds
+"""
+
+_UPSERT_SURVEY = """
+INSERT INTO surveys (case_id, round, sent_at, score, comment, rated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (case_id, round) DO UPDATE SET
+    score = COALESCE(EXCLUDED.score, surveys.score),
+    comment = COALESCE(EXCLUDED.comment, surveys.comment),
+    rated_at = COALESCE(EXCLUDED.rated_at, surveys.rated_at)
+"""
+
+
+class CaseStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn(name="record_case")
+    async def record(self, request: RecordCase) -> RecordResult:
+        case = request.case
+        events = request.events
+        async with self._pool.acquire() as conn, conn.transaction():
+            written = await conn.fetch(
+                _INSERT_EVENTS,
+                case.case_id,
+                [e.seq for e in events],
+                [e.type for e in events],
+                [e.actor for e in events],
+                [e.at for e in events],
+                [json.dumps(e.data, default=str) for e in events],
+            )
+            projected = await conn.fetchval(_UPSERT_CASE, *_case_row(case))
+            if projected is not None:
+                await conn.executemany(_UPSERT_CLOCK, _clock_rows(case))
+                survey = _survey_row(case, events)
+                if survey is not None:
+                    await conn.execute(_UPSERT_SURVEY, *survey)
+        return RecordResult(events_written=len(written), projection_written=projected is not None)
+
+
+def _case_row(case: CaseState) -> tuple[object, ...]:
+    intake = case.intake
+    return (
+        case.case_id,
+        case.workflow_id,
+        intake.order_id,
+        intake.customer.id,
+        intake.customer.tier.value,
+        intake.channel.value,
+        case.category.value,
+        case.tier.value,
+        case.status.value,
+        case.escalation_level,
+        case.handler,
+        case.team,
+        intake.order_amount,
+        intake.currency,
+        case.opened_at,
+        case.first_response_at,
+        case.resolved_at,
+        case.closed_at,
+        case.resolution.type.value if case.resolution else None,
+        case.resolution.amount if case.resolution else None,
+        case.review.approved if case.review else None,
+        case.rating,
+        case.quality_review,
+        case.follow_up.reason if case.follow_up else None,
+        case.follow_up.outcome.value if case.follow_up and case.follow_up.outcome else None,
+        case.reopen_count,
+        case.escalations,
+        case.sla_state,
+        case.last_seq,
+        case.model_dump_json(),
+    )
+
+
+def _clock_rows(case: CaseState) -> list[tuple[object, ...]]:
+    return [
+        (
+            case.case_id,
+            case.reopen_count,
+            clock.name.value,
+            clock.target_seconds,
+            clock.business,
+            clock.target_label,
+            clock.started_at,
+            clock.due_at or clock.breached_at,
+            clock.state.value,
+            clock.warned_at,
+            clock.breached_at,
+            clock.met_at,
+            clock.stopped_at,
+            clock.elapsed_seconds,
+        )
+        for clock in case.clocks.values()
+    ]
+
+
+def _survey_row(case: CaseState, events: list) -> tuple[object, ...] | None:
+    sent = next((e for e in events if e.type == "notification_queued" and e.data.get("kind") == "survey"), None)
+    rated = next((e for e in events if e.type == "rated"), None)
+    if sent is None and rated is None:
+        return None
+    return (
+        case.case_id,
+        case.reopen_count,
+        sent.at if sent else rated.at,  # type: ignore[union-attr]
+        rated.data["score"] if rated else None,
+        rated.data.get("comment") if rated else None,
+        rated.at if rated else None,
+    )

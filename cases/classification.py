@@ -1,0 +1,35 @@
+"""Classification and tiering (分类/分级) of a new case from its intake.
+
+The rules are those of seed 004 §3.2: safety problems and outages take the urgent (emergency)
+path; major problems, cases that need several departments, and large orders are complex;
+everything else is general. Major complaints (重大投诉, seed 004 §5.2) also go to a dedicated
+team. Pure functions of the intake, so the workflow can call them and get the same answer on
+replay.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cases.models import CaseIntake, Category, Tier
+
+MAJOR_COMPLAINTS_TEAM = "major_complaints"
+
+
+def classify(intake: CaseIntake, major_amount_threshold: Decimal) -> Tier:
+    """The tier of a case; an order of `major_amount_threshold` or more is at least complex."""
+    flags = intake.flags
+    if intake.category == Category.SAFETY or flags.safety_risk or flags.outage:
+        return Tier.URGENT
+    if flags.cross_department or flags.major_complaint:
+        return Tier.COMPLEX
+    if intake.order_amount >= major_amount_threshold:
+        return Tier.COMPLEX
+    return Tier.GENERAL
+
+
+def team_for(intake: CaseIntake) -> str | None:
+    """The team a case is routed to at intake, or None for the default queue."""
+    if intake.flags.major_complaint:
+        return MAJOR_COMPLAINTS_TEAM
+    return None

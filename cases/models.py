@@ -1,0 +1,396 @@
+"""The case vocabulary: intake, statuses, clocks, actions and the case state.
+
+These pydantic models are the wire format between every part of the engine (client, workflow,
+activities, PostgreSQL projection, CLI). They hold no I/O, so workflow code imports them freely.
+Fields are only ever added with defaults, so old histories keep decoding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+
+class Strict(BaseModel):
+    """Base for boundary models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class Tier(StrEnum):
+    URGENT = "urgent"
+    COMPLEX = "complex"
+    GENERAL = "general"
+
+
+class CustomerTier(StrEnum):
+    STANDARD = "standard"
+    VIP = "vip"
+
+
+class Channel(StrEnum):
+    APP = "app"
+    WEB = "web"
+    PHONE = "phone"
+    EMAIL = "email"
+    SOCIAL = "social"
+    STORE = "store"
+
+
+class Category(StrEnum):
+    PRODUCT_QUALITY = "product_quality"
+    LOGISTICS = "logistics"
+    DESCRIPTION_MISMATCH = "description_mismatch"
+    SERVICE_ATTITUDE = "service_attitude"
+    SAFETY = "safety"
+    BILLING = "billing"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    REGISTERED = "registered"
+    ACKNOWLEDGED = "acknowledged"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RESOLVING = "resolving"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_RATING = "awaiting_rating"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+# Statuses in which the case is still being handled: withdraw is allowed, and the
+# handling clocks matter.
+OPEN_STATUSES = frozenset(
+    {
+        Status.REGISTERED,
+        Status.ACKNOWLEDGED,
+        Status.AWAITING_CUSTOMER,
+        Status.AWAITING_APPROVAL,
+    }
+)
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.WITHDRAWN})
+
+
+class ClockName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    INITIAL_HANDLING = "initial_handling"
+    RESOLUTION = "resolution"
+    CLOSURE = "closure"
+    APPROVAL = "approval"
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    WARNED = "warned"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class ResolutionType(StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+    REPAIR = "repair"
+    COMPENSATION = "compensation"
+    EXPLANATION = "explanation"
+
+
+class FollowUpOutcome(StrEnum):
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+    RECURRED = "recurred"
+    UNREACHABLE = "unreachable"
+
+
+# ---------------------------------------------------------------------------------------------
+# Intake
+
+
+class Customer(Strict):
+    id: NonEmpty
+    name: NonEmpty | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{5,19}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    tier: CustomerTier = CustomerTier.STANDARD
+
+
+class Flags(Strict):
+    safety_risk: bool = False
+    outage: bool = False
+    cross_department: bool = False
+    # 重大投诉 (seed 004 §5.2): goes to the dedicated major-complaints team.
+    major_complaint: bool = False
+
+
+CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class CaseIntake(Strict):
+    """What a backend system sends to open a case. Plain JSON, so any Temporal SDK can start one."""
+
+    case_id: CaseId | None = None
+    order_id: NonEmpty
+    customer: Customer
+    channel: Channel
+    category: Category
+    description: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    order_amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
+    requested_resolution: ResolutionType | None = None
+    flags: Flags = Flags()
+
+
+def workflow_id_for(case_id: str) -> str:
+    return f"case-{case_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions (workflow updates). One input model per action.
+
+
+class Action(Strict):
+    actor: NonEmpty = "system"
+
+
+class Acknowledge(Action):
+    message: Text | None = None
+
+
+class Assign(Action):
+    handler: NonEmpty
+    team: NonEmpty | None = None
+
+
+class Note(Action):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class RequestInfo(Action):
+    question: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class CustomerReply(Action):
+    actor: NonEmpty = "customer"
+    text: Text = ""
+
+
+class Reclassify(Action):
+    tier: Tier | None = None
+    category: Category | None = None
+    flags: Flags | None = None
+    reason: Text = ""
+
+
+class ProposeResolution(Action):
+    type: ResolutionType
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] = Decimal("0")
+    note: Text = ""
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_type(cls, v: Decimal, info: Any) -> Decimal:
+        kind = info.data.get("type")
+        if kind in (ResolutionType.REFUND, ResolutionType.COMPENSATION) and v <= 0:
+            raise ValueError(f"a {kind} needs an amount above 0")
+        return v
+
+
+class Approve(Action):
+    note: Text = ""
+
+
+class Reject(Action):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Confirm(Action):
+    actor: NonEmpty = "customer"
+
+
+class Dispute(Action):
+    actor: NonEmpty = "customer"
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Rate(Action):
+    actor: NonEmpty = "customer"
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Text = ""
+
+
+class FollowUpResult(Action):
+    outcome: FollowUpOutcome
+    note: Text = ""
+
+
+class Escalate(Action):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Withdraw(Action):
+    actor: NonEmpty = "customer"
+    reason: Text = ""
+
+
+ACTION_MODELS: dict[str, type[Action]] = {
+    "acknowledge": Acknowledge,
+    "assign": Assign,
+    "note": Note,
+    "request_info": RequestInfo,
+    "customer_reply": CustomerReply,
+    "reclassify": Reclassify,
+    "propose_resolution": ProposeResolution,
+    "approve": Approve,
+    "reject": Reject,
+    "confirm": Confirm,
+    "dispute": Dispute,
+    "rate": Rate,
+    "follow_up_result": FollowUpResult,
+    "escalate": Escalate,
+    "withdraw": Withdraw,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+
+class Clock(BaseModel):
+    """One SLA clock. Time is counted over `segments` (running intervals) in the clock's metric."""
+
+    name: ClockName
+    target_seconds: float
+    business: bool = False
+    target_label: str = ""
+    started_at: datetime
+    # Consumed time of closed running segments, in the clock's metric (seconds).
+    consumed_seconds: float = 0.0
+    running_since: datetime | None = None
+    paused_at: datetime | None = None
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    state: ClockState = ClockState.RUNNING
+    warned_at: datetime | None = None
+    breached_at: datetime | None = None
+    breach_detected_at: datetime | None = None
+    met_at: datetime | None = None
+    # Set when the clock's goal stopped applying (withdrawal, reopen) without being met.
+    stopped_at: datetime | None = None
+    elapsed_seconds: float | None = None
+
+
+class Proposal(BaseModel):
+    type: ResolutionType
+    amount: Decimal = Decimal("0")
+    note: str = ""
+    proposed_by: str
+    proposed_at: datetime
+    needs_approval: bool = False
+    number: int = 1
+
+
+class ReviewDecision(BaseModel):
+    approved: bool
+    by: str
+    at: datetime
+    note: str = ""
+
+
+class ExecutedStep(BaseModel):
+    step: str
+    reference: str
+    compensated: bool = False
+
+
+class Resolution(BaseModel):
+    type: ResolutionType
+    amount: Decimal
+    executed_at: datetime
+    steps: list[ExecutedStep] = []
+
+
+class FollowUp(BaseModel):
+    required: bool
+    reason: str
+    scheduled_for: datetime | None = None
+    reference: str | None = None
+    outcome: FollowUpOutcome | None = None
+    outcome_at: datetime | None = None
+
+
+class CaseEvent(BaseModel):
+    """One append-only audit event. `seq` is per case and makes every write idempotent."""
+
+    seq: int
+    type: str
+    actor: str
+    at: datetime
+    data: dict[str, Any] = {}
+
+
+class CaseState(BaseModel):
+    """The full case: what the `state` query returns and `aftersales show` prints."""
+
+    case_id: str
+    workflow_id: str
+    intake: CaseIntake
+    tier: Tier
+    category: Category
+    status: Status
+    escalation_level: int
+    handler: str | None = None
+    team: str | None = None
+    opened_at: datetime
+    first_response_at: datetime | None = None
+    closed_at: datetime | None = None
+    clocks: dict[ClockName, Clock] = {}
+    proposal: Proposal | None = None
+    proposals_made: int = 0
+    review: ReviewDecision | None = None
+    resolution: Resolution | None = None
+    resolved_at: datetime | None = None
+    confirmation: str | None = None
+    confirmation_due_at: datetime | None = None
+    survey_due_at: datetime | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    quality_review: bool = False
+    follow_up: FollowUp | None = None
+    reopen_count: int = 0
+    escalations: int = 0
+    notifications: list[str] = []
+    last_seq: int = 0
+    runs: int = 1
+
+    @property
+    def sla_state(self) -> str:
+        """The worst clock state, for the `SlaState` search attribute."""
+        order = [ClockState.BREACHED, ClockState.WARNED, ClockState.RUNNING, ClockState.PAUSED]
+        states = {
+            c.state
+            for c in self.clocks.values()
+            if c.stopped_at is None or c.state in (ClockState.BREACHED, ClockState.WARNED)
+        }
+        for s in order:
+            if s in states:
+                return s.value
+        return ClockState.MET.value
+
+
+class OpenResult(BaseModel):
+    case_id: str
+    workflow_id: str
+    run_id: str | None = None
+    tier: Tier
+    status: Status
+    created: bool

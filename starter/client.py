@@ -1,0 +1,197 @@
+"""CaseClient: the Python API backend systems use to open cases, act on them and read them.
+
+Every input is validated with the same pydantic models the workflow uses before anything is
+sent, so a bad payload fails here with an error naming the field, and no workflow is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResult, workflow_id_for
+from workflows import search_attributes as sa
+from workflows.case_workflow import AfterSalesCase, CaseInput, CaseRun
+
+
+class CaseError(Exception):
+    """A user error: bad input, unknown case, or an action the case refuses."""
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    workflow_id: str
+    status: str | None
+    tier: str | None
+    category: str | None
+    escalation_level: int | None
+    sla_state: str | None
+    sla_due_at: datetime | None
+    order_id: str | None
+    execution_status: str
+
+
+def validation_message(err: ValidationError, prefix: str = "") -> str:
+    """One line naming the first failing field, e.g. `customer.email: value is not a valid ...`."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "input"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{prefix}{where}: {first['msg']}{more}"
+
+
+def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
+    parts = [tier] if tier else []
+    parts += [intake.category.value, f"order {intake.order_id}"]
+    if intake.customer.tier.value == "vip":
+        parts.append("VIP")
+    return " · ".join(parts)
+
+
+class CaseClient:
+    def __init__(self, client: Client, task_queue: str = "aftersales") -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
+        return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
+
+    async def open(
+        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
+    ) -> OpenResult:
+        if not isinstance(intake, CaseIntake):
+            try:
+                intake = CaseIntake.model_validate(intake)
+            except ValidationError as err:
+                raise CaseError(validation_message(err)) from err
+        if intake.case_id is None:
+            intake = intake.model_copy(update={"case_id": uuid.uuid4().hex[:12]})
+        case_id = intake.case_id
+        assert case_id is not None
+        created = True
+        try:
+            handle = await self.client.start_workflow(
+                AfterSalesCase.run,
+                CaseInput.model_validate(intake.model_dump() | {"resume": run}),
+                id=workflow_id_for(case_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.CASE_STATUS, "registered"),
+                        SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
+                        SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
+                        SearchAttributePair(sa.ORDER_ID, intake.order_id),
+                    ]
+                ),
+                static_summary=static_summary(intake),
+                static_details=(
+                    f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
+                    f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "
+                    f"{intake.currency}\n\n{intake.description[:500]}"
+                ),
+            )
+            run_id = handle.result_run_id
+        except WorkflowAlreadyStartedError as err:
+            # The same case id again: hand back the case that exists, never start another.
+            created = False
+            run_id = err.run_id
+        state = await self.wait_for_state(case_id)
+        return OpenResult(
+            case_id=case_id,
+            workflow_id=workflow_id_for(case_id),
+            run_id=run_id,
+            tier=state.tier,
+            status=state.status,
+            created=created,
+        )
+
+    async def wait_for_state(self, case_id: str, timeout: float = 30.0) -> CaseState:
+        """The case state, waiting while a just-started case captures its policy."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        delay = 0.05
+        while True:
+            try:
+                return await self.state(case_id)
+            except CaseError as err:
+                if "still starting" not in str(err) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def state(self, case_id: str) -> CaseState:
+        try:
+            return await self.handle(case_id).query(AfterSalesCase.state)
+        except WorkflowQueryFailedError as err:
+            raise CaseError(f"case {case_id}: {err.message}") from err
+        except RPCError as err:
+            raise CaseError(_rpc_message(case_id, err)) from err
+
+    async def act(
+        self, case_id: str, action: str, data: Action | Mapping[str, Any] | None = None
+    ) -> CaseState:
+        model = ACTION_MODELS.get(action)
+        if model is None:
+            raise CaseError(
+                f"unknown action {action!r}; one of: {', '.join(sorted(ACTION_MODELS))}"
+            )
+        if not isinstance(data, Action):
+            try:
+                data = model.model_validate(dict(data or {}))
+            except ValidationError as err:
+                raise CaseError(validation_message(err, f"{action}.")) from err
+        elif not isinstance(data, model):
+            raise CaseError(f"{action} takes {model.__name__}, not {type(data).__name__}")
+        try:
+            return await self.handle(case_id).execute_update(
+                action, data, result_type=CaseState
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise CaseError(f"case {case_id}: {message}") from err
+        except RPCError as err:
+            raise CaseError(_rpc_message(case_id, err)) from err
+
+    async def list(self, query: str | None = None, limit: int = 100) -> list[CaseSummary]:
+        full = f"WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
+        out: list[CaseSummary] = []
+        try:
+            async for wf in self.client.list_workflows(full, limit=limit):
+                attrs = wf.typed_search_attributes
+                out.append(
+                    CaseSummary(
+                        case_id=wf.id.removeprefix("case-"),
+                        workflow_id=wf.id,
+                        status=attrs.get(sa.CASE_STATUS),
+                        tier=attrs.get(sa.CASE_TIER),
+                        category=attrs.get(sa.CASE_CATEGORY),
+                        escalation_level=attrs.get(sa.ESCALATION_LEVEL),
+                        sla_state=attrs.get(sa.SLA_STATE),
+                        sla_due_at=attrs.get(sa.SLA_DUE_AT),
+                        order_id=attrs.get(sa.ORDER_ID),
+                        execution_status=wf.status.name.lower() if wf.status else "unknown",
+                    )
+                )
+        except RPCError as err:
+            raise CaseError(f"list: {err.message}") from err
+        return out
+
+
+def _rpc_message(case_id: str, err: RPCError) -> str:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return f"case {case_id} not found"
+    return f"case {case_id}: {err.message}"

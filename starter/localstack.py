@@ -1,0 +1,278 @@
+"""`aftersales up`: the whole local stack in the foreground, stopped cleanly by Ctrl-C.
+
+It starts, in order, the embedded PostgreSQL (unless DATABASE_URL names a server), the Temporal dev
+server backed by a file so cases survive a restart, the schema migrations, and one worker process;
+prints where everything is; then waits. Every child runs in its own process group, so a Ctrl-C in
+the terminal reaches only this process, which then stops the worker first (it depends on both
+servers), then Temporal, then PostgreSQL. Everything started is registered for teardown before it
+is started, so a failure half-way through start-up, a child dying later, SIGTERM or SIGHUP all end
+with no process left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
+
+from starter.devserver import (
+    DevServer,
+    DevServerError,
+    port_in_use,
+    signals_deferred,
+    spawn_in_own_group,
+    stop_process_group,
+    temporal_binary,
+)
+from starter.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from starter.settings import Settings
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", ""}
+_POLL_S = 0.5
+
+
+class _Interrupted(Exception):
+    """Raised from the signal handler to unwind start-up or the wait loop."""
+
+
+class _StartupError(Exception):
+    """A start-up step failed for a reason worth one line, not a traceback."""
+
+
+class _Shutdown:
+    """Signal state: the first signal interrupts, later ones must not cut the teardown short."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.started:
+            return
+        self.started = True
+        raise _Interrupted(signal.Signals(signum).name)
+
+
+def _say(message: str) -> None:
+    print(f"aftersales up: {message}", file=sys.stderr, flush=True)
+
+
+def _temporal_port(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, 7233
+    return host.strip("[]"), int(port)
+
+
+def _masked(dsn: str) -> str:
+    """The DSN with any password replaced, fit for a terminal."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return dsn
+
+
+def _check_ports(settings: Settings) -> str | None:
+    """One-line complaint about the configured ports, or None when they are usable."""
+    try:
+        host, port = _temporal_port(settings.temporal_address)
+    except ValueError:
+        return f"TEMPORAL_ADDRESS {settings.temporal_address!r} is not host:port"
+    if host not in _LOCAL_HOSTS:
+        return (
+            f"TEMPORAL_ADDRESS points to {host}; `up` runs a local server, "
+            "so use localhost:PORT (or unset it)"
+        )
+    if port == settings.ui_port:
+        return f"the Temporal port and the Web UI port are both {port}; set AFTERSALES_UI_PORT"
+    if port_in_use(port):
+        return (
+            f"port {port} is already in use (Temporal gRPC); "
+            "stop whatever holds it or set TEMPORAL_ADDRESS"
+        )
+    if port_in_use(settings.ui_port):
+        return (
+            f"port {settings.ui_port} is already in use (Temporal Web UI); "
+            "stop whatever holds it or set AFTERSALES_UI_PORT"
+        )
+    return None
+
+
+def _worker_env(settings: Settings, temporal_address: str, dsn: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TEMPORAL_ADDRESS"] = temporal_address
+    env["DATABASE_URL"] = dsn
+    env["TEMPORAL_NAMESPACE"] = settings.temporal_namespace
+    env["AFTERSALES_TASK_QUEUE"] = settings.task_queue
+    if settings.policy_path is not None:
+        env["AFTERSALES_POLICY"] = str(settings.policy_path.resolve())
+    # `python -m starter.cli` must import this checkout even when it is not pip-installed.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _migrate(dsn: str) -> list[str]:
+    from activities import schema
+
+    try:
+        return list(asyncio.run(schema.migrate(dsn)))
+    except (TimeoutError, OSError) as exc:
+        raise _StartupError(f"cannot reach PostgreSQL at {_masked(dsn)}: {exc}") from exc
+
+
+def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -> int:
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    _, port = _temporal_port(settings.temporal_address)
+
+    embedded: EmbeddedPostgres | None = None
+    if settings.database_url:
+        dsn = settings.database_url
+    else:
+        embedded = EmbeddedPostgres(home / "pgdata")
+        stack.callback(_stop_postgres, embedded)
+        _say(f"starting embedded PostgreSQL in {embedded.data_dir}")
+        dsn = embedded.start()
+
+    temporal_log = home / "temporal.log"
+    dev = DevServer(
+        db_file=home / "temporal.db",
+        port=port,
+        ui_port=settings.ui_port,
+        namespace=settings.temporal_namespace,
+        log_file=temporal_log,
+    )
+    stack.callback(_stop_dev_server, dev)
+    _say(f"starting Temporal dev server on {dev.address} (log: {temporal_log})")
+    dev.start()
+
+    applied = _migrate(dsn)
+    _say(f"schema migrations applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+    worker_log = home / "worker.log"
+    with open(worker_log, "ab") as log, signals_deferred():
+        worker = spawn_in_own_group(
+            [sys.executable, "-m", "starter.cli", "worker"],
+            stdout=log,
+            env=_worker_env(settings, dev.address, dsn),
+        )
+        stack.callback(_stop_worker, worker)
+
+    pg_line = f"{_masked(dsn)} (embedded)" if embedded is not None else _masked(dsn)
+    print(
+        "\n".join(
+            [
+                "",
+                "aftersales local stack is running",
+                f"  Temporal gRPC   {dev.address}",
+                f"  Web UI          {dev.ui_url}",
+                f"  namespace       {settings.temporal_namespace}",
+                f"  task queue      {settings.task_queue}",
+                f"  PostgreSQL      {pg_line}",
+                f"  worker          pid {worker.pid}, log {worker_log}",
+                f"  Temporal log    {temporal_log}",
+                "",
+                "open a case: aftersales open samples/case.json",
+                "Ctrl-C stops everything.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+
+    while True:
+        died = _first_dead_child(worker, dev, embedded, worker_log, temporal_log)
+        if died is not None:
+            # From here on a signal must not interrupt the teardown that follows.
+            shutdown.started = True
+            _say(f"{died}; stopping the rest")
+            return 1
+        time.sleep(_POLL_S)
+
+
+def _first_dead_child(
+    worker: subprocess.Popen[bytes],
+    dev: DevServer,
+    embedded: EmbeddedPostgres | None,
+    worker_log: Path,
+    temporal_log: Path,
+) -> str | None:
+    code = worker.poll()
+    if code is not None:
+        return f"the worker exited unexpectedly with status {code} (see {worker_log})"
+    code = dev.poll()
+    if code is not None:
+        return (
+            f"the Temporal dev server exited unexpectedly with status {code} (see {temporal_log})"
+        )
+    if embedded is not None and not embedded.is_running():
+        return f"the embedded PostgreSQL stopped unexpectedly (see {embedded.data_dir / 'log'})"
+    return None
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    _say(f"stopping worker (pid {worker.pid})")
+    stop_process_group(worker)
+
+
+def _stop_dev_server(dev: DevServer) -> None:
+    if dev.pid is not None:
+        _say(f"stopping Temporal dev server (pid {dev.pid})")
+    dev.stop()
+
+
+def _stop_postgres(embedded: EmbeddedPostgres) -> None:
+    if embedded.pid is not None:
+        _say(f"stopping embedded PostgreSQL (pid {embedded.pid})")
+    embedded.stop()
+
+
+def run_up(settings: Settings) -> int:
+    """Run the local stack until Ctrl-C/SIGTERM (0), a child dies (1) or a port is taken (2)."""
+    problem = _check_ports(settings)
+    if problem is not None:
+        _say(problem)
+        return 2
+    try:
+        temporal_binary()
+    except DevServerError as exc:
+        _say(str(exc))
+        return 2
+
+    shutdown = _Shutdown()
+    previous = {sig: signal.getsignal(sig) for sig in _HANDLED_SIGNALS}
+    for sig in _HANDLED_SIGNALS:
+        signal.signal(sig, shutdown.handler)
+    stack = ExitStack()
+    try:
+        try:
+            rc = _start_and_wait(settings, stack, shutdown)
+        except _Interrupted as exc:
+            _say(f"{exc.args[0] if exc.args else 'signal'} received; shutting down")
+            rc = 0
+        except (_StartupError, DevServerError, EmbeddedPostgresError) as exc:
+            shutdown.started = True
+            _say(f"start-up failed: {exc}")
+            rc = 1
+        finally:
+            shutdown.started = True
+            # Reverse order of start: worker, then Temporal, then PostgreSQL.
+            stack.close()
+    finally:
+        for sig, handler in previous.items():
+            # None means a handler installed outside Python; it cannot be put back from here.
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    _say("stopped")
+    return rc

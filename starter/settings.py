@@ -1,0 +1,31 @@
+"""Settings read from the environment, once, for the CLI, the worker and the local stack."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class Settings(BaseModel):
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "aftersales"
+    database_url: str | None = None
+    policy_path: Path | None = None
+    home: Path = Path(".aftersales")
+    ui_port: int = 8233
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            temporal_address=env.get("TEMPORAL_ADDRESS") or "localhost:7233",
+            temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
+            task_queue=env.get("AFTERSALES_TASK_QUEUE") or "aftersales",
+            database_url=env.get("DATABASE_URL") or None,
+            policy_path=Path(env["AFTERSALES_POLICY"]) if env.get("AFTERSALES_POLICY") else None,
+            home=Path(env.get("AFTERSALES_HOME") or ".aftersales"),
+            ui_port=int(env.get("AFTERSALES_UI_PORT") or 8233),
+        )

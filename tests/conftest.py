@@ -1,0 +1,92 @@
+"""Shared fixtures: one embedded PostgreSQL and one time-skipping Temporal server per session.
+
+Each test gets its own task queue and its own case ids, so tests never see each other's cases;
+database rows are keyed by case id for the same reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.db import create_pool
+from activities.schema import migrate
+from cases.policy import Policy, load_policy
+from starter.embedded_postgres import EmbeddedPostgres
+from workflows import search_attributes as sa
+from workflows.converter import data_converter
+from worker import activities_for, build_worker
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(path).exists():
+        raise RuntimeError(f"{name} is not installed; run `make test`, which installs it")
+    return path
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    dsn = server.start()
+    yield dsn
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(postgres_dsn)
+    pool = await create_pool(postgres_dsn)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(),
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await register_search_attributes(environment.client)
+    async with environment:
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(None)
+
+
+@asynccontextmanager
+async def case_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    policy: Policy,
+    activities: Sequence[Any] | None = None,
+    **providers: Any,
+) -> AsyncIterator[str]:
+    """A worker on a fresh task queue; yields the task queue name."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    acts = activities if activities is not None else activities_for(pool, policy, **providers)
+    async with build_worker(client, task_queue, acts):
+        yield task_queue

@@ -1,0 +1,80 @@
+"""Tiering of a new case from its intake, and routing of major complaints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cases.classification import classify, team_for
+from cases.models import CaseIntake, Category, Tier
+
+THRESHOLD = Decimal("5000")
+
+
+def intake(**changes: Any) -> CaseIntake:
+    data: dict[str, Any] = {
+        "order_id": "8812",
+        "customer": {"id": "cust-1"},
+        "channel": "app",
+        "category": "product_quality",
+        "description": "the kettle leaks",
+        "order_amount": "199.00",
+    }
+    data.update(changes)
+    return CaseIntake.model_validate(data)
+
+
+def test_plain_case_is_general() -> None:
+    assert classify(intake(), THRESHOLD) is Tier.GENERAL
+    assert classify(intake(category="logistics"), THRESHOLD) is Tier.GENERAL
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"category": "safety"},
+        {"flags": {"safety_risk": True}},
+        {"flags": {"outage": True}},
+        # Urgent wins over every complex rule.
+        {"flags": {"outage": True, "cross_department": True, "major_complaint": True},
+         "order_amount": "99999"},
+    ],
+)
+def test_urgent(changes: dict[str, Any]) -> None:
+    assert classify(intake(**changes), THRESHOLD) is Tier.URGENT
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"flags": {"cross_department": True}},
+        {"flags": {"major_complaint": True}},
+        {"order_amount": "5000.00"},
+        {"order_amount": "12000"},
+    ],
+)
+def test_complex(changes: dict[str, Any]) -> None:
+    assert classify(intake(**changes), THRESHOLD) is Tier.COMPLEX
+
+
+def test_amount_just_below_threshold_is_general() -> None:
+    assert classify(intake(order_amount="4999.99"), THRESHOLD) is Tier.GENERAL
+
+
+def test_threshold_comes_from_the_caller() -> None:
+    assert classify(intake(order_amount="300"), Decimal("300")) is Tier.COMPLEX
+    assert classify(intake(order_amount="300"), Decimal("300.01")) is Tier.GENERAL
+
+
+def test_every_category_without_flags() -> None:
+    for category in Category:
+        expected = Tier.URGENT if category is Category.SAFETY else Tier.GENERAL
+        assert classify(intake(category=category.value), THRESHOLD) is expected
+
+
+def test_team_for_major_complaint() -> None:
+    assert team_for(intake(flags={"major_complaint": True})) == "major_complaints"
+    assert team_for(intake()) is None
+    assert team_for(intake(flags={"cross_department": True}, category="safety")) is None

@@ -1,0 +1,120 @@
+"""Worker wiring: settings, logging, the asyncpg pool, providers, and the Temporal worker.
+
+Dependencies are built here, once, and handed to the activity classes; nothing inside an
+activity class builds its own. Tests use `build_worker` with their own client, pool and policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.db import create_pool
+from activities.followups import FollowUps, VisitLedger, VisitProvider
+from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
+from activities.policy_source import PolicySource
+from activities.refunds import LedgerRefunds, RefundProvider, Refunds
+from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
+from activities.store import CaseStore
+from cases.policy import Policy, load_policy
+from starter.connect import connect
+from starter.log import LogContextInterceptor, configure_logging, get_logger
+from starter.settings import Settings
+from workflows.case_workflow import AfterSalesCase
+
+# Modules that are deterministic or only used outside workflow code: importing them once,
+# outside the sandbox, keeps each workflow run from re-importing them.
+PASSTHROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "zoneinfo",
+    "cases",
+    "activities",
+    "asyncpg",
+    "structlog",
+    "holidays",
+    "httpx",
+)
+
+
+def activities_for(
+    pool: asyncpg.Pool,
+    policy: Policy,
+    *,
+    refunds: RefundProvider | None = None,
+    shipments: ShipmentProvider | None = None,
+    visits: VisitProvider | None = None,
+    notifications: NotificationProvider | None = None,
+) -> list[Any]:
+    store = CaseStore(pool)
+    notifier = Notifier(notifications or OutboxNotifications(pool))
+    money = Refunds(refunds or LedgerRefunds(pool))
+    goods = Shipments(shipments or WarehouseLedger(pool))
+    follow_ups = FollowUps(visits or VisitLedger(pool))
+    return [
+        PolicySource(policy).load,
+        store.record,
+        notifier.send,
+        money.execute,
+        money.reverse,
+        goods.ship,
+        goods.cancel,
+        follow_ups.schedule,
+        follow_ups.cancel,
+    ]
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Any],
+    *,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AfterSalesCase],
+        activities=list(activities),
+        interceptors=[LogContextInterceptor()],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """The production worker: runs until SIGINT or SIGTERM, then drains and exits."""
+    configure_logging()
+    log = get_logger("aftersales.worker")
+    policy = load_policy(settings.policy_path)
+    if not settings.database_url:
+        raise SystemExit("aftersales worker: DATABASE_URL is not set")
+    pool = await create_pool(settings.database_url)
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue, activities_for(pool, policy))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker started",
+        task_queue=settings.task_queue,
+        temporal=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+    )
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await pool.close()
+        log.info("worker stopped")
+

@@ -1,0 +1,560 @@
+"""AfterSalesCase: one durable workflow per complaint, return, refund or repair request.
+
+The workflow moves time forward and carries out side effects; `CaseMachine` decides. It sleeps
+until exactly the next SLA warning, breach or phase deadline (never a periodic sweep), wakes
+early when an action arrives, records every change through the `record_case` activity before the
+action's update returns, and runs the resolution as a saga that undoes completed steps in
+reverse order when a later one fails for good. It continues as new when the history grows,
+carrying the whole state and the policy snapshot.
+"""
+
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        Cancellation,
+        LoadPolicy,
+        MoneyMovement,
+        MoneyMovementKind,
+        Notification,
+        RecordCase,
+        Reversal,
+        Shipment,
+        Visit,
+        VisitKind,
+    )
+    from activities.followups import FollowUps
+    from activities.notifier import Notifier
+    from activities.policy_source import PolicySource
+    from activities.refunds import Refunds
+    from activities.shipments import Shipments
+    from activities.store import CaseStore
+    from cases.models import (
+        FINAL_STATUSES,
+        Acknowledge,
+        Action,
+        Approve,
+        Assign,
+        CaseIntake,
+        CaseState,
+        Confirm,
+        CustomerReply,
+        Dispute,
+        Escalate,
+        ExecutedStep,
+        FollowUpResult,
+        Note,
+        ProposeResolution,
+        Rate,
+        Reclassify,
+        Reject,
+        RequestInfo,
+        ResolutionType,
+        Status,
+        Withdraw,
+    )
+    from cases.policy import PolicySnapshot
+    from workflows import retry_policies as rp
+    from workflows import search_attributes as sa
+    from workflows.case_machine import CaseMachine, InvalidAction
+    from workflows.details import clock_table
+
+WORKFLOW_TYPE = "AfterSalesCase"
+DEFAULT_HISTORY_LIMIT = 4000
+
+# The steps each resolution type is carried out in, in order. Compensation runs backwards.
+PLAN: dict[ResolutionType, tuple[str, ...]] = {
+    ResolutionType.REFUND: ("refund",),
+    ResolutionType.EXCHANGE: ("refund", "replacement"),
+    ResolutionType.REPAIR: ("repair_visit",),
+    ResolutionType.COMPENSATION: ("credit",),
+    ResolutionType.EXPLANATION: (),
+}
+
+
+class CaseRun(BaseModel):
+    """What a continued run carries over; a fresh case needs none of it."""
+
+    state: CaseState | None = None
+    policy: PolicySnapshot | None = None
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+
+class CaseInput(CaseIntake):
+    """The workflow's one input: a plain `CaseIntake` from any client, plus `resume`, which only
+    continue-as-new (and tests tuning the history limit) ever set."""
+
+    resume: CaseRun | None = None
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class AfterSalesCase:
+    @workflow.init
+    def __init__(self, intake: CaseInput) -> None:
+        self._machine: CaseMachine | None = None
+        self._changed = False
+        self._recorded_seq = 0
+        self._published: dict[str, Any] = {}
+        self._history_limit = (intake.resume or CaseRun()).history_limit
+
+    # -- the main loop -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, intake: CaseInput) -> CaseState:
+        machine = await self._begin(intake, intake.resume or CaseRun())
+        while machine.state.status not in FINAL_STATUSES:
+            machine.fire_due(workflow.now())
+            await self._flush()
+            status = machine.state.status
+            if status in FINAL_STATUSES:
+                break
+            if status == Status.RESOLVING:
+                await self._execute_resolution()
+                continue
+            if status == Status.FOLLOW_UP and machine.state.follow_up and not machine.state.follow_up.reference:
+                await self._schedule_follow_up()
+                continue
+            if self._history_too_long():
+                await self._continue_as_new()
+            await self._sleep_until_next()
+        await self._drain()
+        workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)
+        return machine.state
+
+    async def _begin(self, intake: CaseIntake, run: CaseRun) -> CaseMachine:
+        if run.state is not None and run.policy is not None:
+            machine = CaseMachine(run.state, run.policy)
+            machine.state.runs += 1
+            self._recorded_seq = machine.state.last_seq
+        else:
+            now = workflow.now()
+            policy = await workflow.execute_local_activity_method(
+                PolicySource.load,
+                LoadPolicy(opened_at=now),
+                start_to_close_timeout=rp.POLICY_TIMEOUT,
+                retry_policy=rp.POLICY_RETRY,
+                summary="capture the SLA policy in force",
+            )
+            case_id = intake.case_id or workflow.info().workflow_id.removeprefix("case-")
+            plain = CaseIntake.model_validate(
+                intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
+            )
+            machine = CaseMachine.open(case_id, plain, policy, now)
+        self._machine = machine
+        return machine
+
+    async def _sleep_until_next(self) -> None:
+        machine = self._require()
+        wake = machine.next_wake()
+        self._changed = False
+        if wake is None:
+            await workflow.wait_condition(lambda: self._changed)
+            return
+        at, label = wake
+        delay = at - workflow.now()
+        if delay <= timedelta(0):
+            return
+        await workflow.wait_condition(lambda: self._changed, timeout=delay, timeout_summary=label)
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._history_limit
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def _continue_as_new(self) -> None:
+        machine = self._require()
+        await self._drain()
+        resume = CaseRun(state=machine.state, policy=machine.policy, history_limit=self._history_limit)
+        workflow.continue_as_new(
+            CaseInput.model_validate(machine.state.intake.model_dump() | {"resume": resume})
+        )
+
+    async def _drain(self) -> None:
+        """Record what is pending and let every running handler return before the run ends."""
+        while True:
+            await self._flush()
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or self._has_pending()
+            )
+            if workflow.all_handlers_finished() and not self._has_pending():
+                return
+
+    # -- side effects --------------------------------------------------------------------------
+
+    def _has_pending(self) -> bool:
+        machine = self._machine
+        return machine is not None and bool(machine.events or machine.notifications)
+
+    async def _flush(self) -> None:
+        """Record pending audit events with the projection, then send pending notifications."""
+        machine = self._require()
+        while machine.events or machine.notifications:
+            events, machine.events = machine.events, []
+            notifications, machine.notifications = machine.notifications, []
+            if events:
+                await workflow.execute_activity_method(
+                    CaseStore.record,
+                    RecordCase(case=machine.state.model_copy(deep=True), events=events),
+                    start_to_close_timeout=rp.RECORD_TIMEOUT,
+                    retry_policy=rp.STORE_RETRY,
+                    summary=f"record {len(events)} event(s): {_kinds(events)}",
+                )
+                self._recorded_seq = max(self._recorded_seq, events[-1].seq)
+            if notifications:
+                await asyncio.gather(*(self._send(n) for n in notifications))
+        self._publish()
+
+    async def _send(self, notification: Notification) -> None:
+        await workflow.execute_activity_method(
+            Notifier.send,
+            notification,
+            start_to_close_timeout=rp.NOTIFY_TIMEOUT,
+            retry_policy=rp.NOTIFY_RETRY,
+            summary=f"notify {notification.audience.value} {notification.recipient}: "
+            f"{notification.kind} via {'/'.join(c.value for c in notification.channels)}",
+        )
+
+    def _publish(self) -> None:
+        """Keep the UI's view current: search attributes (only what changed) and live details."""
+        state = self._require().state
+        values: dict[str, Any] = {
+            sa.CASE_TIER.name: state.tier.value,
+            sa.CASE_STATUS.name: state.status.value,
+            sa.CASE_CATEGORY.name: state.category.value,
+            sa.CUSTOMER_TIER.name: state.intake.customer.tier.value,
+            sa.ESCALATION_LEVEL.name: state.escalation_level,
+            sa.SLA_STATE.name: state.sla_state,
+            sa.SLA_DUE_AT.name: _next_due(state),
+            sa.ORDER_ID.name: state.intake.order_id,
+        }
+        updates = []
+        for key in sa.ALL:
+            value = values[key.name]
+            if key.name in self._published and self._published[key.name] == value:
+                continue
+            self._published[key.name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(clock_table(state, self._require().policy.calendar.zone))
+
+    async def _execute_resolution(self) -> None:
+        machine = self._require()
+        proposal = machine.state.proposal
+        assert proposal is not None
+        done: list[ExecutedStep] = []
+        for step in PLAN[proposal.type]:
+            if step in ("refund",) and proposal.amount <= 0:
+                continue
+            try:
+                reference = await self._run_step(step)
+            except ActivityError as err:
+                compensated: list[ExecutedStep] = []
+                for executed in reversed(done):
+                    await self._compensate(executed)
+                    executed.compensated = True
+                    compensated.append(executed)
+                machine.resolution_failed(step, _cause(err), compensated, workflow.now())
+                return
+            done.append(ExecutedStep(step=step, reference=reference))
+        machine.resolution_executed(done, workflow.now())
+
+    def _step_key(self, step: str) -> str:
+        state = self._require().state
+        assert state.proposal is not None
+        return f"{state.case_id}:p{state.proposal.number}:{step}"
+
+    async def _run_step(self, step: str) -> str:
+        state = self._require().state
+        proposal = state.proposal
+        assert proposal is not None
+        intake = state.intake
+        key = self._step_key(step)
+        options: dict[str, Any] = {
+            "start_to_close_timeout": rp.PROVIDER_TIMEOUT,
+            "retry_policy": rp.PROVIDER_RETRY,
+        }
+        if step in ("refund", "credit"):
+            kind = MoneyMovementKind.REFUND if step == "refund" else MoneyMovementKind.CREDIT
+            result = await workflow.execute_activity_method(
+                Refunds.execute,
+                MoneyMovement(
+                    key=key,
+                    case_id=state.case_id,
+                    order_id=intake.order_id,
+                    customer_id=intake.customer.id,
+                    kind=kind,
+                    amount=proposal.amount,
+                    currency=intake.currency,
+                ),
+                summary=f"{kind.value} {proposal.amount} {intake.currency} (once per approval)",
+                **options,
+            )
+            return result.reference
+        if step == "replacement":
+            shipped = await workflow.execute_activity_method(
+                Shipments.ship,
+                Shipment(
+                    key=key,
+                    case_id=state.case_id,
+                    order_id=intake.order_id,
+                    customer_id=intake.customer.id,
+                ),
+                summary=f"ship replacement for order {intake.order_id}",
+                **options,
+            )
+            return shipped.reference
+        if step == "repair_visit":
+            when = workflow.now() + timedelta(days=1)
+            booked = await workflow.execute_activity_method(
+                FollowUps.schedule,
+                Visit(
+                    key=key,
+                    case_id=state.case_id,
+                    customer_id=intake.customer.id,
+                    kind=VisitKind.REPAIR,
+                    scheduled_for=when,
+                    reason=proposal.note or state.intake.description[:200],
+                ),
+                summary="book on-site repair visit",
+                **options,
+            )
+            return booked.reference
+        raise ApplicationError(f"unknown resolution step {step}", non_retryable=True)
+
+    async def _compensate(self, executed: ExecutedStep) -> None:
+        state = self._require().state
+        key = f"{self._step_key(executed.step)}:undo"
+        reason = "a later resolution step failed"
+        options: dict[str, Any] = {
+            "start_to_close_timeout": rp.PROVIDER_TIMEOUT,
+            "retry_policy": rp.COMPENSATION_RETRY,
+        }
+        if executed.step in ("refund", "credit"):
+            await workflow.execute_activity_method(
+                Refunds.reverse,
+                Reversal(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
+                summary=f"undo {executed.step} {executed.reference}",
+                **options,
+            )
+        elif executed.step == "replacement":
+            await workflow.execute_activity_method(
+                Shipments.cancel,
+                Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
+                summary=f"cancel replacement {executed.reference}",
+                **options,
+            )
+        elif executed.step == "repair_visit":
+            await workflow.execute_activity_method(
+                FollowUps.cancel,
+                Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
+                summary=f"cancel repair visit {executed.reference}",
+                **options,
+            )
+
+    async def _schedule_follow_up(self) -> None:
+        machine = self._require()
+        state = machine.state
+        assert state.follow_up is not None
+        when = max(machine.follow_up_due(), workflow.now())
+        booked = await workflow.execute_activity_method(
+            FollowUps.schedule,
+            Visit(
+                key=f"{state.case_id}:r{state.reopen_count}:follow_up",
+                case_id=state.case_id,
+                customer_id=state.intake.customer.id,
+                kind=VisitKind.FOLLOW_UP,
+                scheduled_for=when,
+                reason=state.follow_up.reason,
+            ),
+            start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+            retry_policy=rp.NOTIFY_RETRY,
+            summary=f"book follow-up ({state.follow_up.reason})",
+        )
+        machine.follow_up_scheduled(booked.reference, booked.scheduled_for, workflow.now())
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _require(self) -> CaseMachine:
+        if self._machine is None:
+            raise ApplicationError("the case is still starting; try again", type="CaseStarting")
+        return self._machine
+
+    def _validate(self, action: str, data: Action) -> None:
+        # Before the policy is captured the state does not exist yet; the handler checks again.
+        if self._machine is not None:
+            try:
+                self._machine.check(action, data)
+            except InvalidAction as err:
+                raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
+
+    async def _act(self, action: str, data: Action) -> CaseState:
+        await workflow.wait_condition(lambda: self._machine is not None)
+        machine = self._require()
+        try:
+            machine.apply(action, data, workflow.now())
+        except InvalidAction as err:
+            raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
+        seq = machine.state.last_seq
+        self._changed = True
+        # Return only once the change is in the record, so callers can read their own writes.
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
+        return machine.state
+
+    @workflow.query
+    def state(self) -> CaseState:
+        return self._require().state
+
+    @workflow.signal
+    def add_note(self, data: Note) -> None:
+        """Fire-and-forget note, for systems that cannot wait for an update's answer."""
+        if self._machine is not None and self._machine.state.status not in FINAL_STATUSES:
+            self._machine.apply("note", data, workflow.now())
+            self._changed = True
+
+    @workflow.update
+    async def acknowledge(self, data: Acknowledge) -> CaseState:
+        return await self._act("acknowledge", data)
+
+    @acknowledge.validator
+    def _acknowledge(self, data: Acknowledge) -> None:
+        self._validate("acknowledge", data)
+
+    @workflow.update
+    async def assign(self, data: Assign) -> CaseState:
+        return await self._act("assign", data)
+
+    @assign.validator
+    def _assign(self, data: Assign) -> None:
+        self._validate("assign", data)
+
+    @workflow.update
+    async def note(self, data: Note) -> CaseState:
+        return await self._act("note", data)
+
+    @note.validator
+    def _note(self, data: Note) -> None:
+        self._validate("note", data)
+
+    @workflow.update
+    async def request_info(self, data: RequestInfo) -> CaseState:
+        return await self._act("request_info", data)
+
+    @request_info.validator
+    def _request_info(self, data: RequestInfo) -> None:
+        self._validate("request_info", data)
+
+    @workflow.update
+    async def customer_reply(self, data: CustomerReply) -> CaseState:
+        return await self._act("customer_reply", data)
+
+    @customer_reply.validator
+    def _customer_reply(self, data: CustomerReply) -> None:
+        self._validate("customer_reply", data)
+
+    @workflow.update
+    async def reclassify(self, data: Reclassify) -> CaseState:
+        return await self._act("reclassify", data)
+
+    @reclassify.validator
+    def _reclassify(self, data: Reclassify) -> None:
+        self._validate("reclassify", data)
+
+    @workflow.update
+    async def propose_resolution(self, data: ProposeResolution) -> CaseState:
+        return await self._act("propose_resolution", data)
+
+    @propose_resolution.validator
+    def _propose_resolution(self, data: ProposeResolution) -> None:
+        self._validate("propose_resolution", data)
+
+    @workflow.update
+    async def approve(self, data: Approve) -> CaseState:
+        return await self._act("approve", data)
+
+    @approve.validator
+    def _approve(self, data: Approve) -> None:
+        self._validate("approve", data)
+
+    @workflow.update
+    async def reject(self, data: Reject) -> CaseState:
+        return await self._act("reject", data)
+
+    @reject.validator
+    def _reject(self, data: Reject) -> None:
+        self._validate("reject", data)
+
+    @workflow.update
+    async def confirm(self, data: Confirm) -> CaseState:
+        return await self._act("confirm", data)
+
+    @confirm.validator
+    def _confirm(self, data: Confirm) -> None:
+        self._validate("confirm", data)
+
+    @workflow.update
+    async def dispute(self, data: Dispute) -> CaseState:
+        return await self._act("dispute", data)
+
+    @dispute.validator
+    def _dispute(self, data: Dispute) -> None:
+        self._validate("dispute", data)
+
+    @workflow.update
+    async def rate(self, data: Rate) -> CaseState:
+        return await self._act("rate", data)
+
+    @rate.validator
+    def _rate(self, data: Rate) -> None:
+        self._validate("rate", data)
+
+    @workflow.update
+    async def follow_up_result(self, data: FollowUpResult) -> CaseState:
+        return await self._act("follow_up_result", data)
+
+    @follow_up_result.validator
+    def _follow_up_result(self, data: FollowUpResult) -> None:
+        self._validate("follow_up_result", data)
+
+    @workflow.update
+    async def escalate(self, data: Escalate) -> CaseState:
+        return await self._act("escalate", data)
+
+    @escalate.validator
+    def _escalate(self, data: Escalate) -> None:
+        self._validate("escalate", data)
+
+    @workflow.update
+    async def withdraw(self, data: Withdraw) -> CaseState:
+        return await self._act("withdraw", data)
+
+    @withdraw.validator
+    def _withdraw(self, data: Withdraw) -> None:
+        self._validate("withdraw", data)
+
+
+def _kinds(events: list[Any]) -> str:
+    kinds = [e.type for e in events if e.type != "notification_queued"]
+    text = ", ".join(dict.fromkeys(kinds)) or "notifications"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _next_due(state: CaseState) -> datetime | None:
+    dues = [c.due_at for c in state.clocks.values() if c.due_at is not None]
+    return min(dues) if dues else None
+
+
+def _cause(err: BaseException) -> str:
+    cause = err.__cause__
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"
+    return str(cause or err)
