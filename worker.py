@@ -44,6 +44,13 @@ PASSTHROUGH = (
 )
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and every replay uses, so both run the same code paths."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
 def activities_for(
     pool: asyncpg.Pool,
     policy: Policy,
@@ -84,9 +91,7 @@ def build_worker(
         workflows=[AfterSalesCase],
         activities=list(activities),
         interceptors=[LogContextInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached_workflows,
     )
 

@@ -90,3 +90,23 @@ async def case_worker(
     acts = activities if activities is not None else activities_for(pool, policy, **providers)
     async with build_worker(client, task_queue, acts):
         yield task_queue
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real Temporal dev server (headless) on free ports, with the search attributes registered."""
+    from starter.devserver import DevServer, free_port
+
+    server = DevServer(
+        db_file=tmp_path_factory.mktemp("temporal") / "temporal.db",
+        port=free_port(),
+        ui_port=None,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: Any) -> Client:
+    return await Client.connect(dev_server.address, data_converter=data_converter())

@@ -1,0 +1,90 @@
+"""Replay recorded case histories against the code in this checkout.
+
+A change that would break running cases (a nondeterministic edit) shows up here as a replay
+failure, before deployment. Histories come from files (as downloaded from the Web UI or written
+by `temporal workflow show -o json`) or straight from a Temporal server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.case_workflow import AfterSalesCase
+from workflows.converter import data_converter
+
+
+class ReplayOutcome(BaseModel):
+    workflow_id: str
+    run_id: str | None = None
+    ok: bool
+    error: str | None = None
+
+
+def replayer() -> Replayer:
+    from worker import workflow_runner
+
+    return Replayer(
+        workflows=[AfterSalesCase],
+        data_converter=data_converter(),
+        workflow_runner=workflow_runner(),
+    )
+
+
+async def replay_histories(histories: Iterable[WorkflowHistory]) -> list[ReplayOutcome]:
+    outcomes: list[ReplayOutcome] = []
+    async with replayer().workflow_replay_iterator(histories) as results:
+        async for result in results:
+            error = result.replay_failure
+            outcomes.append(
+                ReplayOutcome(
+                    workflow_id=result.history.workflow_id,
+                    ok=error is None,
+                    error=None if error is None else _first_line(error),
+                )
+            )
+    return outcomes
+
+
+def load_history_file(path: Path) -> WorkflowHistory:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from err
+    if isinstance(data, list):
+        data = {"events": data}
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ValueError(f"{path}: not a workflow history (no 'events' list)")
+    # The id is not part of the event list; golden files are named after their workflow.
+    workflow_id = data.get("workflowId") or path.stem
+    return WorkflowHistory.from_json(workflow_id, {"events": data["events"]})
+
+
+async def replay_files(paths: list[Path]) -> list[ReplayOutcome]:
+    return await replay_histories(load_history_file(p) for p in paths)
+
+
+async def fetch_histories(
+    client: Client, workflow_id: str | None = None, query: str | None = None
+) -> list[WorkflowHistory]:
+    if workflow_id:
+        return [await client.get_workflow_handle(workflow_id).fetch_history()]
+    full = "WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
+    return [h async for h in client.list_workflows(full).map_histories()]
+
+
+async def replay_from_server(
+    client: Client, workflow_id: str | None = None, query: str | None = None
+) -> list[ReplayOutcome]:
+    return await replay_histories(await fetch_histories(client, workflow_id, query))
+
+
+def _first_line(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text.splitlines()[0][:500]
