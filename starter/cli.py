@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -210,6 +211,19 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        rc = _main(argv)
+    except SystemExit as stop:
+        rc = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    # Temporal's native client threads can abort the interpreter during shutdown of a
+    # short-lived process (temporalio/sdk-python#300). The work is done and flushed, so skip
+    # interpreter teardown rather than risk a crash after a successful command.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
