@@ -160,10 +160,6 @@ class CaseMachine:
                     f"propose_resolution.amount {data.amount} exceeds the order amount "
                     f"{self.state.intake.order_amount}"
                 )
-        if action == "follow_up_result" and (
-            self.state.follow_up is None or self.state.follow_up.reference is None
-        ):
-            raise InvalidAction("follow_up_result: no follow-up has been scheduled yet")
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -386,7 +382,10 @@ class CaseMachine:
 
     def follow_up_scheduled(self, reference: str, scheduled_for: datetime, now: datetime) -> None:
         follow_up = self.state.follow_up
-        assert follow_up is not None
+        if self.state.status != Status.FOLLOW_UP or follow_up is None:
+            # The outcome arrived (or the case reopened) while the booking was in flight.
+            self._emit("follow_up_booking_superseded", "system", now, reference=reference)
+            return
         follow_up.reference = reference
         follow_up.scheduled_for = scheduled_for
         self._emit(

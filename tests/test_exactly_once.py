@@ -1,0 +1,80 @@
+"""A refund is executed exactly once even when the worker is SIGKILLed after paying."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from starter.client import CaseClient
+from tests.factories import intake
+
+pytestmark = pytest.mark.devserver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _spawn_worker(dev_server, dsn: str, task_queue: str, marker: Path) -> asyncio.subprocess.Process:  # type: ignore[no-untyped-def]
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.crash_worker", "--address", dev_server.address, "--dsn", dsn,
+        "--task-queue", task_queue, "--marker", str(marker),
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _wait_status(client: CaseClient, case_id: str, wanted: set[str], timeout: float) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status = (await client.state(case_id)).status.value
+        if status in wanted or loop.time() > deadline:
+            return status
+        await asyncio.sleep(0.5)
+
+
+async def test_refund_once_when_worker_killed_between_payment_and_completion(
+    dev_server, dev_client, postgres_dsn, pool, tmp_path
+):
+    task_queue = f"crash-{uuid.uuid4()}"
+    marker = tmp_path / "crashed"
+    client = CaseClient(dev_client, task_queue)
+    case = intake(order_amount="300.00")
+    first = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+    second = None
+    try:
+        await client.open(case)
+        await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        await client.act(case.case_id, "propose_resolution",
+                         {"actor": "agent-1", "type": "refund", "amount": "300"})
+        assert await asyncio.wait_for(first.wait(), 30) == -9  # killed after paying
+        assert marker.exists()
+        paid = await pool.fetchval("SELECT count(*) FROM refunds WHERE case_id = $1", case.case_id)
+        assert paid == 1  # the money moved, but the activity never reported back
+
+        second = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+        assert (await client.state(case.case_id)).status.value == "resolving"
+        # The retry comes after the activity's start-to-close timeout.
+        status = await _wait_status(client, case.case_id, {"awaiting_confirmation"}, 90)
+        assert status == "awaiting_confirmation"
+        await client.act(case.case_id, "confirm", {})
+        state = await client.act(case.case_id, "rate", {"score": 5})
+        if state.status.value == "follow_up":
+            await client.act(case.case_id, "follow_up_result", {"outcome": "satisfied"})
+        final = await client.handle(case.case_id).result()
+        assert final.status.value == "closed"
+        assert final.resolution is not None
+        assert final.resolution.steps[0].reference == marker.read_text()
+
+        rows = await pool.fetch("SELECT key, status, amount FROM refunds WHERE case_id = $1", case.case_id)
+        assert len(rows) == 1
+        assert rows[0]["status"] == "executed" and str(rows[0]["amount"]) == "300.00"
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
