@@ -23,7 +23,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cases.classification import classify
 from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResult, workflow_id_for
+from cases.policy import Policy, load_policy
+from starter.settings import Settings
 from workflows import search_attributes as sa
 from workflows.case_workflow import AfterSalesCase, CaseInput, CaseRun
 
@@ -62,9 +65,18 @@ def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
 
 
 class CaseClient:
-    def __init__(self, client: Client, task_queue: str = "aftersales") -> None:
+    def __init__(
+        self, client: Client, task_queue: str = "aftersales", policy: Policy | None = None
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        self._policy = policy
+
+    def _expected_tier(self, intake: CaseIntake) -> str:
+        """The tier the workflow will classify the case as, for the case's static summary."""
+        if self._policy is None:
+            self._policy = load_policy(Settings.from_env().policy_path)
+        return classify(intake, self._policy.complex_amount_threshold).value
 
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
@@ -97,7 +109,7 @@ class CaseClient:
                         SearchAttributePair(sa.ORDER_ID, intake.order_id),
                     ]
                 ),
-                static_summary=static_summary(intake),
+                static_summary=static_summary(intake, self._expected_tier(intake)),
                 static_details=(
                     f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
                     f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "

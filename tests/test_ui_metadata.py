@@ -1,0 +1,100 @@
+"""What operations staff see in the Temporal UI: search attributes, summaries, live details.
+
+The time-skipping server does not return user metadata, so this runs on the real dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
+
+from starter.client import CaseClient
+from tests.conftest import case_worker
+from tests.factories import intake
+from workflows import search_attributes as sa
+
+pytestmark = pytest.mark.devserver
+
+CASES = {
+    "urgent": dict(category="safety", flags={"safety_risk": True}, customer_tier="vip"),
+    "complex": dict(category="product_quality", flags={"cross_department": True}),
+    "general": dict(category="logistics"),
+}
+
+
+async def _summaries(client, handle) -> list[str]:  # type: ignore[no-untyped-def]
+    history = await handle.fetch_history()
+    out = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.user_metadata.HasField("summary"):
+            [text] = await client.data_converter.decode([event.user_metadata.summary], [str])
+            out.append(text)
+    return out
+
+
+async def _activity_summaries(client, handle) -> list[str]:  # type: ignore[no-untyped-def]
+    history = await handle.fetch_history()
+    out = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            assert event.user_metadata.HasField("summary"), "every activity carries a summary"
+            [text] = await client.data_converter.decode([event.user_metadata.summary], [str])
+            out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("tier", ["urgent", "complex", "general"])
+async def test_case_is_legible_in_the_ui(dev_client, pool, policy, tier):
+    order = f"UI-{tier}-{uuid.uuid4().hex[:6]}"
+    case = intake(order_id=order, **CASES[tier])
+    async with case_worker(dev_client, pool, policy) as task_queue:
+        client = CaseClient(dev_client, task_queue)
+        opened = await client.open(case)
+        assert opened.tier.value == tier
+        state = await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        handle = client.handle(case.case_id)
+
+        described = await handle.describe()
+        summary = await described.static_summary()
+        expected = f"{tier} · {case.category.value} · order {order}" + (" · VIP" if tier == "urgent" else "")
+        assert summary == expected
+        assert "channel" in (await described.static_details() or "")
+
+        # Search attributes are upserted after each recorded change; wait for the last one.
+        for _ in range(50):
+            attrs = (await handle.describe()).typed_search_attributes
+            if attrs.get(sa.CASE_STATUS) == "acknowledged":
+                break
+            await asyncio.sleep(0.1)
+        assert attrs.get(sa.CASE_TIER) == tier
+        assert attrs.get(sa.CASE_STATUS) == "acknowledged"
+        assert attrs.get(sa.CASE_CATEGORY) == case.category.value
+        assert attrs.get(sa.CUSTOMER_TIER) == case.customer.tier.value
+        assert attrs.get(sa.ESCALATION_LEVEL) == (2 if tier == "urgent" else 3)
+        assert attrs.get(sa.SLA_STATE) == "running"
+        assert attrs.get(sa.ORDER_ID) == order
+        due = attrs.get(sa.SLA_DUE_AT)
+        next_due = min(c.due_at for c in state.clocks.values() if c.due_at is not None)
+        assert due is not None and abs((due - next_due).total_seconds()) < 0.001
+
+        timers = await _summaries(dev_client, handle)
+        assert timers, "the workflow's timers carry summaries"
+        assert any(f"SLA ({tier})" in t and ("due" in t or "warning at" in t) for t in timers), timers
+        activities = await _activity_summaries(dev_client, handle)
+        assert any(a.startswith("record ") for a in activities)
+        assert any(a.startswith("notify customer") for a in activities)
+
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        details = metadata.current_details
+        assert f"**{tier}**" in details and "| clock | target | state |" in details
+        assert "| first response |" in details and "| met |" in details
+        for name in ("initial handling", "resolution", "complaint closure"):
+            assert f"| {name} |" in details
+
+        listed = await client.list(f"CaseTier = '{tier}' AND OrderId = '{order}'")
+        assert [c.case_id for c in listed] == [case.case_id]
+        await client.act(case.case_id, "withdraw", {"reason": "done"})
