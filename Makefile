@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test bench histories clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install
 	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$rc
+
+# Re-record the golden histories that CI replays. Only after a deliberate workflow change:
+# keep the old files too until no running case can have produced them.
+histories: install
+	$(BIN)/python -m tests.golden
 
 bench: install
 	$(BIN)/python -m bench

@@ -138,6 +138,13 @@ async def cmd_replay(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(1)
 
 
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from starter.demo import run_demo
+
+    client = await _client(settings)
+    _print_json(await run_demo(client))
+
+
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     from activities.schema import migrate
 
@@ -192,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list cases, optionally filtered by a visibility query")
     p.add_argument("--query", help="e.g. CaseTier = 'urgent' AND SlaState = 'breached'")
     p.add_argument("--limit", type=int, default=100)
+    sub.add_parser("demo", help="open a varied set of live cases to explore in the UI")
     p = sub.add_parser("replay", help="replay histories against this code")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--workflow-id")
@@ -207,6 +215,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[Non
     "list": cmd_list,
     "replay": cmd_replay,
     "migrate": cmd_migrate,
+    "demo": cmd_demo,
 }
 
 

@@ -8,7 +8,7 @@ by `temporal workflow show -o json`) or straight from a Temporal server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -38,7 +38,12 @@ def replayer() -> Replayer:
 
 async def replay_histories(histories: Iterable[WorkflowHistory]) -> list[ReplayOutcome]:
     outcomes: list[ReplayOutcome] = []
-    async with replayer().workflow_replay_iterator(histories) as results:
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    async with replayer().workflow_replay_iterator(each()) as results:
         async for result in results:
             error = result.replay_failure
             outcomes.append(

@@ -1,0 +1,64 @@
+-- The service report's queries (seed 004 §1.1, §1.4, §6.1; seed 002), read by starter/report.py.
+-- Each statement follows a `-- name: <name>` line. Both take the period as $1 (inclusive) and
+-- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
+-- arrived in, however long it took. GROUPING SETS computes the whole period, each tier and each
+-- category in one pass over the rows; `dimension` says which grouping a row belongs to.
+
+-- name: case_figures
+SELECT
+    CASE
+        WHEN GROUPING(tier) = 0 THEN 'tier'
+        WHEN GROUPING(category) = 0 THEN 'category'
+        ELSE 'all'
+    END AS dimension,
+    COALESCE(tier, category, 'all') AS grp,
+    count(*) AS cases,
+    count(first_response_at) AS responded,
+    -- percentile_cont skips the NULLs of cases nobody has answered yet.
+    percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY EXTRACT(EPOCH FROM first_response_at - opened_at)::double precision
+    ) AS first_response_p50,
+    percentile_cont(0.9) WITHIN GROUP (
+        ORDER BY EXTRACT(EPOCH FROM first_response_at - opened_at)::double precision
+    ) AS first_response_p90,
+    count(resolved_at) AS resolved,
+    count(*) FILTER (
+        WHERE status IN ('closed', 'withdrawn') OR resolution_type IS NOT NULL
+    ) AS handled,
+    count(rating) AS rated,
+    avg(rating)::double precision AS csat_mean,
+    count(*) FILTER (WHERE rating >= 4) AS satisfied,
+    count(*) FILTER (WHERE rating = 1) AS rated_1,
+    count(*) FILTER (WHERE rating = 2) AS rated_2,
+    count(*) FILTER (WHERE rating = 3) AS rated_3,
+    count(*) FILTER (WHERE rating = 4) AS rated_4,
+    count(*) FILTER (WHERE rating = 5) AS rated_5,
+    count(follow_up_reason) AS follow_ups_required,
+    count(*) FILTER (
+        WHERE follow_up_reason IS NOT NULL AND follow_up_outcome IS NOT NULL
+    ) AS follow_ups_done,
+    count(*) FILTER (WHERE escalations > 0) AS escalated_cases,
+    COALESCE(sum(escalations), 0)::bigint AS escalations,
+    count(*) FILTER (WHERE reopen_count > 0) AS reopened
+FROM cases
+WHERE opened_at >= $1 AND opened_at < $2
+GROUP BY GROUPING SETS ((), (tier), (category));
+
+-- name: clock_figures
+-- A clock counts once it is decided: met, or breached (met late or not at all). Clocks still
+-- running, paused, or stopped unmet (a withdrawal, a reopen) have no verdict and are left out.
+-- Every round of a reopened case is its own set of targets, so each round's clocks count.
+SELECT
+    CASE
+        WHEN GROUPING(c.tier) = 0 THEN 'tier'
+        WHEN GROUPING(c.category) = 0 THEN 'category'
+        ELSE 'all'
+    END AS dimension,
+    COALESCE(c.tier, c.category, 'all') AS grp,
+    k.clock,
+    count(*) FILTER (WHERE k.met_at IS NOT NULL OR k.breached_at IS NOT NULL) AS decided,
+    count(*) FILTER (WHERE k.met_at IS NOT NULL AND k.breached_at IS NULL) AS on_time
+FROM sla_clocks AS k
+JOIN cases AS c USING (case_id)
+WHERE c.opened_at >= $1 AND c.opened_at < $2
+GROUP BY GROUPING SETS ((k.clock), (k.clock, c.tier), (k.clock, c.category));

@@ -1,0 +1,172 @@
+"""Record the golden histories that CI replays: one per main path of a case.
+
+Run deliberately, after a change that is meant to alter new histories (the old files must still
+replay, so keep them until no running case can have produced them):
+
+    make histories        # or: python -m tests.golden
+
+It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
+`tests/histories/<scenario>.json` in the format the Web UI downloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from activities.db import create_pool
+from activities.schema import migrate
+from cases.policy import load_policy
+from starter.client import CaseClient
+from starter.embedded_postgres import EmbeddedPostgres
+from tests.conftest import binary, case_worker, register_search_attributes
+from tests.factories import intake
+from workflows.case_workflow import CaseRun
+from workflows.converter import data_converter
+
+HISTORIES = Path(__file__).parent / "histories"
+
+Scenario = Callable[[WorkflowEnvironment, CaseClient], Awaitable[list[str]]]
+
+
+async def _finish(env: WorkflowEnvironment, client: CaseClient, case_id: str) -> None:
+    """Drive a resolved case through confirmation, rating and any follow-up to its end."""
+    await env.sleep(timedelta(seconds=1))
+    await client.act(case_id, "confirm", {})
+    state = await client.act(case_id, "rate", {"score": 5})
+    if state.status.value == "follow_up":
+        await env.sleep(timedelta(seconds=1))
+        await client.act(case_id, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
+    await client.handle(case_id).result()
+
+
+async def general(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    # This id is outside the 15 % follow-up sample, so the case closes after the rating.
+    case = intake(case_id="golden-general-2")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-1", "type": "explanation"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def complex_follow_up(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-complex", category="product_quality", flags={"cross_department": True})
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-2"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-2", "type": "repair"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def urgent_approval(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-urgent", category="safety", flags={"safety_risk": True},
+                  customer_tier="vip", order_amount="899.00")
+    await client.open(case)
+    await env.sleep(timedelta(minutes=20))  # the VIP first response breaches and escalates
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-3"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-3", "type": "refund", "amount": "899"})
+    await env.sleep(timedelta(hours=5))  # the approval clock breaches too
+    await client.act(case.case_id, "approve", {"actor": "supervisor-1"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def approval_rejected_then_saga(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-review", order_amount="1500.00")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-4"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "refund", "amount": "1500"})
+    await client.act(case.case_id, "reject", {"actor": "supervisor-2", "reason": "partial refund"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "exchange", "amount": "200"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def dispute_reopen(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-reopen", category="logistics")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-5"})
+    await client.act(case.case_id, "request_info", {"actor": "agent-5", "question": "tracking no.?"})
+    await env.sleep(timedelta(hours=30))
+    await client.act(case.case_id, "customer_reply", {"text": "SF123"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-5", "type": "compensation", "amount": "30"})
+    await env.sleep(timedelta(seconds=1))
+    await client.act(case.case_id, "dispute", {"reason": "still no parcel"})
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-5"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-5", "type": "refund", "amount": "100"})
+    await env.sleep(timedelta(days=4))  # silence is acceptance
+    await client.act(case.case_id, "rate", {"score": 2, "comment": "slow"})
+    await env.sleep(timedelta(seconds=1))
+    await client.act(case.case_id, "follow_up_result", {"outcome": "recurred", "note": "again"})
+    await client.act(case.case_id, "withdraw", {"reason": "bought elsewhere"})
+    await client.handle(case.case_id).result()
+    return [case.case_id]
+
+
+async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-can")
+    opened = await client.open(case, run=CaseRun(history_limit=60))
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-6"})
+    for i in range(12):
+        await client.act(case.case_id, "note", {"actor": "agent-6", "text": f"note {i}"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-6", "type": "explanation"})
+    await _finish(env, client, case.case_id)
+    first = client.client.get_workflow_handle(opened.workflow_id, run_id=opened.run_id)
+    await _write("continue_as_new_run1", await first.fetch_history())
+    return [case.case_id]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "general": general,
+    "complex_follow_up": complex_follow_up,
+    "urgent_approval": urgent_approval,
+    "approval_rejected_then_exchange": approval_rejected_then_saga,
+    "dispute_reopen": dispute_reopen,
+    "continue_as_new": continue_as_new,
+}
+
+
+async def _write(name: str, history: WorkflowHistory) -> None:
+    data: dict[str, Any] = json.loads(history.to_json())
+    data = {"workflowId": history.workflow_id, **data}
+    (HISTORIES / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+
+
+async def record_all() -> list[Path]:
+    HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        dsn = server.start()
+        try:
+            await migrate(dsn)
+            pool = await create_pool(dsn)
+            env = await WorkflowEnvironment.start_time_skipping(
+                data_converter=data_converter(),
+                test_server_existing_path=binary("temporal-test-server"),
+            )
+            await register_search_attributes(env.client)
+            async with env:
+                async with case_worker(env.client, pool, load_policy(None)) as task_queue:
+                    client = CaseClient(env.client, task_queue)
+                    for name, scenario in SCENARIOS.items():
+                        for case_id in await scenario(env, client):
+                            history = await client.handle(case_id).fetch_history()
+                            await _write(name, history)
+            await pool.close()
+        finally:
+            server.stop()
+    return sorted(HISTORIES.glob("*.json"))
+
+
+if __name__ == "__main__":
+    for path in asyncio.run(record_all()):
+        print(path)
