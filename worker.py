@@ -41,6 +41,7 @@ PASSTHROUGH = (
     "structlog",
     "holidays",
     "httpx",
+    "cryptography",
 )
 
 

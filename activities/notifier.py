@@ -11,9 +11,13 @@ import json
 from typing import Protocol
 
 import asyncpg
+import structlog
 from temporalio import activity
 
 from activities.contracts import Notification, NotificationResult
+
+
+log = structlog.get_logger("aftersales.notifier")
 
 
 class NotificationProvider(Protocol):
@@ -47,4 +51,12 @@ class Notifier:
     @activity.defn(name="send_notification")
     async def send(self, notification: Notification) -> NotificationResult:
         deliveries = await self._provider.deliver(notification)
+        # Only ids and kinds: message bodies and contact details stay out of the logs.
+        log.info(
+            "notification delivered",
+            key=notification.key,
+            kind=notification.kind,
+            audience=notification.audience.value,
+            channels=[c.value for c in notification.channels],
+        )
         return NotificationResult(key=notification.key, deliveries=deliveries)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import asyncpg
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -22,6 +23,9 @@ from activities.contracts import (
     ReversalResult,
 )
 from activities.references import reference_for
+
+
+log = structlog.get_logger("aftersales.refunds")
 
 
 class RefundDeclinedError(Exception):
@@ -77,10 +81,22 @@ class Refunds:
     @activity.defn(name="execute_refund")
     async def execute(self, movement: MoneyMovement) -> MoneyMovementResult:
         try:
-            return await self._provider.execute(movement)
+            result = await self._provider.execute(movement)
         except RefundDeclinedError as err:
+            log.warning("refund declined", key=movement.key, reason=str(err))
             raise ApplicationError(str(err), type=Declined.REFUND.value, non_retryable=True) from err
+        log.info(
+            "money moved",
+            key=movement.key,
+            kind=movement.kind.value,
+            amount=str(movement.amount),
+            currency=movement.currency,
+            reference=result.reference,
+        )
+        return result
 
     @activity.defn(name="reverse_refund")
     async def reverse(self, reversal: Reversal) -> ReversalResult:
-        return await self._provider.reverse(reversal)
+        result = await self._provider.reverse(reversal)
+        log.info("money movement reversed", key=reversal.key, reference=reversal.reference)
+        return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import asyncpg
+import structlog
 from temporalio import activity
 
 from activities.contracts import RecordCase, RecordResult
@@ -71,6 +72,9 @@ ON CONFLICT (case_id, round) DO UPDATE SET
 """
 
 
+log = structlog.get_logger("aftersales.store")
+
+
 class CaseStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -95,6 +99,13 @@ class CaseStore:
                 survey = _survey_row(case, events)
                 if survey is not None:
                     await conn.execute(_UPSERT_SURVEY, *survey)
+        log.info(
+            "case recorded",
+            status=case.status.value,
+            last_seq=case.last_seq,
+            events_written=len(written),
+            events_sent=len(events),
+        )
         return RecordResult(events_written=len(written), projection_written=projected is not None)
 
 

@@ -22,6 +22,7 @@ from cases.models import ACTION_MODELS, CaseIntake
 from cases.policy import PolicyError
 from starter.client import CaseClient, CaseError, validation_message
 from starter.settings import Settings
+from workflows.codec import CodecKeyError
 
 USER_ERROR = 2
 SERVICE_ERROR = 1
@@ -119,7 +120,9 @@ async def cmd_replay(args: argparse.Namespace, settings: Settings) -> None:
 
     if args.files:
         try:
-            results = await replay_files([Path(f) for f in args.files])
+            from starter.connect import converter_for
+
+            results = await replay_files([Path(f) for f in args.files], converter_for(settings))
         except (OSError, ValueError) as err:
             raise UserError(str(err).splitlines()[0]) from err
     else:
@@ -247,7 +250,7 @@ def _main(argv: list[str] | None) -> int:
             return 0
         asyncio.run(ASYNC_COMMANDS[args.command](args, settings))
         return 0
-    except (UserError, CaseError, PolicyError) as err:
+    except (UserError, CaseError, PolicyError, CodecKeyError) as err:
         print(f"aftersales {args.command}: {err}", file=sys.stderr)
         return USER_ERROR
     except ServiceError as err:

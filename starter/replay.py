@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from workflows.case_workflow import AfterSalesCase
-from workflows.converter import data_converter
 
 
 class ReplayOutcome(BaseModel):
@@ -26,24 +26,24 @@ class ReplayOutcome(BaseModel):
     error: str | None = None
 
 
-def replayer() -> Replayer:
+def replayer(converter: DataConverter) -> Replayer:
     from worker import workflow_runner
 
     return Replayer(
-        workflows=[AfterSalesCase],
-        data_converter=data_converter(),
-        workflow_runner=workflow_runner(),
+        workflows=[AfterSalesCase], data_converter=converter, workflow_runner=workflow_runner()
     )
 
 
-async def replay_histories(histories: Iterable[WorkflowHistory]) -> list[ReplayOutcome]:
+async def replay_histories(
+    histories: Iterable[WorkflowHistory], converter: DataConverter
+) -> list[ReplayOutcome]:
     outcomes: list[ReplayOutcome] = []
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:
             yield history
 
-    async with replayer().workflow_replay_iterator(each()) as results:
+    async with replayer(converter).workflow_replay_iterator(each()) as results:
         async for result in results:
             error = result.replay_failure
             outcomes.append(
@@ -71,8 +71,9 @@ def load_history_file(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(workflow_id, {"events": data["events"]})
 
 
-async def replay_files(paths: list[Path]) -> list[ReplayOutcome]:
-    return await replay_histories(load_history_file(p) for p in paths)
+async def replay_files(paths: list[Path], converter: DataConverter) -> list[ReplayOutcome]:
+    histories = [load_history_file(p) for p in paths]
+    return await replay_histories(histories, converter)
 
 
 async def fetch_histories(
@@ -87,7 +88,8 @@ async def fetch_histories(
 async def replay_from_server(
     client: Client, workflow_id: str | None = None, query: str | None = None
 ) -> list[ReplayOutcome]:
-    return await replay_histories(await fetch_histories(client, workflow_id, query))
+    histories = await fetch_histories(client, workflow_id, query)
+    return await replay_histories(histories, client.data_converter)
 
 
 def _first_line(error: Exception) -> str:

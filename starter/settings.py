@@ -16,6 +16,14 @@ class Settings(BaseModel):
     policy_path: Path | None = None
     home: Path = Path(".aftersales")
     ui_port: int = 8233
+    codec_keys: str | None = None
+
+    def codec_key_spec(self) -> str | None:
+        """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
+        if self.codec_keys:
+            return self.codec_keys
+        local = self.home / "codec.keys"
+        return local.read_text().strip() if local.is_file() else None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +36,5 @@ class Settings(BaseModel):
             policy_path=Path(env["AFTERSALES_POLICY"]) if env.get("AFTERSALES_POLICY") else None,
             home=Path(env.get("AFTERSALES_HOME") or ".aftersales"),
             ui_port=int(env.get("AFTERSALES_UI_PORT") or 8233),
+            codec_keys=env.get("AFTERSALES_CODEC_KEYS") or None,
         )

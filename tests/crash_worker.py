@@ -45,7 +45,9 @@ async def main() -> None:
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--marker", required=True, type=Path)
     args = parser.parse_args()
-    settings = Settings(temporal_address=args.address, task_queue=args.task_queue, database_url=args.dsn)
+    settings = Settings.from_env().model_copy(
+        update={"temporal_address": args.address, "task_queue": args.task_queue, "database_url": args.dsn}
+    )
     pool = await create_pool(args.dsn)
     policy = load_policy(None)
     refunds = CrashAfterRefund(LedgerRefunds(pool), args.marker)

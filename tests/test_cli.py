@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from starter.client import CaseClient
-from tests.conftest import case_worker
+from tests.conftest import TEST_CODEC_KEYS, case_worker
 from tests.factories import intake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,7 @@ def _env(address: str, task_queue: str) -> dict[str, str]:
         "TEMPORAL_ADDRESS": address,
         "AFTERSALES_TASK_QUEUE": task_queue,
         "PYTHONPATH": str(ROOT),
+        "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
     }
 
 

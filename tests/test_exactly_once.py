@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from starter.client import CaseClient
+from tests.conftest import TEST_CODEC_KEYS
 from tests.factories import intake
 
 pytestmark = pytest.mark.devserver
@@ -22,7 +23,7 @@ async def _spawn_worker(dev_server, dsn: str, task_queue: str, marker: Path) -> 
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.crash_worker", "--address", dev_server.address, "--dsn", dsn,
         "--task-queue", task_queue, "--marker", str(marker),
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS}, cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
 

@@ -11,11 +11,10 @@ from temporalio.worker import Replayer
 
 from starter.client import CaseClient
 from starter.replay import load_history_file, replay_files, replay_histories
-from tests.conftest import case_worker
+from tests.conftest import case_worker, test_converter
 from tests.factories import intake
 from cases.models import CaseState
 from workflows.case_workflow import AfterSalesCase, CaseInput
-from workflows.converter import data_converter
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 MAIN_PATHS = {
@@ -29,7 +28,7 @@ def test_every_main_path_has_a_golden_history() -> None:
 
 
 async def test_golden_histories_replay_on_this_code() -> None:
-    outcomes = await replay_files(HISTORIES)
+    outcomes = await replay_files(HISTORIES, test_converter())
     assert len(outcomes) == len(HISTORIES)
     failures = [(o.workflow_id, o.error) for o in outcomes if not o.ok]
     assert failures == []
@@ -49,7 +48,7 @@ async def test_nondeterministic_change_is_caught_by_golden_replay() -> None:
     from worker import workflow_runner
 
     replayer = Replayer(
-        workflows=[ReorderedCase], data_converter=data_converter(), workflow_runner=workflow_runner()
+        workflows=[ReorderedCase], data_converter=test_converter(), workflow_runner=workflow_runner()
     )
     async def histories():  # type: ignore[no-untyped-def]
         for path in HISTORIES:
@@ -77,6 +76,6 @@ async def test_history_fetched_from_dev_server_replays(dev_client, pool, policy)
         await client.act(case.case_id, "customer_reply", {"text": "here"})
         await client.act(case.case_id, "withdraw", {"reason": "resolved elsewhere"})
         history = await client.handle(case.case_id).fetch_history()
-    [outcome] = await replay_histories([history])
+    [outcome] = await replay_histories([history], dev_client.data_converter)
     assert outcome.ok, outcome.error
     assert outcome.workflow_id == f"case-{case.case_id}"
