@@ -22,6 +22,7 @@ from cases.models import ACTION_MODELS, CaseIntake
 from cases.policy import PolicyError
 from starter.client import CaseClient, CaseError, validation_message
 from starter.settings import Settings
+from starter.connect import ConnectionSettingsError
 from workflows.codec import CodecKeyError
 
 USER_ERROR = 2
@@ -250,7 +251,7 @@ def _main(argv: list[str] | None) -> int:
             return 0
         asyncio.run(ASYNC_COMMANDS[args.command](args, settings))
         return 0
-    except (UserError, CaseError, PolicyError, CodecKeyError) as err:
+    except (UserError, CaseError, PolicyError, CodecKeyError, ConnectionSettingsError) as err:
         print(f"aftersales {args.command}: {err}", file=sys.stderr)
         return USER_ERROR
     except ServiceError as err:

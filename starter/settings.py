@@ -17,6 +17,14 @@ class Settings(BaseModel):
     home: Path = Path(".aftersales")
     ui_port: int = 8233
     codec_keys: str | None = None
+    # Connection security: secrets only ever come from the environment, never from files in
+    # the repository or from command-line flags (which show up in `ps`).
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_server_name: str | None = None
+    api_key: str | None = None
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -37,4 +45,10 @@ class Settings(BaseModel):
             home=Path(env.get("AFTERSALES_HOME") or ".aftersales"),
             ui_port=int(env.get("AFTERSALES_UI_PORT") or 8233),
             codec_keys=env.get("AFTERSALES_CODEC_KEYS") or None,
+            tls=(env.get("TEMPORAL_TLS") or "").lower() in ("1", "true", "yes"),
+            tls_ca=Path(env["TEMPORAL_TLS_CA"]) if env.get("TEMPORAL_TLS_CA") else None,
+            tls_cert=Path(env["TEMPORAL_TLS_CERT"]) if env.get("TEMPORAL_TLS_CERT") else None,
+            tls_key=Path(env["TEMPORAL_TLS_KEY"]) if env.get("TEMPORAL_TLS_KEY") else None,
+            tls_server_name=env.get("TEMPORAL_TLS_SERVER_NAME") or None,
+            api_key=env.get("TEMPORAL_API_KEY") or None,
         )
