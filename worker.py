@@ -7,16 +7,19 @@ activity class builds its own. Tests use `build_worker` with their own client, p
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.db import create_pool
+from activities.http_providers import ProviderConfigError, http_providers_from_env
 from activities.followups import FollowUps, VisitLedger, VisitProvider
 from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
 from activities.policy_source import PolicySource
@@ -104,9 +107,16 @@ async def run_worker(settings: Settings) -> None:
     policy = load_policy(settings.policy_path)
     if not settings.database_url:
         raise SystemExit("aftersales worker: DATABASE_URL is not set")
+    # One HTTP client for every external provider; its timeouts stay under the activities' 30 s.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+    try:
+        providers = http_providers_from_env(os.environ, http)
+    except ProviderConfigError as err:
+        await http.aclose()
+        raise SystemExit(f"aftersales worker: {err}") from err
     pool = await create_pool(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue, activities_for(pool, policy))
+    worker = build_worker(client, settings.task_queue, activities_for(pool, policy, **providers))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,6 +131,7 @@ async def run_worker(settings: Settings) -> None:
         async with worker:
             await stop.wait()
     finally:
+        await http.aclose()
         await pool.close()
         log.info("worker stopped")
 

@@ -23,6 +23,7 @@ from cases.policy import PolicyError
 from starter.client import CaseClient, CaseError, validation_message
 from starter.settings import Settings
 from starter.connect import ConnectionSettingsError
+from starter.report import add_report_parser, run_report
 from workflows.codec import CodecKeyError
 
 USER_ERROR = 2
@@ -159,10 +160,13 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
         settings.home.mkdir(parents=True, exist_ok=True)
         server = EmbeddedPostgres(settings.home / "pgdata")
+        # `aftersales up` may already be running this server; leave it running then.
+        already_running = server.is_running()
         try:
             applied = await migrate(server.start())
         finally:
-            server.stop()
+            if not already_running:
+                server.stop()
     _print_json({"applied": applied})
 
 
@@ -204,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query", help="e.g. CaseTier = 'urgent' AND SlaState = 'breached'")
     p.add_argument("--limit", type=int, default=100)
     sub.add_parser("demo", help="open a varied set of live cases to explore in the UI")
+    add_report_parser(sub)
     p = sub.add_parser("replay", help="replay histories against this code")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--workflow-id")
@@ -220,6 +225,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[Non
     "replay": cmd_replay,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
+    "report": run_report,
 }
 
 

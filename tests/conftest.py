@@ -33,7 +33,7 @@ from workflows.converter import data_converter
 TEST_CODEC_KEYS = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
 
 
-def test_converter():  # type: ignore[no-untyped-def]
+def codec_converter():  # type: ignore[no-untyped-def]
     return data_converter(parse_keys(TEST_CODEC_KEYS))
 from worker import activities_for, build_worker
 
@@ -73,7 +73,7 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=test_converter(),
+        data_converter=codec_converter(),
         test_server_existing_path=binary("temporal-test-server"),
     )
     await register_search_attributes(environment.client)
@@ -118,4 +118,4 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: Any) -> Client:
-    return await Client.connect(dev_server.address, data_converter=test_converter())
+    return await Client.connect(dev_server.address, data_converter=codec_converter())

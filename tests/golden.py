@@ -27,7 +27,7 @@ from activities.schema import migrate
 from cases.policy import load_policy
 from starter.client import CaseClient
 from starter.embedded_postgres import EmbeddedPostgres
-from tests.conftest import binary, case_worker, register_search_attributes, test_converter
+from tests.conftest import binary, case_worker, register_search_attributes, codec_converter
 from tests.factories import intake
 from workflows.case_workflow import CaseRun
 
@@ -149,7 +149,7 @@ async def record_all() -> list[Path]:
             await migrate(dsn)
             pool = await create_pool(dsn)
             env = await WorkflowEnvironment.start_time_skipping(
-                data_converter=test_converter(),
+                data_converter=codec_converter(),
                 test_server_existing_path=binary("temporal-test-server"),
             )
             await register_search_attributes(env.client)

@@ -11,7 +11,7 @@ from temporalio.worker import Replayer
 
 from starter.client import CaseClient
 from starter.replay import load_history_file, replay_files, replay_histories
-from tests.conftest import case_worker, test_converter
+from tests.conftest import case_worker, codec_converter
 from tests.factories import intake
 from cases.models import CaseState
 from workflows.case_workflow import AfterSalesCase, CaseInput
@@ -28,7 +28,7 @@ def test_every_main_path_has_a_golden_history() -> None:
 
 
 async def test_golden_histories_replay_on_this_code() -> None:
-    outcomes = await replay_files(HISTORIES, test_converter())
+    outcomes = await replay_files(HISTORIES, codec_converter())
     assert len(outcomes) == len(HISTORIES)
     failures = [(o.workflow_id, o.error) for o in outcomes if not o.ok]
     assert failures == []
@@ -48,7 +48,7 @@ async def test_nondeterministic_change_is_caught_by_golden_replay() -> None:
     from worker import workflow_runner
 
     replayer = Replayer(
-        workflows=[ReorderedCase], data_converter=test_converter(), workflow_runner=workflow_runner()
+        workflows=[ReorderedCase], data_converter=codec_converter(), workflow_runner=workflow_runner()
     )
     async def histories():  # type: ignore[no-untyped-def]
         for path in HISTORIES:
