@@ -14,16 +14,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cases.models import CaseEvent, CaseState
+from cases.models import CaseEvent, CaseState, Clock
 
 
 class LoadPolicy(BaseModel):
     opened_at: datetime
 
 
+class RetiredClock(BaseModel):
+    """A clock from an earlier round of handling (before a reopen), in its final form."""
+
+    round: int
+    clock: Clock
+
+
 class RecordCase(BaseModel):
     case: CaseState
     events: list[CaseEvent]
+    retired_clocks: list[RetiredClock] = []
 
 
 class RecordResult(BaseModel):

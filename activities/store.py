@@ -15,7 +15,7 @@ import structlog
 from temporalio import activity
 
 from activities.contracts import RecordCase, RecordResult
-from cases.models import CaseState
+from cases.models import CaseState, Clock
 
 _INSERT_EVENTS = """
 INSERT INTO case_events (case_id, seq, type, actor, at, data)
@@ -96,6 +96,11 @@ class CaseStore:
             projected = await conn.fetchval(_UPSERT_CASE, *_case_row(case))
             if projected is not None:
                 await conn.executemany(_UPSERT_CLOCK, _clock_rows(case))
+                if request.retired_clocks:
+                    await conn.executemany(
+                        _UPSERT_CLOCK,
+                        [_clock_row(case.case_id, r.round, r.clock) for r in request.retired_clocks],
+                    )
                 survey = _survey_row(case, events)
                 if survey is not None:
                     await conn.execute(_UPSERT_SURVEY, *survey)
@@ -146,25 +151,26 @@ def _case_row(case: CaseState) -> tuple[object, ...]:
 
 
 def _clock_rows(case: CaseState) -> list[tuple[object, ...]]:
-    return [
-        (
-            case.case_id,
-            case.reopen_count,
-            clock.name.value,
-            clock.target_seconds,
-            clock.business,
-            clock.target_label,
-            clock.started_at,
-            clock.due_at or clock.breached_at,
-            clock.state.value,
-            clock.warned_at,
-            clock.breached_at,
-            clock.met_at,
-            clock.stopped_at,
-            clock.elapsed_seconds,
-        )
-        for clock in case.clocks.values()
-    ]
+    return [_clock_row(case.case_id, case.reopen_count, c) for c in case.clocks.values()]
+
+
+def _clock_row(case_id: str, round_: int, clock: Clock) -> tuple[object, ...]:
+    return (
+        case_id,
+        round_,
+        clock.name.value,
+        clock.target_seconds,
+        clock.business,
+        clock.target_label,
+        clock.started_at,
+        clock.due_at or clock.breached_at,
+        clock.state.value,
+        clock.warned_at,
+        clock.breached_at,
+        clock.met_at,
+        clock.stopped_at,
+        clock.elapsed_seconds,
+    )
 
 
 def _survey_row(case: CaseState, events: list) -> tuple[object, ...] | None:

@@ -176,7 +176,17 @@ class CaseClient:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise CaseError(f"case {case_id}: {message}") from err
         except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise CaseError(await self._why_not_found(case_id, action)) from err
             raise CaseError(_rpc_message(case_id, err)) from err
+
+    async def _why_not_found(self, case_id: str, action: str) -> str:
+        """An update to a finished case also answers NOT_FOUND; say which of the two it is."""
+        try:
+            status = (await self.state(case_id)).status.value
+        except CaseError:
+            return f"case {case_id} not found"
+        return f"case {case_id} is {status}; {action} is no longer accepted"
 
     async def list(self, query: str | None = None, limit: int = 100) -> list[CaseSummary]:
         full = f"WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from activities.contracts import Audience, Notification, NotificationChannel
+from activities.contracts import Audience, Notification, NotificationChannel, RetiredClock
 from cases.calendar import advance
 from cases.classification import classify, team_for
 from cases.durations import Duration
@@ -94,6 +94,8 @@ class CaseMachine:
         # Side effects decided but not yet carried out; the workflow drains both lists.
         self.events: list[CaseEvent] = []
         self.notifications: list[Notification] = []
+        # Clocks of an earlier round of handling, replaced by a reopen before being recorded.
+        self.retired_clocks: list[RetiredClock] = []
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -190,7 +192,8 @@ class CaseMachine:
         self.state.status = Status.AWAITING_CUSTOMER
         for clock in self._open_clocks():
             sla.pause(clock, now, self.policy.calendar)
-            self._emit("clock_paused", "system", now, clock=clock.name.value)
+            if clock.paused_at == now:  # a breached clock keeps counting; it did not pause
+                self._emit("clock_paused", "system", now, clock=clock.name.value)
         self._notify_customer("info_request", now, "We need more information", data.question)
 
     def _on_customer_reply(self, data: CustomerReply, now: datetime) -> None:
@@ -547,6 +550,10 @@ class CaseMachine:
     def _reopen(self, reason: str, now: datetime) -> None:
         state = self.state
         self._stop_clocks(now)
+        self.retired_clocks += [
+            RetiredClock(round=state.reopen_count, clock=c.model_copy(deep=True))
+            for c in state.clocks.values()
+        ]
         state.reopen_count += 1
         state.proposal = None
         state.review = None

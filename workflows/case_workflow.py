@@ -205,10 +205,15 @@ class AfterSalesCase:
         while machine.events or machine.notifications:
             events, machine.events = machine.events, []
             notifications, machine.notifications = machine.notifications, []
+            retired, machine.retired_clocks = machine.retired_clocks, []
             if events:
                 await workflow.execute_activity_method(
                     CaseStore.record,
-                    RecordCase(case=machine.state.model_copy(deep=True), events=events),
+                    RecordCase(
+                        case=machine.state.model_copy(deep=True),
+                        events=events,
+                        retired_clocks=retired,
+                    ),
                     start_to_close_timeout=rp.RECORD_TIMEOUT,
                     retry_policy=rp.STORE_RETRY,
                     summary=f"record {len(events)} event(s): {_kinds(events)}",
