@@ -107,8 +107,27 @@ def _check_ports(settings: Settings) -> str | None:
     return None
 
 
-def _worker_env(settings: Settings, temporal_address: str, dsn: str) -> dict[str, str]:
+def _ensure_codec_keys(settings: Settings, home: Path) -> str:
+    """The payload encryption keys: the configured ones, else a key kept in the stack's home.
+
+    The CLI run from the same folder finds the same file through `Settings.codec_key_spec`,
+    so cases opened by hand are readable by the worker and by `aftersales show`.
+    """
+    spec = settings.codec_key_spec()
+    if spec:
+        return spec
+    from workflows.codec import new_key_spec
+
+    spec = new_key_spec("local-1")
+    path = home / "codec.keys"
+    path.touch(mode=0o600)
+    path.write_text(spec + "\n")
+    return spec
+
+
+def _worker_env(settings: Settings, temporal_address: str, dsn: str, codec_keys: str) -> dict[str, str]:
     env = dict(os.environ)
+    env["AFTERSALES_CODEC_KEYS"] = codec_keys
     env["TEMPORAL_ADDRESS"] = temporal_address
     env["DATABASE_URL"] = dsn
     env["TEMPORAL_NAMESPACE"] = settings.temporal_namespace
@@ -136,6 +155,7 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     _, port = _temporal_port(settings.temporal_address)
+    codec_keys = _ensure_codec_keys(settings.model_copy(update={"home": home}), home)
 
     embedded: EmbeddedPostgres | None = None
     if settings.database_url:
@@ -166,7 +186,7 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
         worker = spawn_in_own_group(
             [sys.executable, "-m", "starter.cli", "worker"],
             stdout=log,
-            env=_worker_env(settings, dev.address, dsn),
+            env=_worker_env(settings, dev.address, dsn, codec_keys),
         )
         stack.callback(_stop_worker, worker)
 
@@ -183,6 +203,8 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
                 f"  PostgreSQL      {pg_line}",
                 f"  worker          pid {worker.pid}, log {worker_log}",
                 f"  Temporal log    {temporal_log}",
+                f"  payload keys    {'AFTERSALES_CODEC_KEYS' if settings.codec_keys else home / 'codec.keys'}"
+                " (customer data is encrypted in Temporal)",
                 "",
                 "open a case: aftersales open samples/case.json",
                 "Ctrl-C stops everything.",
