@@ -110,10 +110,13 @@ class CaseClient:
                     ]
                 ),
                 static_summary=static_summary(intake, self._expected_tier(intake)),
+                # Summaries stay readable in the UI without the codec, so they carry ids and
+                # amounts only: never contact details or the customer's free-text description.
                 static_details=(
                     f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
                     f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "
-                    f"{intake.currency}\n\n{intake.description[:500]}"
+                    f"{intake.currency} · **requested** "
+                    f"{intake.requested_resolution.value if intake.requested_resolution else 'n/a'}"
                 ),
             )
             run_id = handle.result_run_id
