@@ -65,6 +65,33 @@ async def test_nondeterministic_change_is_caught_by_golden_replay() -> None:
     assert all("Nondeterminism" in f or "nondeterminism" in f.lower() for f in failed), failed
 
 
+@workflow.defn(name="AfterSalesCase")
+class PatchedCase(AfterSalesCase):
+    """The same edit made the safe way: old histories take the old path."""
+
+    @workflow.run
+    async def run(self, intake: CaseInput) -> CaseState:
+        if workflow.patched("timer-before-policy"):
+            await workflow.sleep(timedelta(seconds=1))
+        return await super().run(intake)
+
+
+async def test_the_same_change_guarded_by_patched_replays_cleanly() -> None:
+    from worker import workflow_runner
+
+    replayer = Replayer(
+        workflows=[PatchedCase], data_converter=codec_converter(), workflow_runner=workflow_runner()
+    )
+
+    async def histories():  # type: ignore[no-untyped-def]
+        for path in HISTORIES:
+            yield load_history_file(path)
+
+    async with replayer.workflow_replay_iterator(histories()) as results:
+        failures = [r.replay_failure async for r in results if r.replay_failure is not None]
+    assert failures == []
+
+
 @pytest.mark.devserver
 async def test_history_fetched_from_dev_server_replays(dev_client, pool, policy) -> None:
     case = intake()
