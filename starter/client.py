@@ -192,7 +192,7 @@ class CaseClient:
         return f"case {case_id} is {status}; {action} is no longer accepted"
 
     async def list(self, query: str | None = None, limit: int = 100) -> list[CaseSummary]:
-        full = f"WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
+        full = "WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
         out: list[CaseSummary] = []
         try:
             async for wf in self.client.list_workflows(full, limit=limit):

@@ -44,6 +44,7 @@ from cases.models import (
     Reject,
     RequestInfo,
     Resolution,
+    ResolutionType,
     ReviewDecision,
     Status,
     Withdraw,
@@ -157,7 +158,7 @@ class CaseMachine:
                 raise InvalidAction("reclassify needs at least one of tier, category, flags")
         if action == "propose_resolution":
             assert isinstance(data, ProposeResolution)
-            if data.amount > self.state.intake.order_amount and data.type.value == "refund":
+            if data.type == ResolutionType.REFUND and data.amount > self.state.intake.order_amount:
                 raise InvalidAction(
                     f"propose_resolution.amount {data.amount} exceeds the order amount "
                     f"{self.state.intake.order_amount}"

@@ -263,8 +263,8 @@ class AfterSalesCase:
         assert proposal is not None
         done: list[ExecutedStep] = []
         for step in PLAN[proposal.type]:
-            if step in ("refund",) and proposal.amount <= 0:
-                continue
+            if step == "refund" and proposal.amount <= 0:
+                continue  # an exchange without a price difference moves no money
             try:
                 reference = await self._run_step(step)
             except ActivityError as err:
