@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 class Strict(BaseModel):
@@ -21,8 +21,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refusing it here keeps it from wedging the record.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
+Text = Annotated[str, StringConstraints(max_length=4000), NoNul]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000), NoNul]
 
 
 class Tier(StrEnum):
@@ -120,7 +129,9 @@ class Customer(Strict):
     id: NonEmpty
     name: NonEmpty | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{5,19}$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[
+        str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    ] | None = None
     tier: CustomerTier = CustomerTier.STANDARD
 
 
@@ -143,7 +154,7 @@ class CaseIntake(Strict):
     customer: Customer
     channel: Channel
     category: Category
-    description: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    description: LongText
     order_amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     requested_resolution: ResolutionType | None = None
@@ -172,11 +183,11 @@ class Assign(Action):
 
 
 class Note(Action):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    text: LongText
 
 
 class RequestInfo(Action):
-    question: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    question: LongText
 
 
 class CustomerReply(Action):
@@ -210,7 +221,7 @@ class Approve(Action):
 
 
 class Reject(Action):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    reason: LongText
 
 
 class Confirm(Action):
@@ -219,7 +230,7 @@ class Confirm(Action):
 
 class Dispute(Action):
     actor: NonEmpty = "customer"
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    reason: LongText
 
 
 class Rate(Action):
@@ -234,7 +245,7 @@ class FollowUpResult(Action):
 
 
 class Escalate(Action):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    reason: LongText
 
 
 class Withdraw(Action):

@@ -132,7 +132,11 @@ class ApprovalSettings(_Strict):
     threshold: Annotated[Decimal, Field(ge=0)] = Decimal("500")
     target: DurationText = "4h"
     always_for_tiers: list[Tier] = [Tier.URGENT]
-    amount_types: list[ResolutionType] = [ResolutionType.REFUND, ResolutionType.COMPENSATION]
+    amount_types: list[ResolutionType] = [
+        ResolutionType.REFUND,
+        ResolutionType.EXCHANGE,
+        ResolutionType.COMPENSATION,
+    ]
 
 
 class Policy(_Strict):

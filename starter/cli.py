@@ -23,6 +23,7 @@ from cases.policy import PolicyError
 from starter.client import CaseClient, CaseError, validation_message
 from starter.settings import Settings
 from starter.connect import ConnectionSettingsError
+from starter.codec_server import add_codec_server_parser, run_codec_server
 from starter.report import add_report_parser, run_report
 from workflows.codec import CodecKeyError
 
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100)
     sub.add_parser("demo", help="open a varied set of live cases to explore in the UI")
     add_report_parser(sub)
+    add_codec_server_parser(sub)
     p = sub.add_parser("replay", help="replay histories against this code")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--workflow-id")
@@ -255,6 +257,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "worker":
             cmd_worker(args, settings)
             return 0
+        if args.command == "codec-server":
+            return run_codec_server(args, settings)
         asyncio.run(ASYNC_COMMANDS[args.command](args, settings))
         return 0
     except (UserError, CaseError, PolicyError, CodecKeyError, ConnectionSettingsError) as err:

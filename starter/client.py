@@ -124,6 +124,8 @@ class CaseClient:
             # The same case id again: hand back the case that exists, never start another.
             created = False
             run_id = err.run_id
+        except RPCError as err:
+            raise CaseError(f"open case {case_id}: {err.message}") from err
         state = await self.wait_for_state(case_id)
         return OpenResult(
             case_id=case_id,

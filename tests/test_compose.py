@@ -353,10 +353,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
     [
         ("worker", "worker"),
         ("setup", "migrate"),
-        pytest.param(
-            "codec-server", "codec-server",
-            marks=pytest.mark.xfail(strict=True, reason="`aftersales codec-server` is not written yet"),
-        ),
+        ("codec-server", "codec-server"),
     ],
 )
 def test_compose_runs_real_subcommands(service: str, subcommand: str) -> None:

@@ -128,7 +128,11 @@ def test_default_policy_holds_the_design_numbers(policy: Policy, snap: PolicySna
     assert snap.approval_threshold == Decimal(500)
     assert snap.approval_target == wall("4h", 4 * 3600)
     assert snap.approval_always_for_tiers == [Tier.URGENT]
-    assert snap.approval_amount_types == [ResolutionType.REFUND, ResolutionType.COMPENSATION]
+    assert snap.approval_amount_types == [
+        ResolutionType.REFUND,
+        ResolutionType.EXCHANGE,
+        ResolutionType.COMPENSATION,
+    ]
     assert snap.confirmation_window == wall("72h", 72 * 3600)
     assert snap.survey_timeout == wall("7d", 7 * 86400)
     assert snap.follow_up_delay == wall("7d", 7 * 86400)
@@ -211,7 +215,7 @@ def test_override_of_a_different_kind_wins() -> None:
         (Tier.GENERAL, ResolutionType.REFUND, "500", False),
         (Tier.GENERAL, ResolutionType.REFUND, "500.01", True),
         (Tier.COMPLEX, ResolutionType.COMPENSATION, "501", True),
-        (Tier.GENERAL, ResolutionType.EXCHANGE, "10000", False),
+        (Tier.GENERAL, ResolutionType.EXCHANGE, "10000", True),
         (Tier.COMPLEX, ResolutionType.REPAIR, "9999", False),
     ],
 )

@@ -60,6 +60,8 @@ HANDLING_CLOCKS = (
     ClockName.CLOSURE,
 )
 HIGHEST_LEVEL = 1
+# Resolution types whose amount is paid out (an exchange refunds the price difference).
+MONEY_MOVING = frozenset({ResolutionType.REFUND, ResolutionType.EXCHANGE, ResolutionType.COMPENSATION})
 
 
 class InvalidAction(ValueError):
@@ -158,7 +160,7 @@ class CaseMachine:
                 raise InvalidAction("reclassify needs at least one of tier, category, flags")
         if action == "propose_resolution":
             assert isinstance(data, ProposeResolution)
-            if data.type == ResolutionType.REFUND and data.amount > self.state.intake.order_amount:
+            if data.type in MONEY_MOVING and data.amount > self.state.intake.order_amount:
                 raise InvalidAction(
                     f"propose_resolution.amount {data.amount} exceeds the order amount "
                     f"{self.state.intake.order_amount}"

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.shipments import Shipments
     from activities.store import CaseStore
     from cases.models import (
+        ACTION_MODELS,
         FINAL_STATUSES,
         Acknowledge,
         Action,
@@ -400,6 +401,14 @@ class AfterSalesCase:
         return self._machine
 
     def _validate(self, action: str, data: Action) -> None:
+        # Any SDK can send a null or a bare value where an object belongs; refuse it here, or the
+        # handler would fail the workflow task on every retry.
+        if not isinstance(data, ACTION_MODELS[action]):
+            raise ApplicationError(
+                f"{action}: the payload must be a JSON object ({ACTION_MODELS[action].__name__})",
+                type="InvalidAction",
+                non_retryable=True,
+            )
         # Before the policy is captured the state does not exist yet; the handler checks again.
         if self._machine is not None:
             try:
@@ -427,7 +436,11 @@ class AfterSalesCase:
     @workflow.signal
     def add_note(self, data: Note) -> None:
         """Fire-and-forget note, for systems that cannot wait for an update's answer."""
-        if self._machine is not None and self._machine.state.status not in FINAL_STATUSES:
+        if (
+            isinstance(data, Note)
+            and self._machine is not None
+            and self._machine.state.status not in FINAL_STATUSES
+        ):
             self._machine.apply("note", data, workflow.now())
             self._changed = True
 
