@@ -6,8 +6,9 @@ codec protocol: `POST …/decode` and `POST …/encode`, with a JSON body `{"pay
 the protobuf JSON form of `temporal.api.common.v1.Payloads`, answered in the same shape. Only the
 last path segment selects the operation, so it can be mounted under any prefix (for example
 `/{namespace}/decode`). The operator's browser calls it directly, so it answers CORS for the
-configured UI origins only, and every encode or decode needs `Authorization: Bearer <token>`:
-whoever can call it can read customers' personal data. It is built on the standard library
+configured UI origins only, and every encode or decode needs the token, as
+`Authorization: Bearer <token>` (CLI, scripts) or as the first path segment (the Web UI, whose
+data encoder setting is a URL): whoever can call it can read customers' personal data. It is built on the standard library
 (`http.server`), so it adds no dependency to the image.
 
 Configuration comes from the environment: `AFTERSALES_CODEC_TOKEN` (required),
@@ -210,6 +211,14 @@ class CodecRequestHandler(BaseHTTPRequestHandler):
     def _check_token(self) -> tuple[HTTPStatus, str] | None:
         header = self.headers.get("Authorization")
         if not header:
+            # The Web UI cannot add a header of ours to its codec calls, so each member of staff
+            # enters the endpoint as `http://host:8081/<token>` in the UI's data encoder
+            # settings (kept in their own browser); the token then arrives as the first segment.
+            segments = [s for s in self._path().split("/") if s]
+            if len(segments) >= 2:
+                if hmac.compare_digest(segments[0].encode(), self.server.token):
+                    return None
+                return HTTPStatus.FORBIDDEN, "invalid token"
             return HTTPStatus.UNAUTHORIZED, "missing bearer token"
         scheme, _, given = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not given.strip():

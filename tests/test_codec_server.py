@@ -122,6 +122,19 @@ def test_namespace_prefix_and_header_forms(server, codec):  # type: ignore[no-un
     assert status == 404
 
 
+def test_token_as_first_path_segment_for_the_web_ui(server, codec):  # type: ignore[no-untyped-def]
+    """The UI's data encoder setting is a URL, so staff enter `http://host:8081/<token>`."""
+    sealed = encrypted(codec, PERSON)
+    for path in (f"/{TOKEN}/decode", f"/{TOKEN}/default/decode"):
+        status, _, body = call(server, "POST", path, {"payloads": [as_json(sealed)]}, token=None)
+        assert status == 200, (path, body)
+        assert json.loads(from_json(body["payloads"][0]).data) == PERSON
+    for path in ("/not-the-token/decode", f"/{TOKEN[:-1]}/decode", "/default/decode"):
+        status, _, body = call(server, "POST", path, {"payloads": [as_json(sealed)]}, token=None)
+        assert status == 403, path
+        assert "Wang" not in json.dumps(body)
+
+
 def test_empty_payload_list_answers_the_same_shape(server):  # type: ignore[no-untyped-def]
     status, _, body = call(server, "POST", "/decode", {"payloads": []})
     assert (status, body) == (200, {"payloads": []})
