@@ -19,22 +19,24 @@ from tests.factories import intake
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(address: str, task_queue: str) -> dict[str, str]:
+def _env(address: str, task_queue: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "TEMPORAL_ADDRESS": address,
         "AFTERSALES_TASK_QUEUE": task_queue,
         "PYTHONPATH": str(ROOT),
         "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
+        **(extra or {}),
     }
 
 
 def run_cli(*args: str, address: str = "127.0.0.1:1", task_queue: str = "aftersales",
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            stdin: str | None = None, env: dict[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "starter.cli", *args],
-        input=stdin, capture_output=True, text=True, env=_env(address, task_queue), timeout=60,
-        cwd=ROOT,
+        input=stdin, capture_output=True, text=True, env=_env(address, task_queue, env),
+        timeout=60, cwd=ROOT,
     )
 
 
@@ -137,3 +139,82 @@ async def test_open_show_act_list_against_dev_server(dev_server, dev_client, poo
             raise AssertionError("a case was started from invalid input")
         except Exception as err:  # noqa: BLE001
             assert "not found" in str(err)
+
+
+def test_worker_with_a_bad_policy_file_exits_2_naming_the_field(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text((ROOT / "cases" / "default_policy.toml").read_text().replace(
+        'first_response = "1h"', 'first_response = "1x"', 1))
+    result = run_cli("worker", env={"AFTERSALES_POLICY": str(policy), "DATABASE_URL": "postgresql://x@/y"})
+    assert_one_line_user_error(result, "first_response", "1x")
+
+
+def test_up_refuses_a_taken_port_naming_it() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("up", address=f"127.0.0.1:{port}")
+    assert result.returncode == 2, result.stderr
+    assert f"port {port} is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_codec_server_without_token_exits_2() -> None:
+    result = run_cli("codec-server", env={"AFTERSALES_CODEC_TOKEN": ""})
+    assert result.returncode == 2
+    assert "AFTERSALES_CODEC_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_replay_of_golden_files_and_of_a_broken_file(tmp_path: Path) -> None:
+    golden = sorted((ROOT / "tests" / "histories").glob("*.json"))
+    result = run_cli("replay", *map(str, golden))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ok  ") == len(golden)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"events": ')
+    assert_one_line_user_error(run_cli("replay", str(broken)), "broken.json", "invalid JSON")
+
+
+def test_migrate_is_harmless_to_repeat(postgres_dsn: str) -> None:
+    for _ in range(2):
+        result = run_cli("migrate", env={"DATABASE_URL": postgres_dsn})
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"applied": []}
+
+
+@pytest.mark.devserver
+async def test_list_replay_and_demo_against_dev_server(dev_server, dev_client, pool, policy):
+    async with case_worker(dev_client, pool, policy) as task_queue:
+        def run(*a: str):  # type: ignore[no-untyped-def]
+            return run_cli_async(*a, address=dev_server.address, task_queue=task_queue)
+
+        demo = await run("demo")
+        assert demo.returncode == 0, demo.stderr
+        opened = json.loads(demo.stdout)
+        assert {c["tier"] for c in opened} == {"urgent", "complex", "general"}
+        statuses = {c["status"] for c in opened}
+        assert statuses >= {"registered", "acknowledged", "awaiting_customer", "awaiting_approval"}
+        # The last one is being resolved when its update returns, then awaits confirmation.
+        assert statuses & {"resolving", "awaiting_confirmation"}
+        approval = next(c for c in opened if c["status"] == "awaiting_approval")
+
+        for _ in range(50):
+            listed = await run("list", "--query", f"CaseStatus = 'awaiting_approval' AND WorkflowId = '{approval['workflow_id']}'")
+            assert listed.returncode == 0, listed.stderr
+            if json.loads(listed.stdout):
+                break
+            await asyncio.sleep(0.2)
+        assert [c["case_id"] for c in json.loads(listed.stdout)] == [approval["case_id"]]
+
+        replayed = await run("replay", "--workflow-id", approval["workflow_id"])
+        assert replayed.returncode == 0, replayed.stderr
+        assert replayed.stdout.strip() == f"ok   {approval['workflow_id']}"
+
+        bad_query = await run("list", "--query", "CaseTier = ")
+        assert bad_query.returncode == 2 and "Traceback" not in bad_query.stderr
+        for case in opened:
+            if case["status"] in ("registered", "acknowledged", "awaiting_customer", "awaiting_approval"):
+                await CaseClient(dev_client, task_queue).act(case["case_id"], "withdraw", {"reason": "demo over"})
