@@ -40,6 +40,16 @@ PASSTHROUGH = (
     "zoneinfo",
     "cases",
     "activities",
+    # Everything the workflow module imports from its own package is pure; only the workflow
+    # module itself needs a fresh import per run.
+    "workflows.case_input",
+    "workflows.case_machine",
+    "workflows.sla",
+    "workflows.details",
+    "workflows.retry_policies",
+    "workflows.search_attributes",
+    "workflows.codec",
+    "workflows.converter",
     "asyncpg",
     "structlog",
     "holidays",

@@ -363,3 +363,20 @@ def load_policy(path: Path | None = None) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as e:
         raise _policy_error(source, e) from None
+
+
+# Cases opened under the same policy carry equal snapshots; a worker keeps thousands of cases
+# in its cache, so they share one immutable instance instead of one copy each.
+_SHARED_SNAPSHOTS: dict[str, PolicySnapshot] = {}
+_SHARED_LIMIT = 64
+
+
+def shared_snapshot(snapshot: PolicySnapshot) -> PolicySnapshot:
+    """The one shared instance equal to `snapshot` (frozen, so sharing is safe)."""
+    key = snapshot.model_dump_json()
+    found = _SHARED_SNAPSHOTS.get(key)
+    if found is None:
+        if len(_SHARED_SNAPSHOTS) >= _SHARED_LIMIT:
+            _SHARED_SNAPSHOTS.pop(next(iter(_SHARED_SNAPSHOTS)))
+        _SHARED_SNAPSHOTS[key] = found = snapshot
+    return found

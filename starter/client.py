@@ -28,7 +28,8 @@ from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResul
 from cases.policy import Policy, load_policy
 from starter.settings import Settings
 from workflows import search_attributes as sa
-from workflows.case_workflow import AfterSalesCase, CaseInput, CaseRun
+from workflows.case_input import CaseInput, CaseRun
+from workflows.case_workflow import AfterSalesCase
 
 
 class CaseError(Exception):

@@ -29,7 +29,7 @@ from starter.client import CaseClient
 from starter.embedded_postgres import EmbeddedPostgres
 from tests.conftest import binary, case_worker, register_search_attributes, codec_converter
 from tests.factories import intake
-from workflows.case_workflow import CaseRun
+from workflows.case_input import CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
 

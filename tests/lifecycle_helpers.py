@@ -34,7 +34,7 @@ from cases.models import CaseIntake, CaseState, Clock, ClockName, OpenResult, St
 from cases.policy import Policy, PolicySnapshot
 from starter.client import CaseClient
 from tests.conftest import case_worker
-from workflows.case_workflow import CaseRun
+from workflows.case_input import CaseRun
 
 T = TypeVar("T")
 

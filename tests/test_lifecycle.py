@@ -67,7 +67,7 @@ from tests.lifecycle_helpers import (
     working_days,
 )
 from workflows import sla
-from workflows.case_workflow import CaseRun
+from workflows.case_input import CaseRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECOND = timedelta(seconds=1)

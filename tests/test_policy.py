@@ -437,3 +437,15 @@ def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
     ]
     header = f"[{prefix.rstrip('.')}]\n" if prefix else ""
     return header + "\n".join(plain) + "\n" + "".join(tables)
+
+
+def test_equal_snapshots_are_shared_and_different_ones_are_not() -> None:
+    from cases.policy import shared_snapshot
+
+    policy = load_policy(None)
+    at = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+    first = shared_snapshot(policy.snapshot(at))
+    again = shared_snapshot(PolicySnapshot.model_validate_json(policy.snapshot(at).model_dump_json()))
+    assert again is first
+    other = shared_snapshot(policy.snapshot(at.replace(year=2029)))
+    assert other is not first and other.calendar.years != first.calendar.years

@@ -14,7 +14,8 @@ from starter.replay import load_history_file, replay_files, replay_histories
 from tests.conftest import case_worker, codec_converter
 from tests.factories import intake
 from cases.models import CaseState
-from workflows.case_workflow import AfterSalesCase, CaseInput
+from workflows.case_input import CaseInput
+from workflows.case_workflow import AfterSalesCase
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 MAIN_PATHS = {

@@ -13,7 +13,6 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -61,14 +60,14 @@ with workflow.unsafe.imports_passed_through():
         Status,
         Withdraw,
     )
-    from cases.policy import PolicySnapshot
+    from cases.policy import shared_snapshot
     from workflows import retry_policies as rp
     from workflows import search_attributes as sa
+    from workflows.case_input import CaseInput, CaseRun
     from workflows.case_machine import CaseMachine, InvalidAction
     from workflows.details import clock_table
 
 WORKFLOW_TYPE = "AfterSalesCase"
-DEFAULT_HISTORY_LIMIT = 4000
 
 # The steps each resolution type is carried out in, in order. Compensation runs backwards.
 PLAN: dict[ResolutionType, tuple[str, ...]] = {
@@ -78,21 +77,6 @@ PLAN: dict[ResolutionType, tuple[str, ...]] = {
     ResolutionType.COMPENSATION: ("credit",),
     ResolutionType.EXPLANATION: (),
 }
-
-
-class CaseRun(BaseModel):
-    """What a continued run carries over; a fresh case needs none of it."""
-
-    state: CaseState | None = None
-    policy: PolicySnapshot | None = None
-    history_limit: int = DEFAULT_HISTORY_LIMIT
-
-
-class CaseInput(CaseIntake):
-    """The workflow's one input: a plain `CaseIntake` from any client, plus `resume`, which only
-    continue-as-new (and tests tuning the history limit) ever set."""
-
-    resume: CaseRun | None = None
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -131,7 +115,7 @@ class AfterSalesCase:
 
     async def _begin(self, intake: CaseIntake, run: CaseRun) -> CaseMachine:
         if run.state is not None and run.policy is not None:
-            machine = CaseMachine(run.state, run.policy)
+            machine = CaseMachine(run.state, shared_snapshot(run.policy))
             machine.state.runs += 1
             self._recorded_seq = machine.state.last_seq
         else:
@@ -143,6 +127,7 @@ class AfterSalesCase:
                 retry_policy=rp.POLICY_RETRY,
                 summary="capture the SLA policy in force",
             )
+            policy = shared_snapshot(policy)
             case_id = intake.case_id or workflow.info().workflow_id.removeprefix("case-")
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
