@@ -1,0 +1,249 @@
+"""Worker memory: RSS of a worker process holding N open cases (waiting on their SLA clocks) in its
+workflow cache, against a worker process holding N no-op workflows waiting on a timer.
+
+Both workers run at once on their own task queues with `max_cached_workflows` above N, so every
+workflow stays cached (the report shows the cache count read from each worker). Cases are started
+with the same start options as `CaseClient.open`, without its state query, at a bounded number in
+flight; a case counts as open once its acknowledgement notification is in PostgreSQL, a no-op
+workflow once its start activities ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+
+from bench.drivers import BaselineTarget, intake
+from bench.env import BenchEnv, WorkerProcess
+from bench.plan import LOCAL, Plan
+from bench.procstat import memory_kb
+from bench.report import Report, progress
+from cases.classification import classify
+from cases.policy import Policy
+from starter.client import static_summary
+from workflows import search_attributes as sa
+from workflows.case_workflow import AfterSalesCase
+
+try:
+    from workflows.case_input import CaseInput
+except ImportError:  # older layout: the input model lived in the workflow module
+    from workflows.case_workflow import CaseInput  # type: ignore[attr-defined,no-redef]
+
+
+@dataclass
+class Side:
+    name: str
+    worker: WorkerProcess
+    idle_kb: dict[str, int]
+    loaded_kb: dict[str, int] | None = None
+    cached: int = 0
+    open_seconds: float = 0.0
+    opened: int = 0
+
+
+async def _start_real(env: BenchEnv, task_queue: str, case_id: str, policy: Policy) -> None:
+    data = intake(case_id)
+    tier = classify(data, policy.complex_amount_threshold).value
+    await env.client.start_workflow(
+        AfterSalesCase.run,
+        CaseInput.model_validate(data.model_dump() | {"resume": None}),
+        id=f"case-{case_id}",
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CASE_STATUS, "registered"),
+                SearchAttributePair(sa.CASE_CATEGORY, data.category.value),
+                SearchAttributePair(sa.CUSTOMER_TIER, data.customer.tier.value),
+                SearchAttributePair(sa.ORDER_ID, data.order_id),
+            ]
+        ),
+        static_summary=static_summary(data, tier),
+        static_details=(
+            f"**Customer** {data.customer.id} ({data.customer.tier.value}) · "
+            f"**channel** {data.channel.value} · **amount** {data.order_amount} "
+            f"{data.currency}\n\n{data.description[:500]}"
+        ),
+    )
+
+
+async def _open_all(starter, ids: list[str], in_flight: int) -> None:  # type: ignore[no-untyped-def]
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(case_id: str) -> None:
+        async with gate:
+            await starter(case_id)
+
+    await asyncio.gather(*(one(i) for i in ids))
+
+
+async def _open_windowed(starter, ids: list[str], settled, window: int) -> None:  # type: ignore[no-untyped-def]
+    """Start cases while fewer than `window` of them are still opening.
+
+    Starting thousands at once only queues their workflow tasks in front of the tasks of cases
+    already under way (which then time out of the sticky queue and queue again), so the backlog
+    is kept bounded; the open rate is then what the worker and server sustain.
+    """
+    started = 0
+    while started < len(ids):
+        room = window - (started - await settled())
+        if room <= 0:
+            await asyncio.sleep(0.05)
+            continue
+        batch = ids[started : started + room]
+        await asyncio.gather(*(starter(c) for c in batch))
+        started += len(batch)
+
+
+async def _settled_real(env: BenchEnv, prefix: str) -> int:
+    return await env.pool.fetchval(
+        "SELECT count(*) FROM notifications WHERE kind = 'acknowledgement' AND channel = 'sms'"
+        " AND case_id LIKE $1",
+        prefix + "%",
+    )
+
+
+async def measure(
+    env: BenchEnv,
+    rep: Report,
+    *,
+    cases: int,
+    policy: Policy,
+    plan: Plan,
+    window: int = 48,
+    timeout: float | None = None,
+) -> None:
+    timeout = timeout or max(3600.0, 2.0 * cases)
+    section = f"5. worker memory ({cases} open workflows cached in one worker process)"
+    cache = cases + 1000
+    real_w = await WorkerProcess(
+        env, "real", env.task_queue("mem-real"), max_cached=cache, status_every=0.1
+    ).start()
+    base_w = await WorkerProcess(
+        env, "baseline", env.task_queue("mem-base"), max_cached=cache, status_every=0.1
+    ).start()
+    await asyncio.sleep(1.0)
+    real = Side("real", real_w, memory_kb(real_w.pid))
+    base = Side("baseline", base_w, memory_kb(base_w.pid))
+    prefix = f"mem-{env.run_id}-"
+    ids = [f"{prefix}{i:05d}" for i in range(cases)]
+    starts_per_case = sum(len(b) for b in plan.phases[0].batches if not b[0].startswith(LOCAL))
+    noop = BaselineTarget(env.client, base_w.task_queue, {})
+
+    async def settle(side: Side, done) -> None:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        last_report = started
+        while True:
+            count = await done()
+            cached = side.worker.status.get("cached", -1)
+            if count >= cases and cached >= cases:
+                break
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"{side.name}: only {count} of {cases} opened in {timeout:.0f}s")
+            if time.perf_counter() - last_report > 30:
+                last_report = time.perf_counter()
+                progress(
+                    f"  {side.name}: {count}/{cases} open, {cached} cached, "
+                    f"{time.perf_counter() - started:.0f}s"
+                )
+            await asyncio.sleep(0.5)
+        side.open_seconds = time.perf_counter() - started
+        side.opened = count
+
+    async def real_done() -> int:
+        return await _settled_real(env, prefix)
+
+    async def base_done() -> int:
+        return int(base_w.status.get("noop_activities", 0)) // max(starts_per_case, 1)
+
+    progress(f"  opening {cases} real cases and {cases} no-op workflows ...")
+    baseline_acts = int(base_w.status.get("noop_activities", 0))
+    if baseline_acts:
+        raise RuntimeError("the memory baseline worker must start fresh")
+    await asyncio.gather(
+        _open_windowed(
+            lambda c: _start_real(env, real_w.task_queue, c, policy), ids, real_done, window
+        ),
+        _open_windowed(lambda c: noop.start(c, plan), ids, base_done, window),
+        settle(real, real_done),
+        settle(base, base_done),
+    )
+    # Let the last workflow tasks finish and the status lines catch up, then sample.
+    await asyncio.sleep(3.0)
+    for side in (real, base):
+        side.cached = int(side.worker.status.get("cached", -1))
+        side.loaded_kb = memory_kb(side.worker.pid)
+    progress(f"  opened: real {real.open_seconds:.0f}s, baseline {base.open_seconds:.0f}s")
+
+    assert real.loaded_kb is not None and base.loaded_kb is not None
+    rep.add(
+        section,
+        "worker RSS (loaded)",
+        real.loaded_kb["VmRSS"] / 1024,
+        base.loaded_kb["VmRSS"] / 1024,
+        "MiB",
+        "{:.0f}",
+    )
+    rep.add(
+        section,
+        "worker RSS (idle, before)",
+        real.idle_kb["VmRSS"] / 1024,
+        base.idle_kb["VmRSS"] / 1024,
+        "MiB",
+        "{:.0f}",
+    )
+    per_r = (real.loaded_kb["VmRSS"] - real.idle_kb["VmRSS"]) / cases
+    per_b = (base.loaded_kb["VmRSS"] - base.idle_kb["VmRSS"]) / cases
+    rep.add(section, "RSS per cached workflow", per_r, per_b, "KiB", "{:.1f}")
+    rep.add(
+        section,
+        "peak RSS (VmHWM)",
+        real.loaded_kb["VmHWM"] / 1024,
+        base.loaded_kb["VmHWM"] / 1024,
+        "MiB",
+        "{:.0f}",
+    )
+    rep.add(
+        section,
+        "workflows in worker cache",
+        real.cached,
+        base.cached,
+        "",
+        "{:.0f}",
+        f"max_cached_workflows={cache}",
+    )
+    rep.add(section, "time to open all", real.open_seconds, base.open_seconds, "s", "{:.0f}")
+    rep.add(
+        section,
+        "open rate",
+        cases / real.open_seconds,
+        cases / base.open_seconds,
+        "workflows/s",
+        "{:.1f}",
+    )
+    if cases < 10_000:
+        slowest = max(real.open_seconds, base.open_seconds) / cases
+        rep.note(
+            section,
+            f"N = {cases}, not 10,000: at the open rates measured here (both sides "
+            f"open at the same time), 10,000 would take about "
+            f"{10_000 * slowest / 60:.0f} min; run `python -m bench --only memory "
+            f"--memory-cases 10000` for the full figure",
+        )
+    ok = real.loaded_kb["VmRSS"] <= 1.5 * base.loaded_kb["VmRSS"] and real.cached >= cases
+    rep.target(
+        "worker RSS <= 1.5 x baseline",
+        ok,
+        f"{real.loaded_kb['VmRSS'] / 1024:.0f} vs {base.loaded_kb['VmRSS'] / 1024:.0f} MiB "
+        f"= {real.loaded_kb['VmRSS'] / base.loaded_kb['VmRSS']:.2f}x with {cases} cached "
+        f"workflows each ({per_r:.0f} vs {per_b:.0f} KiB per workflow)",
+    )
+    await real_w.stop(grace=5.0)
+    await base_w.stop(grace=5.0)

