@@ -265,7 +265,9 @@ class CodecRequestHandler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise _BadRequest(HTTPStatus.BAD_REQUEST, f"body is not JSON: {err}") from None
-        if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
+        # Protobuf JSON leaves out empty repeated fields, so `{}` is a valid, empty `Payloads`
+        # (what the temporal CLI sends for a query without arguments); ParseDict judges the rest.
+        if not isinstance(body, dict):
             raise _BadRequest(HTTPStatus.BAD_REQUEST,
                               'body must be a JSON object {"payloads": [...]}')
         try:

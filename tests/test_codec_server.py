@@ -140,6 +140,21 @@ def test_empty_payload_list_answers_the_same_shape(server):  # type: ignore[no-u
     assert (status, body) == (200, {"payloads": []})
 
 
+def test_every_protobuf_json_form_of_payloads_is_accepted(server, codec):  # type: ignore[no-untyped-def]
+    # Protobuf JSON writes an empty Payloads as `{}`: the temporal CLI sends exactly that for a
+    # query without arguments, and must get an empty Payloads back, not a refusal.
+    for empty in ({}, {"payloads": []}, {"payloads": None}):
+        for operation in ("/decode", "/encode"):
+            status, _, body = call(server, "POST", operation, empty)
+            assert (status, body) == (200, {"payloads": []}), (operation, empty)
+    sealed = encrypted(codec, {"n": 3})
+    status, _, body = call(server, "POST", "/decode", {"payloads": [as_json(sealed)]})
+    assert status == 200 and json.loads(from_json(body["payloads"][0]).data) == {"n": 3}
+    for bad in ([], "payloads", {"payloads": {}}, {"payloads": [1]}, {"payload": []}):
+        status, _, body = call(server, "POST", "/decode", bad)
+        assert status == 400 and body["error"], bad
+
+
 def test_no_token_is_401(server, codec):  # type: ignore[no-untyped-def]
     sealed = encrypted(codec, PERSON)
     status, headers, body = call(server, "POST", "/decode", {"payloads": [as_json(sealed)]}, token=None)
@@ -224,7 +239,7 @@ def test_encode_then_decode_round_trip(server, codec):  # type: ignore[no-untype
         (b"{not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),
         (b"[]", '{"payloads": [...]}'),
-        (b'{"payloads": 3}', '{"payloads": [...]}'),
+        (b'{"payloads": 3}', "Payloads JSON"),
         (b'{"payloads": [{"data": 5}]}', "Payloads JSON"),
         (b'{"payloads": [], "extra": 1}', "Payloads JSON"),
         (b'{"payloads": [{"metadata": {"encoding": 1}}]}', "Payloads JSON"),
