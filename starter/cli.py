@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from cases.models import ACTION_MODELS, CaseIntake
 from cases.policy import PolicyError
-from starter.client import CaseClient, CaseError, validation_message
+from cases.action_input import validation_message
+from starter.client import CaseClient, CaseError
 from starter.settings import Settings
 from starter.connect import ConnectionSettingsError
 from starter.codec_server import add_codec_server_parser, run_codec_server

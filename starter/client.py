@@ -23,6 +23,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cases.action_input import validation_message
 from cases.classification import classify
 from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResult, workflow_id_for
 from cases.policy import Policy, load_policy
@@ -47,14 +48,6 @@ class CaseSummary(BaseModel):
     sla_due_at: datetime | None
     order_id: str | None
     execution_status: str
-
-
-def validation_message(err: ValidationError, prefix: str = "") -> str:
-    """One line naming the first failing field, e.g. `customer.email: value is not a valid ...`."""
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "input"
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{prefix}{where}: {first['msg']}{more}"
 
 
 def static_summary(intake: CaseIntake, tier: str | None = None) -> str:

@@ -336,6 +336,8 @@ def _comparable(state: CaseState) -> dict[str, Any]:
 @example(stage="acknowledged", update=("propose_resolution", {"type": "refund", "amount": "NaN"}))
 @example(stage="registered", update=("note", {"text": "x\x00y"}))
 @example(stage="registered", update=("acknowledge", None))
+@example(stage="registered", update=("acknowledge", {"actor": "a", "message": "m" * 1_500_000}))
+@example(stage="acknowledged", update=("note", {"text": "t", "padding": ["p" * 1000] * 1000}))
 async def test_raw_updates_are_rejected_unchanged_or_applied(bench, stage, update):  # type: ignore[no-untyped-def]
     action, payload = update
     case_id = await bench.case_in(stage)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -35,30 +36,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.refunds import Refunds
     from activities.shipments import Shipments
     from activities.store import CaseStore
+    from cases.action_input import ActionInputError, parse_action
     from cases.models import (
-        ACTION_MODELS,
         FINAL_STATUSES,
-        Acknowledge,
         Action,
-        Approve,
-        Assign,
         CaseIntake,
         CaseState,
-        Confirm,
-        CustomerReply,
-        Dispute,
-        Escalate,
         ExecutedStep,
-        FollowUpResult,
         Note,
-        ProposeResolution,
-        Rate,
-        Reclassify,
-        Reject,
-        RequestInfo,
         ResolutionType,
         Status,
-        Withdraw,
     )
     from cases.policy import shared_snapshot
     from workflows import retry_policies as rp
@@ -385,15 +372,20 @@ class AfterSalesCase:
             raise ApplicationError("the case is still starting; try again", type="CaseStarting")
         return self._machine
 
-    def _validate(self, action: str, data: Action) -> None:
-        # Any SDK can send a null or a bare value where an object belongs; refuse it here, or the
-        # handler would fail the workflow task on every retry.
-        if not isinstance(data, ACTION_MODELS[action]):
-            raise ApplicationError(
-                f"{action}: the payload must be a JSON object ({ACTION_MODELS[action].__name__})",
-                type="InvalidAction",
-                non_retryable=True,
-            )
+    def _decode(self, action: str, raw: RawValue) -> Action:
+        # Any SDK can send a null, a bare value or megabytes where an object belongs; refuse it
+        # here with the field named, or the handler would fail the workflow task on every retry.
+        payload = raw.payload if isinstance(raw, RawValue) else None
+        data = None
+        if payload is not None and payload.metadata.get("encoding") != b"binary/null":
+            data = payload.data
+        try:
+            return parse_action(action, data)
+        except ActionInputError as err:
+            raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from None
+
+    def _validate(self, action: str, raw: RawValue) -> None:
+        data = self._decode(action, raw)
         # Before the policy is captured the state does not exist yet; the handler checks again.
         if self._machine is not None:
             try:
@@ -401,7 +393,8 @@ class AfterSalesCase:
             except InvalidAction as err:
                 raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
 
-    async def _act(self, action: str, data: Action) -> CaseState:
+    async def _act(self, action: str, raw: RawValue) -> CaseState:
+        data = self._decode(action, raw)
         await workflow.wait_condition(lambda: self._machine is not None)
         machine = self._require()
         try:
@@ -430,123 +423,123 @@ class AfterSalesCase:
             self._changed = True
 
     @workflow.update
-    async def acknowledge(self, data: Acknowledge) -> CaseState:
+    async def acknowledge(self, data: RawValue) -> CaseState:
         return await self._act("acknowledge", data)
 
     @acknowledge.validator
-    def _acknowledge(self, data: Acknowledge) -> None:
+    def _acknowledge(self, data: RawValue) -> None:
         self._validate("acknowledge", data)
 
     @workflow.update
-    async def assign(self, data: Assign) -> CaseState:
+    async def assign(self, data: RawValue) -> CaseState:
         return await self._act("assign", data)
 
     @assign.validator
-    def _assign(self, data: Assign) -> None:
+    def _assign(self, data: RawValue) -> None:
         self._validate("assign", data)
 
     @workflow.update
-    async def note(self, data: Note) -> CaseState:
+    async def note(self, data: RawValue) -> CaseState:
         return await self._act("note", data)
 
     @note.validator
-    def _note(self, data: Note) -> None:
+    def _note(self, data: RawValue) -> None:
         self._validate("note", data)
 
     @workflow.update
-    async def request_info(self, data: RequestInfo) -> CaseState:
+    async def request_info(self, data: RawValue) -> CaseState:
         return await self._act("request_info", data)
 
     @request_info.validator
-    def _request_info(self, data: RequestInfo) -> None:
+    def _request_info(self, data: RawValue) -> None:
         self._validate("request_info", data)
 
     @workflow.update
-    async def customer_reply(self, data: CustomerReply) -> CaseState:
+    async def customer_reply(self, data: RawValue) -> CaseState:
         return await self._act("customer_reply", data)
 
     @customer_reply.validator
-    def _customer_reply(self, data: CustomerReply) -> None:
+    def _customer_reply(self, data: RawValue) -> None:
         self._validate("customer_reply", data)
 
     @workflow.update
-    async def reclassify(self, data: Reclassify) -> CaseState:
+    async def reclassify(self, data: RawValue) -> CaseState:
         return await self._act("reclassify", data)
 
     @reclassify.validator
-    def _reclassify(self, data: Reclassify) -> None:
+    def _reclassify(self, data: RawValue) -> None:
         self._validate("reclassify", data)
 
     @workflow.update
-    async def propose_resolution(self, data: ProposeResolution) -> CaseState:
+    async def propose_resolution(self, data: RawValue) -> CaseState:
         return await self._act("propose_resolution", data)
 
     @propose_resolution.validator
-    def _propose_resolution(self, data: ProposeResolution) -> None:
+    def _propose_resolution(self, data: RawValue) -> None:
         self._validate("propose_resolution", data)
 
     @workflow.update
-    async def approve(self, data: Approve) -> CaseState:
+    async def approve(self, data: RawValue) -> CaseState:
         return await self._act("approve", data)
 
     @approve.validator
-    def _approve(self, data: Approve) -> None:
+    def _approve(self, data: RawValue) -> None:
         self._validate("approve", data)
 
     @workflow.update
-    async def reject(self, data: Reject) -> CaseState:
+    async def reject(self, data: RawValue) -> CaseState:
         return await self._act("reject", data)
 
     @reject.validator
-    def _reject(self, data: Reject) -> None:
+    def _reject(self, data: RawValue) -> None:
         self._validate("reject", data)
 
     @workflow.update
-    async def confirm(self, data: Confirm) -> CaseState:
+    async def confirm(self, data: RawValue) -> CaseState:
         return await self._act("confirm", data)
 
     @confirm.validator
-    def _confirm(self, data: Confirm) -> None:
+    def _confirm(self, data: RawValue) -> None:
         self._validate("confirm", data)
 
     @workflow.update
-    async def dispute(self, data: Dispute) -> CaseState:
+    async def dispute(self, data: RawValue) -> CaseState:
         return await self._act("dispute", data)
 
     @dispute.validator
-    def _dispute(self, data: Dispute) -> None:
+    def _dispute(self, data: RawValue) -> None:
         self._validate("dispute", data)
 
     @workflow.update
-    async def rate(self, data: Rate) -> CaseState:
+    async def rate(self, data: RawValue) -> CaseState:
         return await self._act("rate", data)
 
     @rate.validator
-    def _rate(self, data: Rate) -> None:
+    def _rate(self, data: RawValue) -> None:
         self._validate("rate", data)
 
     @workflow.update
-    async def follow_up_result(self, data: FollowUpResult) -> CaseState:
+    async def follow_up_result(self, data: RawValue) -> CaseState:
         return await self._act("follow_up_result", data)
 
     @follow_up_result.validator
-    def _follow_up_result(self, data: FollowUpResult) -> None:
+    def _follow_up_result(self, data: RawValue) -> None:
         self._validate("follow_up_result", data)
 
     @workflow.update
-    async def escalate(self, data: Escalate) -> CaseState:
+    async def escalate(self, data: RawValue) -> CaseState:
         return await self._act("escalate", data)
 
     @escalate.validator
-    def _escalate(self, data: Escalate) -> None:
+    def _escalate(self, data: RawValue) -> None:
         self._validate("escalate", data)
 
     @workflow.update
-    async def withdraw(self, data: Withdraw) -> CaseState:
+    async def withdraw(self, data: RawValue) -> CaseState:
         return await self._act("withdraw", data)
 
     @withdraw.validator
-    def _withdraw(self, data: Withdraw) -> None:
+    def _withdraw(self, data: RawValue) -> None:
         self._validate("withdraw", data)
 
 
