@@ -47,7 +47,7 @@ AP = ClockName.APPROVAL
 HOUR = timedelta(hours=1)
 # How long a condition the workflow reaches on its own (after a timer or an activity) may take
 # in real time before a test gives up. Polling only: no test waits for an SLA in real time.
-SETTLE_SECONDS = 15.0
+SETTLE_SECONDS = 30.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ SETTINGS = settings(
 )
 # A healthy case records an action in well under a second; a case still not answering after this
 # long is wedged (for example, its store write is being refused and retried for ever).
-ANSWER_SECONDS = 8.0
+ANSWER_SECONDS = 30.0
 
 # -- value strategies -----------------------------------------------------------------------------
 

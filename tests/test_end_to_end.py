@@ -13,7 +13,7 @@ from tests.factories import intake
 pytestmark = pytest.mark.devserver
 
 
-async def _eventually(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+async def _eventually(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
     """Visibility is eventually consistent: poll until `check` returns something truthy."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

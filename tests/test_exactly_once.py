@@ -52,7 +52,7 @@ async def test_refund_once_when_worker_killed_between_payment_and_completion(
         await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
         await client.act(case.case_id, "propose_resolution",
                          {"actor": "agent-1", "type": "refund", "amount": "300"})
-        assert await asyncio.wait_for(first.wait(), 30) == -9  # killed after paying
+        assert await asyncio.wait_for(first.wait(), 90) == -9  # killed after paying
         assert marker.exists()
         paid = await pool.fetchval("SELECT count(*) FROM refunds WHERE case_id = $1", case.case_id)
         assert paid == 1  # the money moved, but the activity never reported back
