@@ -1,8 +1,8 @@
 """Classification and tiering (分类/分级) of a new case from its intake.
 
-The rules are those of seed 004 §3.2: safety problems and outages take the urgent (emergency)
+The rules are those of STANDARDS S1.1: safety problems and outages take the urgent (emergency)
 path; major problems, cases that need several departments, and large orders are complex;
-everything else is general. Major complaints (重大投诉, seed 004 §5.2) also go to a dedicated
+everything else is general. Major complaints (重大投诉, STANDARDS S2.4) also go to a dedicated
 team. Pure functions of the intake, so the workflow can call them and get the same answer on
 replay.
 """

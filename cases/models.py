@@ -139,7 +139,7 @@ class Flags(Strict):
     safety_risk: bool = False
     outage: bool = False
     cross_department: bool = False
-    # 重大投诉 (seed 004 §5.2): goes to the dedicated major-complaints team.
+    # 重大投诉 (STANDARDS S2.4): goes to the dedicated major-complaints team.
     major_complaint: bool = False
 
 

@@ -90,7 +90,7 @@ class Overrides(_Strict):
 
 
 class EscalationSettings(_Strict):
-    """The three-level response structure (seed 004 §4.4): 3 is the front line, 1 the top."""
+    """The three-level response structure (STANDARDS S2.1): 3 is the front line, 1 the top."""
 
     levels: dict[int, str] = {
         3: "frontline service outlet",

@@ -1,7 +1,7 @@
-"""The service report (seed 004 §1.1, §1.4, §6.1; seed 002): `aftersales report`.
+"""The service report (docs/STANDARDS.md S9): `aftersales report`.
 
 For the cases opened in a period [since, until) it computes, for the whole period, per tier and per
-category, the figures of DESIGN §2 "Metrics and report": first response time (p50/p90), on-time
+category, the figures of STANDARDS S9.1: first response time (p50/p90), on-time
 rate per SLA clock, resolution rate, complaint handling rate, CSAT mean and satisfied share against
 the 90 % target, follow-up rate, escalations and reopen rate. The SQL lives in `report.sql` next to
 this module and reads only the PostgreSQL projection (`cases`, `sla_clocks`), so a report never
@@ -116,7 +116,7 @@ class GroupFigures(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def satisfied_share(self) -> float | None:
-        """Ratings of 4 or 5, over ratings given (seed 004 §6.1)."""
+        """Ratings of 4 or 5, over ratings given (STANDARDS S6.3)."""
         return _ratio(self.satisfied, self.rated)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -362,7 +362,7 @@ DEFINITIONS = (
      "executed, over cases"),
     ("CSAT", "mean rating (1-5, 5 best) over ratings given"),
     ("satisfied", "ratings of 4 or 5 over ratings given; target "
-     f"{CSAT_TARGET:.0%} (seed 004 §6.1)"),
+     f"{CSAT_TARGET:.0%} (STANDARDS S6.4)"),
     ("follow-up", "cases with a follow-up outcome recorded (including unreachable), over "
      "cases whose follow-up is required"),
     ("escalated", "cases escalated at least once, over cases; escalations is the total count"),

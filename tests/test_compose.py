@@ -333,9 +333,8 @@ def test_dockerfile_runs_the_real_cli_as_a_non_root_user() -> None:
 
 def test_dockerfile_copies_everything_the_package_build_needs() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    tool = project["tool"]["setuptools"]
-    needed = {"pyproject.toml", project["project"]["readme"]}
-    needed |= set(tool.get("packages", [])) | {f"{m}.py" for m in tool.get("py-modules", [])}
+    wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
+    needed = {"pyproject.toml", project["project"]["readme"]} | set(wheel["only-include"])
     copied: set[str] = set()
     for name, args in dockerfile_stages()[0]:
         if name == "COPY":

@@ -235,10 +235,10 @@ async def test_dev_server_restart_cases_resume_timers_and_updates(pool, policy, 
                 state = await cases_client.state(case_id)
                 assert state.escalation_level == 2
                 clock = state.clocks["first_response"]
-                detected = clock.breach_detected_at
-                assert clock.due_at is not None and detected is not None
-                assert detected >= clock.due_at.replace(microsecond=0), (detected, clock.due_at)
-                if clock.due_at > stopped_at:
+                due, detected = clock.breached_at, clock.breach_detected_at
+                assert due is not None and detected is not None
+                assert detected >= due.replace(microsecond=0), (detected, due)
+                if due > stopped_at:
                     assert detected >= up_at.replace(microsecond=0), (detected, up_at)
                     fired_after_restart += 1
             assert fired_after_restart >= 1, "every target fell due before the server stopped"
