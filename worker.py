@@ -27,9 +27,9 @@ from activities.refunds import LedgerRefunds, RefundProvider, Refunds
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore
 from cases.policy import Policy, load_policy
-from starter.connect import connect
-from starter.log import LogContextInterceptor, configure_logging, get_logger
-from starter.settings import Settings
+from runtime.connect import connect
+from runtime.log import LogContextInterceptor, configure_logging, get_logger
+from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
 
 # Modules that are deterministic or only used outside workflow code: importing them once,
@@ -43,8 +43,6 @@ PASSTHROUGH = (
     # Everything the workflow module imports from its own package is pure; only the workflow
     # module itself needs a fresh import per run.
     "workflows.case_input",
-    "workflows.case_machine",
-    "workflows.sla",
     "workflows.details",
     "workflows.retry_policies",
     "workflows.search_attributes",

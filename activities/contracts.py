@@ -14,18 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cases.models import CaseEvent, CaseState, Clock
+from cases.effects import Audience, Notification, NotificationChannel, RetiredClock
+from cases.models import CaseEvent, CaseState
 
 
 class LoadPolicy(BaseModel):
     opened_at: datetime
-
-
-class RetiredClock(BaseModel):
-    """A clock from an earlier round of handling (before a reopen), in its final form."""
-
-    round: int
-    clock: Clock
 
 
 class RecordCase(BaseModel):
@@ -37,30 +31,6 @@ class RecordCase(BaseModel):
 class RecordResult(BaseModel):
     events_written: int
     projection_written: bool
-
-
-class Audience(StrEnum):
-    CUSTOMER = "customer"
-    SUPERVISOR = "supervisor"
-
-
-class NotificationChannel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    PUSH = "push"
-    INTERNAL = "internal"
-
-
-class Notification(BaseModel):
-    key: str
-    case_id: str
-    kind: str
-    audience: Audience
-    recipient: str
-    channels: list[NotificationChannel]
-    subject: str
-    body: str
-    data: dict[str, Any] = {}
 
 
 class NotificationResult(BaseModel):

@@ -24,9 +24,9 @@ from activities.db import create_pool
 from bench.baseline import ACTIVITIES, CALLS, NoopCase, NoopTimer
 from bench.procstat import rss_kb
 from cases.policy import load_policy
-from starter.connect import connect
-from starter.log import LogContextInterceptor, configure_logging
-from starter.settings import Settings
+from runtime.connect import connect
+from runtime.log import LogContextInterceptor, configure_logging
+from runtime.settings import Settings
 from worker import activities_for, build_worker, workflow_runner
 
 

@@ -28,8 +28,8 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter.connect import connect
-from starter.settings import Settings
+from runtime.connect import connect
+from runtime.settings import Settings
 from workflows.search_attributes import ALL
 
 # A freshly started cluster answers health checks before its namespace exists or before every

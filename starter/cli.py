@@ -22,22 +22,15 @@ from cases.models import ACTION_MODELS, CaseIntake
 from cases.policy import PolicyError
 from cases.action_input import validation_message
 from starter.client import CaseClient, CaseError
-from starter.settings import Settings
-from starter.connect import ConnectionSettingsError
+from runtime.errors import ServiceError, UserError
+from runtime.settings import Settings
+from runtime.connect import ConnectionSettingsError
 from starter.codec_server import add_codec_server_parser, run_codec_server
 from starter.report import add_report_parser, run_report
 from workflows.codec import CodecKeyError
 
 USER_ERROR = 2
 SERVICE_ERROR = 1
-
-
-class UserError(Exception):
-    """Reported as one line with exit status 2."""
-
-
-class ServiceError(Exception):
-    """Reported as one line with exit status 1."""
 
 
 def _print_json(value: Any) -> None:
@@ -74,7 +67,7 @@ def read_source(source: str) -> str:
 
 
 async def _client(settings: Settings) -> CaseClient:
-    from starter.connect import connect
+    from runtime.connect import connect
 
     try:
         client = await connect(settings)
@@ -124,7 +117,7 @@ async def cmd_replay(args: argparse.Namespace, settings: Settings) -> None:
 
     if args.files:
         try:
-            from starter.connect import converter_for
+            from runtime.connect import converter_for
 
             results = await replay_files([Path(f) for f in args.files], converter_for(settings))
         except (OSError, ValueError) as err:

@@ -27,7 +27,7 @@ from cases.action_input import validation_message
 from cases.classification import classify
 from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResult, workflow_id_for
 from cases.policy import Policy, load_policy
-from starter.settings import Settings
+from runtime.settings import Settings
 from workflows import search_attributes as sa
 from workflows.case_input import CaseInput, CaseRun
 from workflows.case_workflow import AfterSalesCase

@@ -40,7 +40,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from starter.settings import Settings
+from runtime.settings import Settings
 from workflows.codec import CodecKeyError, EncryptionCodec, parse_keys
 
 DEFAULT_PORT = 8081

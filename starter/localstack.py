@@ -32,7 +32,7 @@ from starter.devserver import (
     temporal_binary,
 )
 from starter.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
-from starter.settings import Settings
+from runtime.settings import Settings
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

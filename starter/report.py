@@ -30,7 +30,7 @@ import asyncpg
 from pydantic import BaseModel, computed_field
 
 from cases.models import Category, ClockName, Tier
-from starter.settings import Settings
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -684,7 +684,7 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
     """
     # Imported here: starter.cli imports this module to register the command.
     from cases.policy import load_policy
-    from starter.cli import ServiceError, UserError
+    from runtime.errors import ServiceError, UserError
 
     zone = ZoneInfo(load_policy(settings.policy_path).calendar.timezone)
     try:
@@ -726,7 +726,7 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _report_from(dsn: str, since: datetime, until: datetime) -> Report:
-    from starter.cli import ServiceError, UserError
+    from runtime.errors import ServiceError, UserError
 
     try:
         conn = await asyncpg.connect(dsn, timeout=10)

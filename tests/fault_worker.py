@@ -24,8 +24,8 @@ from activities.contracts import (
 from activities.db import create_pool
 from activities.refunds import LedgerRefunds
 from cases.policy import load_policy
-from starter.connect import connect
-from starter.settings import Settings
+from runtime.connect import connect
+from runtime.settings import Settings
 from worker import activities_for, build_worker
 
 

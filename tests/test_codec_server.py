@@ -31,7 +31,7 @@ from starter.codec_server import (
     serving,
 )
 from starter.devserver import free_port
-from starter.settings import Settings
+from runtime.settings import Settings
 from tests.conftest import TEST_CODEC_KEYS
 from workflows.codec import ENCODING, KEY_ID, EncryptionCodec, parse_keys
 
@@ -315,7 +315,7 @@ def test_runs_as_a_process_and_stops_on_sigterm(codec):  # type: ignore[no-untyp
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
            "AFTERSALES_CODEC_TOKEN": TOKEN, "AFTERSALES_CODEC_PORT": str(port)}
     code = ("import argparse, sys; from starter.codec_server import run_codec_server; "
-            "from starter.settings import Settings; "
+            "from runtime.settings import Settings; "
             "sys.exit(run_codec_server(argparse.Namespace(host=None, port=None), Settings.from_env()))")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -46,7 +46,7 @@ REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "s
 APP_SERVICES = {"setup", "worker", "codec-server"}
 # Modules that read the environment for the app services: the shared settings, and the codec
 # server's own configuration.
-ENV_READERS = (ROOT / "starter" / "settings.py", ROOT / "starter" / "codec_server.py")
+ENV_READERS = (ROOT / "runtime" / "settings.py", ROOT / "starter" / "codec_server.py")
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET|TOKEN|KEY|KEYS)$")
 # `$${` is compose's escape for a literal `${`, so it is not an interpolation.
 INTERPOLATED = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -176,7 +176,7 @@ def test_the_source_scan_finds_the_documented_names() -> None:
     settings = env_names_read_by(ENV_READERS[0])
     documented = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "AFTERSALES_TASK_QUEUE",
                   "DATABASE_URL", "AFTERSALES_POLICY"}
-    assert documented <= settings, f"starter/settings.py no longer reads {sorted(documented - settings)}"
+    assert documented <= settings, f"runtime/settings.py no longer reads {sorted(documented - settings)}"
     codec = env_names_read_by(ENV_READERS[1])
     assert {"AFTERSALES_CODEC_TOKEN", "AFTERSALES_CODEC_PORT"} <= codec
 

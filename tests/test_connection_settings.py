@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from starter.connect import ConnectionSettingsError, tls_config
-from starter.settings import Settings
+from runtime.connect import ConnectionSettingsError, tls_config
+from runtime.settings import Settings
 
 
 def test_plain_by_default() -> None:

@@ -66,7 +66,7 @@ from tests.lifecycle_helpers import (
     wait_notifications,
     working_days,
 )
-from workflows import sla
+from cases import sla
 from workflows.case_input import CaseRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

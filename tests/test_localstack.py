@@ -36,7 +36,7 @@ from starter.devserver import (
 )
 from starter.embedded_postgres import EmbeddedPostgres
 from starter.localstack import run_up
-from starter.settings import Settings
+from runtime.settings import Settings
 from workflows.search_attributes import ALL
 
 

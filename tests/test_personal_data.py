@@ -12,7 +12,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from starter.client import CaseClient
-from starter.log import configure_logging
+from runtime.log import configure_logging
 from tests.conftest import case_worker
 from tests.factories import intake
 from workflows.codec import ENCODING, CodecKeyError, EncryptionCodec, parse_keys

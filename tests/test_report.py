@@ -43,7 +43,7 @@ from starter.report import (
     render_text,
     run_report,
 )
-from starter.settings import Settings
+from runtime.settings import Settings
 
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2025, 2, 1, tzinfo=UTC)

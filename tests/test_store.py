@@ -106,7 +106,7 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
     cid = f"twice-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
 
-    from workflows.case_machine import CaseMachine
+    from cases.machine import CaseMachine
 
     machine = CaseMachine.open(cid, intake(case_id=cid), policy.snapshot(now), now)
     record = RecordCase(case=machine.state, events=machine.events)

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import retry_policies as rp
     from workflows import search_attributes as sa
     from workflows.case_input import CaseInput, CaseRun
-    from workflows.case_machine import CaseMachine, InvalidAction
+    from cases.machine import CaseMachine, InvalidAction
     from workflows.details import clock_table
 
 WORKFLOW_TYPE = "AfterSalesCase"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from cases.models import CaseState
-from workflows.sla import LABELS
+from cases.sla import LABELS
 
 
 def clock_table(state: CaseState, zone: tzinfo) -> str:

@@ -9,7 +9,7 @@ from temporalio.service import TLSConfig
 
 from temporalio.converter import DataConverter
 
-from starter.settings import Settings
+from runtime.settings import Settings
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
 

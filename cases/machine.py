@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from activities.contracts import Audience, Notification, NotificationChannel, RetiredClock
+from cases.effects import Audience, Notification, NotificationChannel, RetiredClock
 from cases.calendar import advance
 from cases.classification import classify, team_for
 from cases.durations import Duration
@@ -51,7 +51,7 @@ from cases.models import (
     workflow_id_for,
 )
 from cases.policy import PolicySnapshot
-from workflows import sla
+from cases import sla
 
 HANDLING_CLOCKS = (
     ClockName.FIRST_RESPONSE,
