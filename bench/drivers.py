@@ -23,7 +23,8 @@ from temporalio.common import (
 
 from bench.baseline import NoopCase
 from bench.plan import NoopCaseInput, NoopReply, NoopState, Plan
-from cases.models import ACTION_MODELS, CaseIntake
+from cases.actions import ACTION_MODELS
+from cases.models import CaseIntake
 from cases.policy import Policy
 from starter.client import CaseClient
 from workflows import search_attributes as sa

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cases.models import ACTION_MODELS, Action
+from cases.actions import ACTION_MODELS
+from cases.models import Action
 
 # The largest valid action is a few text fields of at most 4,000 characters each. Even with every
 # character sent as a JSON surrogate-pair escape (12 bytes), that is under 150 KiB.

@@ -161,10 +161,6 @@ class CaseIntake(Strict):
     flags: Flags = Flags()
 
 
-def workflow_id_for(case_id: str) -> str:
-    return f"case-{case_id}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Actions (workflow updates). One input model per action.
 
@@ -251,25 +247,6 @@ class Escalate(Action):
 class Withdraw(Action):
     actor: NonEmpty = "customer"
     reason: Text = ""
-
-
-ACTION_MODELS: dict[str, type[Action]] = {
-    "acknowledge": Acknowledge,
-    "assign": Assign,
-    "note": Note,
-    "request_info": RequestInfo,
-    "customer_reply": CustomerReply,
-    "reclassify": Reclassify,
-    "propose_resolution": ProposeResolution,
-    "approve": Approve,
-    "reject": Reject,
-    "confirm": Confirm,
-    "dispute": Dispute,
-    "rate": Rate,
-    "follow_up_result": FollowUpResult,
-    "escalate": Escalate,
-    "withdraw": Withdraw,
-}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from temporalio.worker import (
     Interceptor,
 )
 
+from cases.ids import case_id_from
+
 _configured = False
 
 
@@ -64,7 +66,7 @@ class _BindActivityContext(ActivityInboundInterceptor):
         info = activity.info()
         with structlog.contextvars.bound_contextvars(
             workflow_id=info.workflow_id,
-            case_id=info.workflow_id.removeprefix("case-"),
+            case_id=case_id_from(info.workflow_id),
             run_id=info.workflow_run_id,
             activity=info.activity_type,
             activity_id=info.activity_id,

@@ -18,7 +18,8 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
-from cases.models import ACTION_MODELS, CaseIntake
+from cases.actions import ACTION_MODELS
+from cases.models import CaseIntake
 from cases.policy import PolicyError
 from cases.action_input import validation_message
 from starter.client import CaseClient, CaseError

@@ -25,7 +25,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases.action_input import validation_message
 from cases.classification import classify
-from cases.models import ACTION_MODELS, Action, CaseIntake, CaseState, OpenResult, workflow_id_for
+from cases.actions import ACTION_MODELS
+from cases.ids import case_id_from, cases_query, workflow_id_for
+from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
 from runtime.settings import Settings
 from workflows import search_attributes as sa
@@ -188,14 +190,14 @@ class CaseClient:
         return f"case {case_id} is {status}; {action} is no longer accepted"
 
     async def list(self, query: str | None = None, limit: int = 100) -> list[CaseSummary]:
-        full = "WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
+        full = cases_query(query)
         out: list[CaseSummary] = []
         try:
             async for wf in self.client.list_workflows(full, limit=limit):
                 attrs = wf.typed_search_attributes
                 out.append(
                     CaseSummary(
-                        case_id=wf.id.removeprefix("case-"),
+                        case_id=case_id_from(wf.id),
                         workflow_id=wf.id,
                         status=attrs.get(sa.CASE_STATUS),
                         tier=attrs.get(sa.CASE_TIER),

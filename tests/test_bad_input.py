@@ -38,7 +38,8 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
-from cases.models import ACTION_MODELS, CaseIntake, CaseState, Status
+from cases.actions import ACTION_MODELS
+from cases.models import CaseIntake, CaseState, Status
 from cases.policy import Policy, PolicyError, load_policy
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker

@@ -18,52 +18,42 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
-        Cancellation,
-        LoadPolicy,
-        MoneyMovement,
-        MoneyMovementKind,
-        Notification,
-        RecordCase,
-        Reversal,
-        Shipment,
-        Visit,
-        VisitKind,
-    )
+    from activities.contracts import LoadPolicy, Notification, RecordCase, Visit, VisitKind
     from activities.followups import FollowUps
     from activities.notifier import Notifier
     from activities.policy_source import PolicySource
-    from activities.refunds import Refunds
-    from activities.shipments import Shipments
     from activities.store import CaseStore
     from cases.action_input import ActionInputError, parse_action
-    from cases.models import (
-        FINAL_STATUSES,
-        Action,
-        CaseIntake,
-        CaseState,
-        ExecutedStep,
-        Note,
-        ResolutionType,
-        Status,
-    )
+    from cases.ids import WORKFLOW_TYPE, case_id_from
+    from cases.machine import CaseMachine, InvalidAction
+    from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, ExecutedStep, Note, Status
     from cases.policy import shared_snapshot
     from workflows import retry_policies as rp
+    from workflows import saga
     from workflows import search_attributes as sa
     from workflows.case_input import CaseInput, CaseRun
-    from cases.machine import CaseMachine, InvalidAction
     from workflows.details import clock_table
 
-WORKFLOW_TYPE = "AfterSalesCase"
 
-# The steps each resolution type is carried out in, in order. Compensation runs backwards.
-PLAN: dict[ResolutionType, tuple[str, ...]] = {
-    ResolutionType.REFUND: ("refund",),
-    ResolutionType.EXCHANGE: ("refund", "replacement"),
-    ResolutionType.REPAIR: ("repair_visit",),
-    ResolutionType.COMPENSATION: ("credit",),
-    ResolutionType.EXPLANATION: (),
-}
+def action_update(name: str) -> Any:
+    """The named update method of one action of the registry (`cases/actions.py`), validated.
+
+    Both the handler and its validator take the raw payload, so a payload of any shape or size
+    is refused by `cases.action_input` with the field named, before the SDK tries to decode it.
+    """
+
+    # `self` stays unannotated: the SDK drops only an unannotated first `self` from the
+    # argument types it decodes with.
+    async def handler(self, data: RawValue) -> CaseState:  # type: ignore[no-untyped-def]
+        return await self._act(name, data)  # type: ignore[no-any-return]
+
+    def validator(self, data: RawValue) -> None:  # type: ignore[no-untyped-def]
+        self._validate(name, data)
+
+    handler.__name__ = handler.__qualname__ = name
+    update = workflow.update(name=name)(handler)
+    update.validator(validator)
+    return update
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -115,7 +105,7 @@ class AfterSalesCase:
                 summary="capture the SLA policy in force",
             )
             policy = shared_snapshot(policy)
-            case_id = intake.case_id or workflow.info().workflow_id.removeprefix("case-")
+            case_id = intake.case_id or case_id_from(workflow.info().workflow_id)
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
             )
@@ -232,117 +222,27 @@ class AfterSalesCase:
 
     async def _execute_resolution(self) -> None:
         machine = self._require()
-        proposal = machine.state.proposal
+        state = machine.state
+        proposal = state.proposal
         assert proposal is not None
         done: list[ExecutedStep] = []
-        for step in PLAN[proposal.type]:
+        for step in saga.PLAN[proposal.type]:
             if step == "refund" and proposal.amount <= 0:
                 continue  # an exchange without a price difference moves no money
+            key = saga.step_key(state, proposal, step)
             try:
-                reference = await self._run_step(step)
+                reference = await saga.STEPS[step].do(state, proposal, key)
             except ActivityError as err:
                 compensated: list[ExecutedStep] = []
                 for executed in reversed(done):
-                    await self._compensate(executed)
+                    undo_key = f"{saga.step_key(state, proposal, executed.step)}:undo"
+                    await saga.STEPS[executed.step].undo(state, executed, undo_key)
                     executed.compensated = True
                     compensated.append(executed)
                 machine.resolution_failed(step, _cause(err), compensated, workflow.now())
                 return
             done.append(ExecutedStep(step=step, reference=reference))
         machine.resolution_executed(done, workflow.now())
-
-    def _step_key(self, step: str) -> str:
-        state = self._require().state
-        assert state.proposal is not None
-        return f"{state.case_id}:p{state.proposal.number}:{step}"
-
-    async def _run_step(self, step: str) -> str:
-        state = self._require().state
-        proposal = state.proposal
-        assert proposal is not None
-        intake = state.intake
-        key = self._step_key(step)
-        options: dict[str, Any] = {
-            "start_to_close_timeout": rp.PROVIDER_TIMEOUT,
-            "retry_policy": rp.PROVIDER_RETRY,
-        }
-        if step in ("refund", "credit"):
-            kind = MoneyMovementKind.REFUND if step == "refund" else MoneyMovementKind.CREDIT
-            result = await workflow.execute_activity_method(
-                Refunds.execute,
-                MoneyMovement(
-                    key=key,
-                    case_id=state.case_id,
-                    order_id=intake.order_id,
-                    customer_id=intake.customer.id,
-                    kind=kind,
-                    amount=proposal.amount,
-                    currency=intake.currency,
-                ),
-                summary=f"{kind.value} {proposal.amount} {intake.currency} (once per approval)",
-                **options,
-            )
-            return result.reference
-        if step == "replacement":
-            shipped = await workflow.execute_activity_method(
-                Shipments.ship,
-                Shipment(
-                    key=key,
-                    case_id=state.case_id,
-                    order_id=intake.order_id,
-                    customer_id=intake.customer.id,
-                ),
-                summary=f"ship replacement for order {intake.order_id}",
-                **options,
-            )
-            return shipped.reference
-        if step == "repair_visit":
-            when = workflow.now() + timedelta(days=1)
-            booked = await workflow.execute_activity_method(
-                FollowUps.schedule,
-                Visit(
-                    key=key,
-                    case_id=state.case_id,
-                    customer_id=intake.customer.id,
-                    kind=VisitKind.REPAIR,
-                    scheduled_for=when,
-                    reason=proposal.note or state.intake.description[:200],
-                ),
-                summary="book on-site repair visit",
-                **options,
-            )
-            return booked.reference
-        raise ApplicationError(f"unknown resolution step {step}", non_retryable=True)
-
-    async def _compensate(self, executed: ExecutedStep) -> None:
-        state = self._require().state
-        key = f"{self._step_key(executed.step)}:undo"
-        reason = "a later resolution step failed"
-        options: dict[str, Any] = {
-            "start_to_close_timeout": rp.PROVIDER_TIMEOUT,
-            "retry_policy": rp.COMPENSATION_RETRY,
-        }
-        if executed.step in ("refund", "credit"):
-            await workflow.execute_activity_method(
-                Refunds.reverse,
-                Reversal(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
-                summary=f"undo {executed.step} {executed.reference}",
-                **options,
-            )
-        elif executed.step == "replacement":
-            await workflow.execute_activity_method(
-                Shipments.cancel,
-                Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
-                summary=f"cancel replacement {executed.reference}",
-                **options,
-            )
-        elif executed.step == "repair_visit":
-            await workflow.execute_activity_method(
-                FollowUps.cancel,
-                Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
-                summary=f"cancel repair visit {executed.reference}",
-                **options,
-            )
 
     async def _schedule_follow_up(self) -> None:
         machine = self._require()
@@ -422,125 +322,22 @@ class AfterSalesCase:
             self._machine.apply("note", data, workflow.now())
             self._changed = True
 
-    @workflow.update
-    async def acknowledge(self, data: RawValue) -> CaseState:
-        return await self._act("acknowledge", data)
-
-    @acknowledge.validator
-    def _acknowledge(self, data: RawValue) -> None:
-        self._validate("acknowledge", data)
-
-    @workflow.update
-    async def assign(self, data: RawValue) -> CaseState:
-        return await self._act("assign", data)
-
-    @assign.validator
-    def _assign(self, data: RawValue) -> None:
-        self._validate("assign", data)
-
-    @workflow.update
-    async def note(self, data: RawValue) -> CaseState:
-        return await self._act("note", data)
-
-    @note.validator
-    def _note(self, data: RawValue) -> None:
-        self._validate("note", data)
-
-    @workflow.update
-    async def request_info(self, data: RawValue) -> CaseState:
-        return await self._act("request_info", data)
-
-    @request_info.validator
-    def _request_info(self, data: RawValue) -> None:
-        self._validate("request_info", data)
-
-    @workflow.update
-    async def customer_reply(self, data: RawValue) -> CaseState:
-        return await self._act("customer_reply", data)
-
-    @customer_reply.validator
-    def _customer_reply(self, data: RawValue) -> None:
-        self._validate("customer_reply", data)
-
-    @workflow.update
-    async def reclassify(self, data: RawValue) -> CaseState:
-        return await self._act("reclassify", data)
-
-    @reclassify.validator
-    def _reclassify(self, data: RawValue) -> None:
-        self._validate("reclassify", data)
-
-    @workflow.update
-    async def propose_resolution(self, data: RawValue) -> CaseState:
-        return await self._act("propose_resolution", data)
-
-    @propose_resolution.validator
-    def _propose_resolution(self, data: RawValue) -> None:
-        self._validate("propose_resolution", data)
-
-    @workflow.update
-    async def approve(self, data: RawValue) -> CaseState:
-        return await self._act("approve", data)
-
-    @approve.validator
-    def _approve(self, data: RawValue) -> None:
-        self._validate("approve", data)
-
-    @workflow.update
-    async def reject(self, data: RawValue) -> CaseState:
-        return await self._act("reject", data)
-
-    @reject.validator
-    def _reject(self, data: RawValue) -> None:
-        self._validate("reject", data)
-
-    @workflow.update
-    async def confirm(self, data: RawValue) -> CaseState:
-        return await self._act("confirm", data)
-
-    @confirm.validator
-    def _confirm(self, data: RawValue) -> None:
-        self._validate("confirm", data)
-
-    @workflow.update
-    async def dispute(self, data: RawValue) -> CaseState:
-        return await self._act("dispute", data)
-
-    @dispute.validator
-    def _dispute(self, data: RawValue) -> None:
-        self._validate("dispute", data)
-
-    @workflow.update
-    async def rate(self, data: RawValue) -> CaseState:
-        return await self._act("rate", data)
-
-    @rate.validator
-    def _rate(self, data: RawValue) -> None:
-        self._validate("rate", data)
-
-    @workflow.update
-    async def follow_up_result(self, data: RawValue) -> CaseState:
-        return await self._act("follow_up_result", data)
-
-    @follow_up_result.validator
-    def _follow_up_result(self, data: RawValue) -> None:
-        self._validate("follow_up_result", data)
-
-    @workflow.update
-    async def escalate(self, data: RawValue) -> CaseState:
-        return await self._act("escalate", data)
-
-    @escalate.validator
-    def _escalate(self, data: RawValue) -> None:
-        self._validate("escalate", data)
-
-    @workflow.update
-    async def withdraw(self, data: RawValue) -> CaseState:
-        return await self._act("withdraw", data)
-
-    @withdraw.validator
-    def _withdraw(self, data: RawValue) -> None:
-        self._validate("withdraw", data)
+    # One named update per action of the registry; a new action adds one line here.
+    acknowledge = action_update("acknowledge")
+    assign = action_update("assign")
+    note = action_update("note")
+    request_info = action_update("request_info")
+    customer_reply = action_update("customer_reply")
+    reclassify = action_update("reclassify")
+    propose_resolution = action_update("propose_resolution")
+    approve = action_update("approve")
+    reject = action_update("reject")
+    confirm = action_update("confirm")
+    dispute = action_update("dispute")
+    rate = action_update("rate")
+    follow_up_result = action_update("follow_up_result")
+    escalate = action_update("escalate")
+    withdraw = action_update("withdraw")
 
 
 def _kinds(events: list[Any]) -> str:

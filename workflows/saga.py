@@ -1,0 +1,142 @@
+"""The resolution saga: for each step, the activity that does it, the one that undoes it, its input.
+
+`PLAN` lists the steps of each resolution type in order; `STEPS` says how each step is carried
+out and compensated. The workflow runs a plan's steps forward and, when one fails for good,
+undoes the completed ones in reverse order. Every call derives its idempotency key from the case
+and the proposal number, so a retried or replayed step finds its earlier effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        Cancellation,
+        MoneyMovement,
+        MoneyMovementKind,
+        Reversal,
+        Shipment,
+        Visit,
+        VisitKind,
+    )
+    from activities.followups import FollowUps
+    from activities.refunds import Refunds
+    from activities.shipments import Shipments
+    from cases.models import CaseState, ExecutedStep, Proposal, ResolutionType
+    from workflows import retry_policies as rp
+
+PLAN: dict[ResolutionType, tuple[str, ...]] = {
+    ResolutionType.REFUND: ("refund",),
+    ResolutionType.EXCHANGE: ("refund", "replacement"),
+    ResolutionType.REPAIR: ("repair_visit",),
+    ResolutionType.COMPENSATION: ("credit",),
+    ResolutionType.EXPLANATION: (),
+}
+
+UNDO_REASON = "a later resolution step failed"
+
+
+@dataclass(frozen=True)
+class SagaStep:
+    do: Callable[[CaseState, Proposal, str], Awaitable[str]]
+    undo: Callable[[CaseState, ExecutedStep, str], Awaitable[None]]
+
+
+def step_key(state: CaseState, proposal: Proposal, step: str) -> str:
+    return f"{state.case_id}:p{proposal.number}:{step}"
+
+
+def _money(kind: MoneyMovementKind) -> Callable[[CaseState, Proposal, str], Awaitable[str]]:
+    async def move(state: CaseState, proposal: Proposal, key: str) -> str:
+        intake = state.intake
+        result = await workflow.execute_activity_method(
+            Refunds.execute,
+            MoneyMovement(
+                key=key,
+                case_id=state.case_id,
+                order_id=intake.order_id,
+                customer_id=intake.customer.id,
+                kind=kind,
+                amount=proposal.amount,
+                currency=intake.currency,
+            ),
+            summary=f"{kind.value} {proposal.amount} {intake.currency} (once per approval)",
+            start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+            retry_policy=rp.PROVIDER_RETRY,
+        )
+        return result.reference
+
+    return move
+
+
+async def _ship_replacement(state: CaseState, proposal: Proposal, key: str) -> str:
+    intake = state.intake
+    shipped = await workflow.execute_activity_method(
+        Shipments.ship,
+        Shipment(key=key, case_id=state.case_id, order_id=intake.order_id, customer_id=intake.customer.id),
+        summary=f"ship replacement for order {intake.order_id}",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.PROVIDER_RETRY,
+    )
+    return shipped.reference
+
+
+async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
+    booked = await workflow.execute_activity_method(
+        FollowUps.schedule,
+        Visit(
+            key=key,
+            case_id=state.case_id,
+            customer_id=state.intake.customer.id,
+            kind=VisitKind.REPAIR,
+            scheduled_for=workflow.now() + timedelta(days=1),
+            reason=proposal.note or state.intake.description[:200],
+        ),
+        summary="book on-site repair visit",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.PROVIDER_RETRY,
+    )
+    return booked.reference
+
+
+async def _reverse_money(state: CaseState, executed: ExecutedStep, key: str) -> None:
+    await workflow.execute_activity_method(
+        Refunds.reverse,
+        Reversal(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
+        summary=f"undo {executed.step} {executed.reference}",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.COMPENSATION_RETRY,
+    )
+
+
+async def _cancel_replacement(state: CaseState, executed: ExecutedStep, key: str) -> None:
+    await workflow.execute_activity_method(
+        Shipments.cancel,
+        Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
+        summary=f"cancel replacement {executed.reference}",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.COMPENSATION_RETRY,
+    )
+
+
+async def _cancel_repair(state: CaseState, executed: ExecutedStep, key: str) -> None:
+    await workflow.execute_activity_method(
+        FollowUps.cancel,
+        Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
+        summary=f"cancel repair visit {executed.reference}",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.COMPENSATION_RETRY,
+    )
+
+
+STEPS: dict[str, SagaStep] = {
+    "refund": SagaStep(_money(MoneyMovementKind.REFUND), _reverse_money),
+    "credit": SagaStep(_money(MoneyMovementKind.CREDIT), _reverse_money),
+    "replacement": SagaStep(_ship_replacement, _cancel_replacement),
+    "repair_visit": SagaStep(_book_repair, _cancel_repair),
+}
