@@ -19,6 +19,9 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY runtime/ runtime/
 COPY starter/ starter/
+COPY reports/ reports/
+COPY codec_server/ codec_server/
+COPY devstack/ devstack/
 COPY worker.py ./
 RUN pip install .
 

@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install chromium run test bench histories clean
+.PHONY: install chromium lint run test bench histories clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ chromium:
 run: install
 	$(BIN)/aftersales up
 
+# Lint and types first: a finding fails the run before any test starts.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 # pytest exits 5 when it collects nothing; that must fail loudly, never pass as green.
-test: install chromium
+test: install chromium lint
 	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$rc

@@ -16,7 +16,6 @@ import asyncpg
 import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.db import create_pool
 from activities.http_providers import ProviderConfigError, http_providers_from_env
@@ -31,37 +30,7 @@ from runtime.connect import connect
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
 from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
-
-# Modules that are deterministic or only used outside workflow code: importing them once,
-# outside the sandbox, keeps each workflow run from re-importing them.
-PASSTHROUGH = (
-    "pydantic",
-    "pydantic_core",
-    "zoneinfo",
-    "cases",
-    "activities",
-    # Everything the workflow module imports from its own package is pure; only the workflow
-    # module itself needs a fresh import per run.
-    "workflows.case_input",
-    "workflows.details",
-    "workflows.retry_policies",
-    "workflows.search_attributes",
-    "workflows.codec",
-    "workflows.converter",
-    "asyncpg",
-    "structlog",
-    "holidays",
-    "httpx",
-    "cryptography",
-)
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox every worker and every replay uses, so both run the same code paths."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
-
+from workflows.sandbox import workflow_runner
 
 def activities_for(
     pool: asyncpg.Pool,

@@ -16,7 +16,7 @@ _LOCK_ID = 0x0AF7E5A1E5
 
 def _migrations() -> list[tuple[str, str]]:
     folder = resources.files("activities") / "sql"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 

@@ -25,8 +25,9 @@ from temporalio.client import Client
 from activities.db import create_pool
 from activities.schema import migrate
 from bench.procstat import cpu_seconds, tree_cpu_seconds
-from starter.devserver import DevServer, free_port
-from starter.embedded_postgres import EmbeddedPostgres
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import free_port
+from devstack.temporal_server import DevServer
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
 

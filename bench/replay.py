@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 from bench.baseline import NoopCase, NoopTimer
 from bench.report import Report, progress
 from starter.replay import replay_histories
-from worker import workflow_runner
+from workflows.sandbox import workflow_runner
 
 
 async def replay_baseline(

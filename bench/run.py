@@ -24,7 +24,7 @@ from bench.drivers import RealTarget, now
 from bench.env import ROOT, BenchEnv, WorkerProcess
 from bench.report import Report, progress
 from cases.policy import load_policy
-from starter.devserver import temporal_binary
+from devstack.temporal_server import temporal_binary
 
 ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory")
 

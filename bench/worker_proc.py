@@ -27,7 +27,8 @@ from cases.policy import load_policy
 from runtime.connect import connect
 from runtime.log import LogContextInterceptor, configure_logging
 from runtime.settings import Settings
-from worker import activities_for, build_worker, workflow_runner
+from worker import activities_for, build_worker
+from workflows.sandbox import workflow_runner
 
 
 def cached_workflows(worker: Worker) -> int:

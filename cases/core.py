@@ -16,7 +16,7 @@ from cases import sla
 from cases.calendar import advance
 from cases.durations import Duration
 from cases.effects import Audience, Notification, NotificationChannel, RetiredClock
-from cases.models import CaseEvent, CaseState, Channel, ClockName, FollowUp, Status
+from cases.models import CaseEvent, CaseState, Channel, Clock, ClockName, FollowUp, Status
 from cases.policy import PolicySnapshot
 
 HANDLING_CLOCKS = (
@@ -50,7 +50,7 @@ class CaseCore:
             )
             self.emit("clock_started", "system", now, **self.clock_data(name))
 
-    def open_clocks(self) -> list[sla.Clock]:
+    def open_clocks(self) -> list[Clock]:
         return [c for c in self.state.clocks.values() if sla.is_open(c)]
 
     def stop_clocks(self, now: datetime) -> None:

@@ -66,7 +66,7 @@ class _BindActivityContext(ActivityInboundInterceptor):
         info = activity.info()
         with structlog.contextvars.bound_contextvars(
             workflow_id=info.workflow_id,
-            case_id=case_id_from(info.workflow_id),
+            case_id=case_id_from(info.workflow_id or ""),
             run_id=info.workflow_run_id,
             activity=info.activity_type,
             activity_id=info.activity_id,

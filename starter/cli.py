@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,8 +26,8 @@ from starter.client import CaseClient, CaseError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
 from runtime.connect import ConnectionSettingsError
-from starter.codec_server import add_codec_server_parser, run_codec_server
-from starter.report import add_report_parser, run_report
+from codec_server.command import add_codec_server_parser, run_codec_server
+from reports.command import add_report_parser, run_report
 from workflows.codec import CodecKeyError
 
 USER_ERROR = 2
@@ -152,7 +152,7 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     if settings.database_url:
         applied = await migrate(settings.database_url)
     else:
-        from starter.embedded_postgres import EmbeddedPostgres
+        from devstack.postgres import EmbeddedPostgres
 
         settings.home.mkdir(parents=True, exist_ok=True)
         server = EmbeddedPostgres(settings.home / "pgdata")
@@ -173,7 +173,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.localstack import run_up
+    from devstack.supervisor import run_up
 
     return run_up(settings)
 
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[None]]] = {
+ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]] = {
     "open": cmd_open,
     "act": cmd_act,
     "show": cmd_show,

@@ -27,7 +27,7 @@ class ReplayOutcome(BaseModel):
 
 
 def replayer(converter: DataConverter) -> Replayer:
-    from worker import workflow_runner
+    from workflows.sandbox import workflow_runner
 
     return Replayer(
         workflows=[AfterSalesCase], data_converter=converter, workflow_runner=workflow_runner()

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy import Policy, load_policy
-from starter.embedded_postgres import EmbeddedPostgres
+from devstack.postgres import EmbeddedPostgres
 from workflows import search_attributes as sa
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
@@ -104,7 +104,8 @@ async def case_worker(
 @pytest.fixture(scope="session")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real Temporal dev server (headless) on free ports, with the search attributes registered."""
-    from starter.devserver import DevServer, free_port
+    from devstack.processes import free_port
+    from devstack.temporal_server import DevServer
 
     server = DevServer(
         db_file=tmp_path_factory.mktemp("temporal") / "temporal.db",

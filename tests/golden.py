@@ -26,7 +26,7 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy import load_policy
 from starter.client import CaseClient
-from starter.embedded_postgres import EmbeddedPostgres
+from devstack.postgres import EmbeddedPostgres
 from tests.conftest import binary, case_worker, register_search_attributes, codec_converter
 from tests.factories import intake
 from workflows.case_input import CaseRun

@@ -22,15 +22,10 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.codec_server import (
-    ALLOW_HEADERS,
-    CodecHTTPServer,
-    CodecServerConfig,
-    CodecServerError,
-    run_codec_server,
-    serving,
-)
-from starter.devserver import free_port
+from codec_server.command import run_codec_server, serving
+from codec_server.config import CodecServerConfig, CodecServerError
+from codec_server.http import ALLOW_HEADERS, CodecHTTPServer
+from devstack.processes import free_port
 from runtime.settings import Settings
 from tests.conftest import TEST_CODEC_KEYS
 from workflows.codec import ENCODING, KEY_ID, EncryptionCodec, parse_keys
@@ -314,7 +309,7 @@ def test_runs_as_a_process_and_stops_on_sigterm(codec):  # type: ignore[no-untyp
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
            "AFTERSALES_CODEC_TOKEN": TOKEN, "AFTERSALES_CODEC_PORT": str(port)}
-    code = ("import argparse, sys; from starter.codec_server import run_codec_server; "
+    code = ("import argparse, sys; from codec_server.command import run_codec_server; "
             "from runtime.settings import Settings; "
             "sys.exit(run_codec_server(argparse.Namespace(host=None, port=None), Settings.from_env()))")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,

@@ -46,7 +46,7 @@ REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "s
 APP_SERVICES = {"setup", "worker", "codec-server"}
 # Modules that read the environment for the app services: the shared settings, and the codec
 # server's own configuration.
-ENV_READERS = (ROOT / "runtime" / "settings.py", ROOT / "starter" / "codec_server.py")
+ENV_READERS = (ROOT / "runtime" / "settings.py", ROOT / "codec_server" / "config.py")
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET|TOKEN|KEY|KEYS)$")
 # `$${` is compose's escape for a literal `${`, so it is not an interpolation.
 INTERPOLATED = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")

@@ -17,8 +17,9 @@ from activities.schema import migrate
 from cases.models import CaseState, Note, Status
 from cases.policy import Policy
 from starter.client import CaseClient
-from starter.devserver import DevServer, free_port
-from starter.embedded_postgres import EmbeddedPostgres
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import free_port
+from devstack.temporal_server import DevServer
 from tests.conftest import TEST_CODEC_KEYS, case_worker
 from tests.factories import intake
 from tests.reliability_helpers import (

@@ -23,19 +23,16 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from starter.devserver import (
-    DevServer,
-    DevServerError,
-    cli_env,
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import (
     free_port,
     port_in_use,
     signals_deferred,
     spawn_in_own_group,
     stop_process_group,
-    temporal_binary,
 )
-from starter.embedded_postgres import EmbeddedPostgres
-from starter.localstack import run_up
+from devstack.supervisor import run_up
+from devstack.temporal_server import DevServer, DevServerError, cli_env, temporal_binary
 from runtime.settings import Settings
 from workflows.search_attributes import ALL
 

@@ -46,7 +46,7 @@ class ReorderedCase(AfterSalesCase):
 
 
 async def test_nondeterministic_change_is_caught_by_golden_replay() -> None:
-    from worker import workflow_runner
+    from workflows.sandbox import workflow_runner
 
     replayer = Replayer(
         workflows=[ReorderedCase], data_converter=codec_converter(), workflow_runner=workflow_runner()
@@ -78,7 +78,7 @@ class PatchedCase(AfterSalesCase):
 
 
 async def test_the_same_change_guarded_by_patched_replays_cleanly() -> None:
-    from worker import workflow_runner
+    from workflows.sandbox import workflow_runner
 
     replayer = Replayer(
         workflows=[PatchedCase], data_converter=codec_converter(), workflow_runner=workflow_runner()

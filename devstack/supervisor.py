@@ -1,4 +1,4 @@
-"""`aftersales up`: the whole local stack in the foreground, stopped cleanly by Ctrl-C.
+"""`aftersales up`: the whole local stack in the foreground, supervised, stopped cleanly by Ctrl-C.
 
 It starts, in order, the embedded PostgreSQL (unless DATABASE_URL names a server), the Temporal dev
 server backed by a file so cases survive a restart, the schema migrations, and one worker process;
@@ -22,17 +22,18 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
-from starter.devserver import (
-    DevServer,
-    DevServerError,
+from activities import schema
+from devstack.database import database_url_or_embedded
+from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devstack.processes import (
     port_in_use,
     signals_deferred,
     spawn_in_own_group,
     stop_process_group,
-    temporal_binary,
 )
-from starter.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devstack.temporal_server import DevServer, DevServerError, temporal_binary
 from runtime.settings import Settings
+from workflows.codec import new_key_spec
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -116,8 +117,6 @@ def _ensure_codec_keys(settings: Settings, home: Path) -> str:
     spec = settings.codec_key_spec()
     if spec:
         return spec
-    from workflows.codec import new_key_spec
-
     spec = new_key_spec("local-1")
     path = home / "codec.keys"
     path.touch(mode=0o600)
@@ -143,8 +142,6 @@ def _worker_env(settings: Settings, temporal_address: str, dsn: str, codec_keys:
 
 
 def _migrate(dsn: str) -> list[str]:
-    from activities import schema
-
     try:
         return list(asyncio.run(schema.migrate(dsn)))
     except (TimeoutError, OSError) as exc:
@@ -157,14 +154,13 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
     _, port = _temporal_port(settings.temporal_address)
     codec_keys = _ensure_codec_keys(settings.model_copy(update={"home": home}), home)
 
-    embedded: EmbeddedPostgres | None = None
-    if settings.database_url:
-        dsn = settings.database_url
-    else:
-        embedded = EmbeddedPostgres(home / "pgdata")
-        stack.callback(_stop_postgres, embedded)
-        _say(f"starting embedded PostgreSQL in {embedded.data_dir}")
-        dsn = embedded.start()
+    # `up` owns the folder's server, so it stops it on the way out even if it found it running.
+    database = stack.enter_context(
+        database_url_or_embedded(
+            settings.model_copy(update={"home": home}), stop_if_already_running=True, announce=_say
+        )
+    )
+    dsn, embedded = database.dsn, database.embedded
 
     temporal_log = home / "temporal.log"
     dev = DevServer(
@@ -203,8 +199,10 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
                 f"  PostgreSQL      {pg_line}",
                 f"  worker          pid {worker.pid}, log {worker_log}",
                 f"  Temporal log    {temporal_log}",
-                f"  payload keys    {'AFTERSALES_CODEC_KEYS' if settings.codec_keys else home / 'codec.keys'}"
-                " (customer data is encrypted in Temporal)",
+                (
+                    f"  payload keys    {'AFTERSALES_CODEC_KEYS' if settings.codec_keys else home / 'codec.keys'}"
+                    " (customer data is encrypted in Temporal)"
+                ),
                 "",
                 "open a case: aftersales open samples/case.json",
                 "Ctrl-C stops everything.",
@@ -253,12 +251,6 @@ def _stop_dev_server(dev: DevServer) -> None:
     if dev.pid is not None:
         _say(f"stopping Temporal dev server (pid {dev.pid})")
     dev.stop()
-
-
-def _stop_postgres(embedded: EmbeddedPostgres) -> None:
-    if embedded.pid is not None:
-        _say(f"stopping embedded PostgreSQL (pid {embedded.pid})")
-    embedded.stop()
 
 
 def run_up(settings: Settings) -> int:

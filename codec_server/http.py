@@ -1,36 +1,21 @@
-"""`aftersales codec-server`: the remote codec endpoint the Temporal Web UI and CLI call.
+"""The codec server's HTTP side: the request handler and the threading server class.
 
-Case payloads are encrypted by `workflows.codec.EncryptionCodec` before they reach Temporal, so
-the Web UI, on its own, shows only ciphertext. This server holds the keys and answers the remote
-codec protocol: `POST …/decode` and `POST …/encode`, with a JSON body `{"payloads": [...]}` in
-the protobuf JSON form of `temporal.api.common.v1.Payloads`, answered in the same shape. Only the
-last path segment selects the operation, so it can be mounted under any prefix (for example
-`/{namespace}/decode`). The operator's browser calls it directly, so it answers CORS for the
-configured UI origins only, and every encode or decode needs the token, as
-`Authorization: Bearer <token>` (CLI, scripts) or as the first path segment (the Web UI, whose
-data encoder setting is a URL): whoever can call it can read customers' personal data. It is built on the standard library
-(`http.server`), so it adds no dependency to the image.
-
-Configuration comes from the environment: `AFTERSALES_CODEC_TOKEN` (required),
-`AFTERSALES_CODEC_PORT` (8081), `AFTERSALES_CODEC_HOST` (127.0.0.1; 0.0.0.0 in a container),
-`AFTERSALES_CODEC_ORIGINS` (comma-separated, `http://localhost:8233`), and the codec keys from
-`Settings.codec_key_spec()`.
+`CodecHTTPServer` binds one address and holds the codec and the checked configuration;
+`CodecRequestHandler` answers `POST …/encode` and `POST …/decode` (the last path segment picks the
+operation), CORS preflights for the configured origins only, and `GET /healthz`. Before any
+payload is touched it checks the origin and the token (`Authorization: Bearer <token>`, or the
+first path segment for the Web UI) in constant time; it reads a bounded body in the protobuf JSON
+form of `Payloads` (an empty `{}` included), and drains refused bodies so keep-alive connections
+stay in step. Responses are never cached and bodies are never logged: they hold personal data.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import dataclasses
 import hmac
 import json
-import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -40,14 +25,9 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from runtime.settings import Settings
-from workflows.codec import CodecKeyError, EncryptionCodec, parse_keys
+from codec_server.config import CodecServerConfig
+from workflows.codec import CodecKeyError, EncryptionCodec
 
-DEFAULT_PORT = 8081
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_ORIGINS = ("http://localhost:8233",)
-# A token short enough to guess would make the bearer check decorative.
-MIN_TOKEN_LENGTH = 16
 # A whole workflow history's payloads fit easily; anything larger is not a UI request.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _DRAIN_LIMIT = 64 * 1024
@@ -55,62 +35,6 @@ _DRAIN_LIMIT = 64 * 1024
 ALLOW_METHODS = "POST"
 ALLOW_HEADERS = "Content-Type, X-Namespace, Authorization"
 OPERATIONS = ("encode", "decode")
-
-
-class CodecServerError(Exception):
-    """The codec server cannot start: a setting is missing or invalid. The message is one line."""
-
-
-@dataclass(frozen=True)
-class CodecServerConfig:
-    token: str
-    port: int = DEFAULT_PORT
-    host: str = DEFAULT_HOST
-    origins: tuple[str, ...] = DEFAULT_ORIGINS
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CodecServerConfig:
-        env = os.environ if env is None else env
-        token = (env.get("AFTERSALES_CODEC_TOKEN") or "").strip()
-        if not token:
-            raise CodecServerError(
-                "AFTERSALES_CODEC_TOKEN is not set; the codec server refuses to serve "
-                "decrypted payloads without a bearer token"
-            )
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise CodecServerError(
-                f"AFTERSALES_CODEC_TOKEN is too short ({len(token)} characters, "
-                f"at least {MIN_TOKEN_LENGTH})"
-            )
-        port_text = (env.get("AFTERSALES_CODEC_PORT") or str(DEFAULT_PORT)).strip()
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise CodecServerError(f"AFTERSALES_CODEC_PORT: not a port number: {port_text!r}") from None
-        if not 0 <= port <= 65535:
-            raise CodecServerError(f"AFTERSALES_CODEC_PORT: out of range: {port}")
-        origins = _parse_origins(env.get("AFTERSALES_CODEC_ORIGINS"))
-        host = (env.get("AFTERSALES_CODEC_HOST") or DEFAULT_HOST).strip()
-        return cls(token=token, port=port, host=host, origins=origins)
-
-
-def _parse_origins(text: str | None) -> tuple[str, ...]:
-    if text is None or not text.strip():
-        return DEFAULT_ORIGINS
-    origins = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
-    for origin in origins:
-        if origin == "*":
-            # A wildcard cannot be combined with credentials, and would hand the keys' power
-            # to any page the operator happens to open.
-            raise CodecServerError("AFTERSALES_CODEC_ORIGINS: '*' is not allowed; list the UI origins")
-        if not origin.startswith(("http://", "https://")):
-            raise CodecServerError(
-                f"AFTERSALES_CODEC_ORIGINS: {origin!r} is not an origin such as http://localhost:8233"
-            )
-    return origins
-
-
-# -- the HTTP side ----------------------------------------------------------------------------
 
 
 class _BadRequest(Exception):
@@ -332,91 +256,3 @@ async def _apply(codec: EncryptionCodec, operation: str, payloads: Sequence[Payl
                 f"payload {index}: cannot be {operation}d (corrupt, or encrypted with another key)",
             ) from None
     return out
-
-
-# -- building and running ---------------------------------------------------------------------
-
-
-def codec_from_settings(settings: Settings) -> EncryptionCodec:
-    spec = settings.codec_key_spec()
-    if not spec:
-        raise CodecServerError(
-            "no codec keys: set AFTERSALES_CODEC_KEYS (id:base64key[,…]) or create "
-            f"{settings.home / 'codec.keys'}"
-        )
-    return EncryptionCodec(parse_keys(spec))
-
-
-def make_server(config: CodecServerConfig, codec: EncryptionCodec, *, quiet: bool = False) -> CodecHTTPServer:
-    """Bind the server (port 0 picks a free one); call `serve_forever` to run it."""
-    try:
-        return CodecHTTPServer((config.host, config.port), codec, config, quiet=quiet)
-    except OSError as err:
-        raise CodecServerError(
-            f"cannot listen on {config.host}:{config.port}: {err.strerror or err}"
-        ) from None
-
-
-@contextlib.contextmanager
-def serving(config: CodecServerConfig, codec: EncryptionCodec, *, quiet: bool = True) -> Iterator[CodecHTTPServer]:
-    """Run the server on a background thread for the duration of the block."""
-    server = make_server(config, codec, quiet=quiet)
-    thread = threading.Thread(target=server.serve_forever, name="codec-server", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def add_codec_server_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "codec-server",
-        help="serve the payload codec (decrypt/encrypt) to the Temporal Web UI and CLI",
-        description="Needs AFTERSALES_CODEC_TOKEN and the codec keys; see starter/codec_server.py.",
-    )
-    p.add_argument("--host", help=f"address to listen on (AFTERSALES_CODEC_HOST, default {DEFAULT_HOST})")
-    p.add_argument("--port", type=int, help=f"port (AFTERSALES_CODEC_PORT, default {DEFAULT_PORT})")
-
-
-def run_codec_server(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve until SIGINT or SIGTERM. A configuration problem prints one line and returns 2."""
-    try:
-        config = CodecServerConfig.from_env()
-        overrides: dict[str, Any] = {}
-        if getattr(args, "host", None):
-            overrides["host"] = args.host
-        if getattr(args, "port", None) is not None:
-            overrides["port"] = args.port
-        if overrides:
-            config = dataclasses.replace(config, **overrides)
-        codec = codec_from_settings(settings)
-        server = make_server(config, codec)
-    except (CodecServerError, CodecKeyError) as err:
-        print(f"aftersales codec-server: {err}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="codec-server", daemon=True)
-    thread.start()
-    print(
-        f"aftersales codec-server: listening on http://{config.host}:{server.port} "
-        f"(key {codec.active_key_id} active; origins {', '.join(config.origins)})",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0

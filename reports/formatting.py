@@ -1,0 +1,148 @@
+"""Cell formats and row layouts shared by the text and HTML renderers.
+
+Both renderers show the same groups (all cases, each tier, each category), the same summary
+columns and the same definitions, so a figure reads identically in a terminal, an e-mail and a
+browser. Everything here is a pure function of a `Report` or of one figure; nothing is computed
+that the model does not already hold.
+"""
+
+from __future__ import annotations
+
+from reports.figures import (
+    CLOCK_ORDER,
+    CSAT_TARGET,
+    RATINGS,
+    SATISFIED_MIN_RATING,
+    ClockFigures,
+    GroupFigures,
+    Report,
+    ordered,
+)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    total = round(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def fmt_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def fmt_target(met: bool | None) -> str:
+    return "-" if met is None else ("met" if met else "missed")
+
+
+def fmt_mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def fmt_clock(figures: ClockFigures | None) -> str:
+    if figures is None:
+        return "-"
+    return f"{fmt_rate(figures.on_time_rate)} ({figures.on_time}/{figures.decided})"
+
+
+def groups(report: Report) -> list[tuple[str, GroupFigures]]:
+    """Every group with its row label: all cases, then the tiers, then the categories."""
+    return (
+        [("all cases", report.overall)]
+        + [(f"tier {name}", g) for name, g in report.by_tier.items()]
+        + [(f"category {name}", g) for name, g in report.by_category.items()]
+    )
+
+
+def clock_names(report: Report) -> list[str]:
+    """The clocks any group has figures for, in domain order."""
+    seen = {name for _, g in groups(report) for name in g.clocks}
+    return ordered(seen, CLOCK_ORDER)
+
+
+def period_text(report: Report) -> str:
+    return (
+        f"cases opened from {report.since.isoformat(' ', 'minutes')} "
+        f"to {report.until.isoformat(' ', 'minutes')} (end excluded)"
+    )
+
+
+def target_text(report: Report, met_prefix: str) -> str:
+    """The overall satisfied share against the target, or "no ratings"."""
+    overall = report.overall
+    if overall.csat_target_met is None:
+        return "no ratings"
+    return f"{fmt_rate(overall.satisfied_share)}, {met_prefix}{fmt_target(overall.csat_target_met)}"
+
+
+SUMMARY_HEADERS = (
+    "group", "cases", "FR p50", "FR p90", "resolved", "handled", "CSAT", "satisfied",
+    "target", "follow-up", "escalated", "escalations", "reopened",
+)
+
+
+def summary_row(label: str, g: GroupFigures) -> list[str]:
+    return [
+        label,
+        str(g.cases),
+        fmt_duration(g.first_response_p50_seconds),
+        fmt_duration(g.first_response_p90_seconds),
+        fmt_rate(g.resolution_rate),
+        fmt_rate(g.complaint_handling_rate),
+        fmt_mean(g.csat_mean),
+        fmt_rate(g.satisfied_share),
+        fmt_target(g.csat_target_met),
+        fmt_rate(g.follow_up_rate),
+        fmt_rate(g.escalated_share),
+        str(g.escalations),
+        fmt_rate(g.reopen_rate),
+    ]
+
+
+def clock_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the on-time table: one column per clock."""
+    clocks = clock_names(report)
+    rows = [[label, *(fmt_clock(g.clocks.get(c)) for c in clocks)] for label, g in groups(report)]
+    return ["group", *clocks], rows
+
+
+def csat_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the CSAT distribution table: one column per rating, then the total."""
+    rows = [
+        [label, *(str(g.csat_distribution.get(r, 0)) for r in RATINGS), str(g.rated)]
+        for label, g in groups(report)
+    ]
+    return ["group", *(str(r) for r in RATINGS), "rated"], rows
+
+
+def _satisfied_ratings() -> str:
+    # "4 or 5" for the threshold of STANDARDS S6.3, written out from the one constant.
+    names = [str(r) for r in RATINGS if r >= SATISFIED_MIN_RATING]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+DEFINITIONS = (
+    ("FR p50 / p90", "median and 90th percentile of first response time (first response "
+     "minus opening), over cases that have had a first response"),
+    ("on time", "per SLA clock: clocks met without a breach, over clocks met or breached; "
+     "running, paused and stopped clocks have no verdict yet and are left out"),
+    ("resolved", "cases with a resolution executed, over cases"),
+    ("handled", "complaint handling rate: cases closed, withdrawn or with a resolution "
+     "executed, over cases"),
+    ("CSAT", "mean rating (1-5, 5 best) over ratings given"),
+    ("satisfied", f"ratings of {_satisfied_ratings()} over ratings given; target "
+     f"{CSAT_TARGET:.0%} (STANDARDS S6.4)"),
+    ("follow-up", "cases with a follow-up outcome recorded (including unreachable), over "
+     "cases whose follow-up is required"),
+    ("escalated", "cases escalated at least once, over cases; escalations is the total count"),
+    ("reopened", "cases reopened at least once, over cases"),
+)

@@ -1,0 +1,70 @@
+"""Reading the report's figures from PostgreSQL: `build_report`.
+
+The statements live in `report.sql` next to this module (shipped in the wheel, read through
+`importlib.resources`) and read only the projection tables `cases` and `sla_clocks`, so a report
+never touches Temporal. `build_report` runs both statements in one read-only repeatable-read
+transaction, feeds the satisfied-rating threshold from `figures.SATISFIED_MIN_RATING` (STANDARDS
+S6.3) as a query parameter, and hands the rows to `figures.assemble`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+
+import asyncpg
+
+from reports.figures import SATISFIED_MIN_RATING, Report, ReportError, assemble
+
+SQL_RESOURCE = "report.sql"
+_NAME_MARKER = "-- name:"
+
+
+@cache
+def queries() -> dict[str, str]:
+    """The named statements of report.sql."""
+    text = (resources.files(__package__ or "reports") / SQL_RESOURCE).read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(_NAME_MARKER):
+            current = found.setdefault(line.removeprefix(_NAME_MARKER).strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip().rstrip(";") for name, lines in found.items()}
+
+
+async def build_report(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection, since: datetime, until: datetime
+) -> Report:
+    """Compute the report for cases opened in [since, until); both must be timezone-aware.
+
+    With a pool, both queries run in one read-only repeatable-read transaction so the case and
+    clock figures describe the same moment. With a connection already in a transaction (a test,
+    or a caller composing several reads) that transaction is used as it is.
+    """
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ReportError("since and until must carry a time zone")
+    if since >= until:
+        raise ReportError(f"the period is empty: since {since} is not before until {until}")
+    generated_at = datetime.now(UTC)
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                case_rows, clock_rows = await _fetch(conn, since, until)
+    elif pool_or_conn.is_in_transaction():
+        case_rows, clock_rows = await _fetch(pool_or_conn, since, until)
+    else:
+        async with pool_or_conn.transaction(isolation="repeatable_read", readonly=True):
+            case_rows, clock_rows = await _fetch(pool_or_conn, since, until)
+    return assemble(since, until, generated_at, case_rows, clock_rows)
+
+
+async def _fetch(
+    conn: asyncpg.Connection, since: datetime, until: datetime
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    sql = queries()
+    case_rows = await conn.fetch(sql["case_figures"], since, until, SATISFIED_MIN_RATING)
+    clock_rows = await conn.fetch(sql["clock_figures"], since, until)
+    return case_rows, clock_rows

@@ -1,0 +1,57 @@
+"""The report as aligned plain-text tables, for a terminal or an e-mail.
+
+A header (period, generation time, the overall CSAT share against its target), then three tables
+(summary, on-time rate per SLA clock, CSAT distribution) and the definitions of every column. The
+first column of each table is a left-aligned label; every other column holds a number and aligns
+right, so the lines of one table are all the same width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reports.figures import CSAT_TARGET, Report
+from reports.formatting import (
+    DEFINITIONS,
+    SUMMARY_HEADERS,
+    clock_rows,
+    csat_rows,
+    groups,
+    period_text,
+    summary_row,
+    target_text,
+)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        # The first column is a label; every other column holds a number and aligns right.
+        numbers = zip(cells[1:], widths[1:], strict=True)
+        parts = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in numbers]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def render_text(report: Report) -> str:
+    """The report as aligned plain-text tables, for a terminal or an e-mail."""
+    lines = [
+        "After-sales service report",
+        period_text(report),
+        f"generated {report.generated_at.isoformat(' ', 'seconds')}",
+        f"CSAT target: satisfied share >= {CSAT_TARGET:.0%} -> " + target_text(report, ""),
+        "",
+        *_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
+        "",
+        "On-time rate per SLA clock (on time / decided)",
+        *_table(*clock_rows(report)),
+        "",
+        "CSAT distribution (number of ratings)",
+        *_table(*csat_rows(report)),
+        "",
+        "Definitions",
+        *(f"  {name}: {text}" for name, text in DEFINITIONS),
+    ]
+    return "\n".join(lines) + "\n"
