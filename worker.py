@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.db import create_pool
-from activities.http_providers import ProviderConfigError, http_providers_from_env
 from activities.followups import FollowUps, VisitLedger, VisitProvider
+from activities.http_providers import ProviderConfigError, http_providers_from_env
 from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
 from activities.policy_source import PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
@@ -31,6 +31,7 @@ from runtime.log import LogContextInterceptor, configure_logging, get_logger
 from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner
+
 
 def activities_for(
     pool: asyncpg.Pool,

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel
 
-from cases.effects import Audience, Notification, NotificationChannel, RetiredClock
+from cases.effects import RetiredClock
 from cases.models import CaseEvent, CaseState
 
 

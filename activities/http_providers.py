@@ -29,7 +29,6 @@ from activities.contracts import (
     CancellationResult,
     MoneyMovement,
     MoneyMovementResult,
-    Notification,
     Reversal,
     ReversalResult,
     Shipment,
@@ -38,6 +37,7 @@ from activities.contracts import (
 from activities.notifier import NotificationProvider
 from activities.refunds import RefundDeclinedError, RefundProvider
 from activities.shipments import ShipmentFailedError, ShipmentProvider
+from cases.effects import Notification
 
 PROVIDER_URL_ENV = "AFTERSALES_PROVIDER_URL"
 PROVIDER_SECRET_ENV = "AFTERSALES_PROVIDER_SECRET"

@@ -14,8 +14,8 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from activities.contracts import Notification, NotificationResult
-
+from activities.contracts import NotificationResult
+from cases.effects import Notification
 
 log = structlog.get_logger("aftersales.notifier")
 

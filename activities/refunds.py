@@ -24,7 +24,6 @@ from activities.contracts import (
 )
 from activities.references import reference_for
 
-
 log = structlog.get_logger("aftersales.refunds")
 
 

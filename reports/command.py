@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from cases.policy import load_policy
-from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devstack.database import database_url_or_embedded
+from devstack.postgres import EmbeddedPostgresError
 from reports.charts import require_matplotlib
 from reports.figures import Report, ReportError
 from reports.query import build_report
@@ -93,21 +94,11 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
     except ReportError as err:
         raise UserError(str(err)) from err
 
-    if settings.database_url:
-        report = await _report_from(settings.database_url, since, until)
-    else:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        server = EmbeddedPostgres(settings.home / "pgdata")
-        already_running = server.is_running()
-        try:
-            dsn = server.start()
-        except EmbeddedPostgresError as err:
-            raise ServiceError(str(err).splitlines()[0]) from err
-        try:
-            report = await _report_from(dsn, since, until)
-        finally:
-            if not already_running:
-                server.stop()
+    try:
+        with database_url_or_embedded(settings) as db:
+            report = await _report_from(db.dsn, since, until)
+    except EmbeddedPostgresError as err:
+        raise ServiceError(str(err).splitlines()[0]) from err
 
     try:
         text = RENDERERS[args.format](report)

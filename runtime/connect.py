@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.service import TLSConfig
-
 from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
 
 from runtime.settings import Settings
 from workflows.codec import parse_keys

@@ -24,8 +24,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cases.action_input import validation_message
-from cases.classification import classify
 from cases.actions import ACTION_MODELS
+from cases.classification import classify
 from cases.ids import case_id_from, cases_query, workflow_id_for
 from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
@@ -169,9 +169,10 @@ class CaseClient:
         elif not isinstance(data, model):
             raise CaseError(f"{action} takes {model.__name__}, not {type(data).__name__}")
         try:
-            return await self.handle(case_id).execute_update(
+            state: CaseState = await self.handle(case_id).execute_update(
                 action, data, result_type=CaseState
             )
+            return state
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)

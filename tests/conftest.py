@@ -24,6 +24,7 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy import Policy, load_policy
 from devstack.postgres import EmbeddedPostgres
+from worker import activities_for, build_worker
 from workflows import search_attributes as sa
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
@@ -35,7 +36,6 @@ TEST_CODEC_KEYS = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
 
 def codec_converter():  # type: ignore[no-untyped-def]
     return data_converter(parse_keys(TEST_CODEC_KEYS))
-from worker import activities_for, build_worker
 
 
 def binary(name: str) -> str:

@@ -25,9 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy import load_policy
-from starter.client import CaseClient
 from devstack.postgres import EmbeddedPostgres
-from tests.conftest import binary, case_worker, register_search_attributes, codec_converter
+from starter.client import CaseClient
+from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
 from tests.factories import intake
 from workflows.case_input import CaseRun
 

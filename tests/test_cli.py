@@ -202,7 +202,8 @@ async def test_list_replay_and_demo_against_dev_server(dev_server, dev_client, p
         approval = next(c for c in opened if c["status"] == "awaiting_approval")
 
         for _ in range(50):
-            listed = await run("list", "--query", f"CaseStatus = 'awaiting_approval' AND WorkflowId = '{approval['workflow_id']}'")
+            query = f"CaseStatus = 'awaiting_approval' AND WorkflowId = '{approval['workflow_id']}'"
+            listed = await run("list", "--query", query)
             assert listed.returncode == 0, listed.stderr
             if json.loads(listed.stdout):
                 break

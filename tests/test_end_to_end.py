@@ -36,7 +36,7 @@ async def test_open_acknowledge_find_by_search_attribute_and_in_postgres(dev_cli
         assert state.status.value == "acknowledged"
         assert state.clocks["first_response"].state.value == "met"
 
-        query = f"OrderId = 'E2E-4471' AND CaseStatus = 'acknowledged' AND CaseTier = 'general'"
+        query = "OrderId = 'E2E-4471' AND CaseStatus = 'acknowledged' AND CaseTier = 'general'"
 
         async def found():  # type: ignore[no-untyped-def]
             return [c for c in await client.list(query) if c.case_id == case.case_id]

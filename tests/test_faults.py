@@ -16,10 +16,10 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.models import CaseState, Note, Status
 from cases.policy import Policy
-from starter.client import CaseClient
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
+from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
 from tests.factories import intake
 from tests.reliability_helpers import (
@@ -96,6 +96,7 @@ async def test_sigkill_one_of_two_workers_mid_flight_loses_nothing(
         finals = dict(zip(
             [c.case_id for c in cases],
             await asyncio.gather(*(drive_to_end(client, c.case_id, 80) for c in cases)),
+            strict=True,
         ))
     finally:
         if drivers is not None and not drivers.done():
@@ -174,6 +175,7 @@ async def test_postgres_down_30s_every_action_recorded_once(dev_client, policy, 
                 finals = dict(zip(
                     [c.case_id for c in cases],
                     await asyncio.gather(*(drive_to_end(client, c.case_id, 60) for c in cases)),
+                    strict=True,
                 ))
             trails = await assert_nothing_lost(own_pool, finals)
         finally:
@@ -246,6 +248,7 @@ async def test_dev_server_restart_cases_resume_timers_and_updates(pool, policy, 
             finals = dict(zip(
                 [c.case_id for c in cases],
                 await asyncio.gather(*(drive_to_end(cases_client, c.case_id, 60) for c in cases)),
+                strict=True,
             ))
         trails = await assert_nothing_lost(pool, finals)
     finally:

@@ -26,6 +26,7 @@ from activities.contracts import (
     ReversalResult,
 )
 from activities.refunds import LedgerRefunds
+from cases import sla
 from cases.models import (
     CaseState,
     Category,
@@ -66,7 +67,6 @@ from tests.lifecycle_helpers import (
     wait_notifications,
     working_days,
 )
-from cases import sla
 from workflows.case_input import CaseRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

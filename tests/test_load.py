@@ -18,9 +18,9 @@ import pytest
 from temporalio.client import Client
 
 from cases.models import CaseState, Status
-from starter.client import CaseClient
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
+from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
 from tests.factories import intake
 from tests.reliability_helpers import assert_nothing_lost, gather_limited, spawn_worker

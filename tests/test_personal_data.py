@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from starter.client import CaseClient
 from runtime.log import configure_logging
+from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.factories import intake
 from workflows.codec import ENCODING, CodecKeyError, EncryptionCodec, parse_keys

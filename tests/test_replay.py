@@ -9,11 +9,11 @@ import pytest
 from temporalio import workflow
 from temporalio.worker import Replayer
 
+from cases.models import CaseState
 from starter.client import CaseClient
 from starter.replay import load_history_file, replay_files, replay_histories
 from tests.conftest import case_worker, codec_converter
 from tests.factories import intake
-from cases.models import CaseState
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 

@@ -10,9 +10,9 @@ the case must survive that too.
 from __future__ import annotations
 
 import pytest
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.service import RPCError
 
 from cases.action_input import MAX_ACTION_BYTES
@@ -74,7 +74,8 @@ async def test_oversized_raw_updates_are_refused_and_the_case_acts_on(dev_client
         after = await eventually(next_action, lambda s: s is not None, "the next valid action", timeout=60)
         assert after is not None and after.status == Status.ACKNOWLEDGED
         assert after.last_seq > before.last_seq
-        assert set(await _failed_task_causes(handle)) <= {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE}
+        too_large = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PAYLOADS_TOO_LARGE
+        assert set(await _failed_task_causes(handle)) <= {too_large}
         description = await handle.describe()
         assert description.status == WorkflowExecutionStatus.RUNNING
         rows = await pool.fetch("SELECT data::text AS p FROM case_events WHERE case_id = $1", opened.case_id)

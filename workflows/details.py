@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+
 from cases.models import CaseState
 from cases.sla import LABELS
 
