@@ -20,11 +20,18 @@ from temporalio.worker import Worker
 from activities.db import create_pool
 from activities.followups import FollowUps, VisitLedger, VisitProvider
 from activities.http_providers import ProviderConfigError, http_providers_from_env
+from activities.memory import (
+    MemoryNotifications,
+    MemoryProjection,
+    MemoryRefunds,
+    MemoryShipments,
+    MemoryVisits,
+)
 from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
 from activities.policy_source import PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
-from activities.store import CaseStore
+from activities.store import CaseStore, PostgresProjection, Projection
 from cases.policy import Policy, load_policy
 from runtime.connect import connect
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
@@ -37,16 +44,49 @@ def activities_for(
     pool: asyncpg.Pool,
     policy: Policy,
     *,
+    projection: Projection | None = None,
     refunds: RefundProvider | None = None,
     shipments: ShipmentProvider | None = None,
     visits: VisitProvider | None = None,
     notifications: NotificationProvider | None = None,
 ) -> list[Any]:
-    store = CaseStore(pool)
-    notifier = Notifier(notifications or OutboxNotifications(pool))
-    money = Refunds(refunds or LedgerRefunds(pool))
-    goods = Shipments(shipments or WarehouseLedger(pool))
-    follow_ups = FollowUps(visits or VisitLedger(pool))
+    """The activities over PostgreSQL providers, with any of them replaced."""
+    return activities_over(
+        policy,
+        projection=projection or PostgresProjection(pool),
+        notifications=notifications or OutboxNotifications(pool),
+        refunds=refunds or LedgerRefunds(pool),
+        shipments=shipments or WarehouseLedger(pool),
+        visits=visits or VisitLedger(pool),
+    )
+
+
+def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
+    """The activities over in-memory providers (workflow tests), with any of them replaced."""
+    defaults: dict[str, Any] = {
+        "projection": MemoryProjection(),
+        "notifications": MemoryNotifications(),
+        "refunds": MemoryRefunds(),
+        "shipments": MemoryShipments(),
+        "visits": MemoryVisits(),
+    }
+    return activities_over(policy, **(defaults | providers))
+
+
+def activities_over(
+    policy: Policy,
+    *,
+    projection: Projection,
+    notifications: NotificationProvider,
+    refunds: RefundProvider,
+    shipments: ShipmentProvider,
+    visits: VisitProvider,
+) -> list[Any]:
+    store = CaseStore(projection)
+    notifier = Notifier(notifications)
+    money = Refunds(refunds)
+    goods = Shipments(shipments)
+    follow_ups = FollowUps(visits)
     return [
         PolicySource(policy).load,
         store.record,

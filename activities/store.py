@@ -1,4 +1,4 @@
-"""CaseStore: writes the case projection, its clocks, survey and audit events to PostgreSQL.
+"""CaseStore: records the case projection, its clocks, survey and audit events (PostgreSQL here).
 
 The workflow is the source of truth; this is its read model. Audit events are inserted with
 ON CONFLICT DO NOTHING on (case_id, seq), and the projection only moves forward (a write with a
@@ -9,6 +9,7 @@ harmless.
 from __future__ import annotations
 
 import json
+from typing import Protocol
 
 import asyncpg
 import structlog
@@ -75,12 +76,19 @@ ON CONFLICT (case_id, round) DO UPDATE SET
 log = structlog.get_logger("aftersales.store")
 
 
-class CaseStore:
+class Projection(Protocol):
+    """Where a case's audit events and read model go. Writes must be idempotent per (case, seq)."""
+
+    async def write(self, request: RecordCase) -> RecordResult: ...
+
+
+class PostgresProjection:
+    """The read model in PostgreSQL: events, the case row, its clocks and its survey."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name="record_case")
-    async def record(self, request: RecordCase) -> RecordResult:
+    async def write(self, request: RecordCase) -> RecordResult:
         case = request.case
         events = request.events
         async with self._pool.acquire() as conn, conn.transaction():
@@ -104,14 +112,27 @@ class CaseStore:
                 survey = _survey_row(case, events)
                 if survey is not None:
                     await conn.execute(_UPSERT_SURVEY, *survey)
+        return RecordResult(events_written=len(written), projection_written=projected is not None)
+
+
+class CaseStore:
+    """The `record_case` activity: a thin method over whichever projection it is given."""
+
+    def __init__(self, projection: Projection) -> None:
+        self._projection = projection
+
+    @activity.defn(name="record_case")
+    async def record(self, request: RecordCase) -> RecordResult:
+        result = await self._projection.write(request)
+        case = request.case
         log.info(
             "case recorded",
             status=case.status.value,
             last_seq=case.last_seq,
-            events_written=len(written),
-            events_sent=len(events),
+            events_written=result.events_written,
+            events_sent=len(request.events),
         )
-        return RecordResult(events_written=len(written), projection_written=projected is not None)
+        return result
 
 
 def _case_row(case: CaseState) -> tuple[object, ...]:

@@ -164,7 +164,7 @@ class CaseMachine(CaseCore):
                 self.notify_supervisor(
                     "sla_warning",
                     now,
-                    f"{label} SLA ({state.tier.value}) due {iso(clock.due_at)}",
+                    f"{label} SLA ({state.tier.value}) due {iso(clock.due_at or clock.breached_at)}",
                 )
             else:
                 self.emit(

@@ -24,7 +24,7 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy import Policy, load_policy
 from devstack.postgres import EmbeddedPostgres
-from worker import activities_for, build_worker
+from worker import activities_for, build_worker, in_memory_activities
 from workflows import search_attributes as sa
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
@@ -98,6 +98,14 @@ async def case_worker(
     task_queue = f"tq-{uuid.uuid4()}"
     acts = activities if activities is not None else activities_for(pool, policy, **providers)
     async with build_worker(client, task_queue, acts):
+        yield task_queue
+
+
+@asynccontextmanager
+async def memory_worker(client: Client, policy: Policy, **providers: Any) -> AsyncIterator[str]:
+    """A worker over in-memory providers on a fresh task queue: no PostgreSQL needed."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with build_worker(client, task_queue, in_memory_activities(policy, **providers)):
         yield task_queue
 
 

@@ -27,6 +27,7 @@ from activities.schema import migrate
 from cases.policy import load_policy
 from devstack.postgres import EmbeddedPostgres
 from starter.client import CaseClient
+from tests.clock import skip
 from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
 from tests.factories import intake
 from workflows.case_input import CaseRun
@@ -38,11 +39,11 @@ Scenario = Callable[[WorkflowEnvironment, CaseClient], Awaitable[list[str]]]
 
 async def _finish(env: WorkflowEnvironment, client: CaseClient, case_id: str) -> None:
     """Drive a resolved case through confirmation, rating and any follow-up to its end."""
-    await env.sleep(timedelta(seconds=1))
+    await skip(env, timedelta(seconds=1))
     await client.act(case_id, "confirm", {})
     state = await client.act(case_id, "rate", {"score": 5})
     if state.status.value == "follow_up":
-        await env.sleep(timedelta(seconds=1))
+        await skip(env, timedelta(seconds=1))
         await client.act(case_id, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
     await client.handle(case_id).result()
 
@@ -70,10 +71,10 @@ async def urgent_approval(env: WorkflowEnvironment, client: CaseClient) -> list[
     case = intake(case_id="golden-urgent", category="safety", flags={"safety_risk": True},
                   customer_tier="vip", order_amount="899.00")
     await client.open(case)
-    await env.sleep(timedelta(minutes=20))  # the VIP first response breaches and escalates
+    await skip(env, timedelta(minutes=20))  # the VIP first response breaches and escalates
     await client.act(case.case_id, "acknowledge", {"actor": "agent-3"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-3", "type": "refund", "amount": "899"})
-    await env.sleep(timedelta(hours=5))  # the approval clock breaches too
+    await skip(env, timedelta(hours=5))  # the approval clock breaches too
     await client.act(case.case_id, "approve", {"actor": "supervisor-1"})
     await _finish(env, client, case.case_id)
     return [case.case_id]
@@ -95,16 +96,16 @@ async def dispute_reopen(env: WorkflowEnvironment, client: CaseClient) -> list[s
     await client.open(case)
     await client.act(case.case_id, "acknowledge", {"actor": "agent-5"})
     await client.act(case.case_id, "request_info", {"actor": "agent-5", "question": "tracking no.?"})
-    await env.sleep(timedelta(hours=30))
+    await skip(env, timedelta(hours=30))
     await client.act(case.case_id, "customer_reply", {"text": "SF123"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-5", "type": "compensation", "amount": "30"})
-    await env.sleep(timedelta(seconds=1))
+    await skip(env, timedelta(seconds=1))
     await client.act(case.case_id, "dispute", {"reason": "still no parcel"})
     await client.act(case.case_id, "acknowledge", {"actor": "agent-5"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-5", "type": "refund", "amount": "100"})
-    await env.sleep(timedelta(days=4))  # silence is acceptance
+    await skip(env, timedelta(days=4))  # silence is acceptance
     await client.act(case.case_id, "rate", {"score": 2, "comment": "slow"})
-    await env.sleep(timedelta(seconds=1))
+    await skip(env, timedelta(seconds=1))
     await client.act(case.case_id, "follow_up_result", {"outcome": "recurred", "note": "again"})
     await client.act(case.case_id, "withdraw", {"reason": "bought elsewhere"})
     await client.handle(case.case_id).result()

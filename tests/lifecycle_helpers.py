@@ -8,9 +8,8 @@ action that restarted a clock), because the time-skipping server's clock starts 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +32,9 @@ from cases.calendar import advance
 from cases.models import CaseIntake, CaseState, Clock, ClockName, OpenResult, Status
 from cases.policy import Policy, PolicySnapshot
 from starter.client import CaseClient
+from tests.clock import skip
 from tests.conftest import case_worker
+from tests.eventually import eventually
 from workflows.case_input import CaseRun
 
 T = TypeVar("T")
@@ -62,25 +63,7 @@ async def advance_to(env: WorkflowEnvironment, at: datetime) -> None:
     """Skip the test server's clock forward to `at` (no-op when it is already past)."""
     current = await env.get_current_time()
     if at > current:
-        await env.sleep(at - current)
-
-
-async def eventually(
-    read: Callable[[], Awaitable[T]],
-    ok: Callable[[T], bool],
-    what: str,
-    timeout: float = SETTLE_SECONDS,
-) -> T:
-    """Poll `read` until `ok` holds; fail with the last value read."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await read()
-        if ok(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
-        await asyncio.sleep(0.02)
+        await skip(env, at - current)
 
 
 def wall_due(start: datetime, hours: float) -> datetime:

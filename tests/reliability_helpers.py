@@ -74,21 +74,6 @@ async def spawn_worker(
     return WorkerProcess(proc, ready, log)
 
 
-async def eventually(
-    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], what: str, timeout: float = 30.0,
-    interval: float = 0.2,
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await read()
-        if ok(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {value!r}")
-        await asyncio.sleep(interval)
-
-
 # What an agent or the customer does next, per status, to move a case towards its end.
 NEXT_STEP: dict[Status, tuple[str, dict[str, Any]]] = {
     Status.REGISTERED: ("acknowledge", {"actor": "agent-f"}),

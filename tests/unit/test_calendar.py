@@ -76,7 +76,7 @@ def test_importing_cases_does_not_import_holidays() -> None:
         "import sys, cases.calendar, cases.policy, cases.durations, cases.classification;"
         "assert 'holidays' not in sys.modules, 'holidays imported'"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
     )

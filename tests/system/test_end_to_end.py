@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from starter.client import CaseClient
 from tests.conftest import case_worker
+from tests.eventually import eventually
 from tests.factories import intake
 
 pytestmark = pytest.mark.devserver
-
-
-async def _eventually(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    """Visibility is eventually consistent: poll until `check` returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result or loop.time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 async def test_open_acknowledge_find_by_search_attribute_and_in_postgres(dev_client, pool, policy):
@@ -41,7 +29,7 @@ async def test_open_acknowledge_find_by_search_attribute_and_in_postgres(dev_cli
         async def found():  # type: ignore[no-untyped-def]
             return [c for c in await client.list(query) if c.case_id == case.case_id]
 
-        listed = await _eventually(found)
+        listed = await eventually(found, bool, "the case in visibility", timeout=60)
         assert [c.case_id for c in listed] == [case.case_id]
         assert listed[0].escalation_level == 3
         assert listed[0].sla_state == "running"

@@ -28,7 +28,7 @@ from devstack.temporal_server import temporal_binary
 
 pytestmark = pytest.mark.devserver
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cli-test-token-0123456789abcdef"
 PHONE = "+8613912345678"
 STARTUP_SECONDS = 120

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("cases", "workflows", "activities", "runtime", "starter", "reports", "codec_server", "devstack")
 MODULES = ("worker",)
 

@@ -17,7 +17,7 @@ from tests.factories import intake
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 MAIN_PATHS = {
     "general", "complex_follow_up", "urgent_approval", "approval_rejected_then_exchange",
     "dispute_reopen", "continue_as_new", "continue_as_new_run1",

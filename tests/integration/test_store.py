@@ -12,12 +12,9 @@ import asyncpg
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
-    Audience,
     Cancellation,
     MoneyMovement,
     MoneyMovementKind,
-    Notification,
-    NotificationChannel,
     RecordCase,
     Reversal,
     Shipment,
@@ -28,8 +25,10 @@ from activities.followups import FollowUps, VisitLedger
 from activities.notifier import Notifier, OutboxNotifications
 from activities.refunds import LedgerRefunds, Refunds
 from activities.shipments import Shipments, WarehouseLedger
-from activities.store import CaseStore
+from activities.store import CaseStore, PostgresProjection
+from cases.effects import Audience, Notification, NotificationChannel
 from starter.client import CaseClient
+from tests.clock import skip
 from tests.conftest import case_worker
 from tests.factories import intake
 
@@ -46,10 +45,10 @@ async def test_full_case_leaves_complete_ordered_audit_trail_matching_projection
         await client.act(cid, "propose_resolution", {"actor": "agent-7", "type": "refund", "amount": "800"})
         await client.act(cid, "approve", {"actor": "supervisor-2"})
         await client.wait_for_state(cid)
-        await env.sleep(timedelta(seconds=2))
+        await skip(env, timedelta(seconds=2))
         await client.act(cid, "confirm", {})
         await client.act(cid, "rate", {"score": 4, "comment": "ok"})
-        await env.sleep(timedelta(seconds=1))
+        await skip(env, timedelta(seconds=1))
         assert (await client.state(cid)).follow_up.reference is not None
         await client.act(cid, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
         final = await client.handle(cid).result()
@@ -110,7 +109,7 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
 
     machine = CaseMachine.open(cid, intake(case_id=cid), policy.snapshot(now), now)
     record = RecordCase(case=machine.state, events=machine.events)
-    store = CaseStore(pool)
+    store = CaseStore(PostgresProjection(pool))
     first = await act.run(store.record, record)
     second = await act.run(store.record, record)
     assert first.events_written == len(machine.events) and first.projection_written

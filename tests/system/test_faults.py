@@ -21,11 +21,11 @@ from devstack.processes import free_port
 from devstack.temporal_server import DevServer
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
+from tests.eventually import eventually
 from tests.factories import intake
 from tests.reliability_helpers import (
     assert_nothing_lost,
     drive_to_end,
-    eventually,
     spawn_worker,
 )
 from workflows.codec import parse_keys

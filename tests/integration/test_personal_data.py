@@ -13,6 +13,7 @@ from temporalio.api.common.v1 import Payload
 
 from runtime.log import configure_logging
 from starter.client import CaseClient
+from tests.clock import skip
 from tests.conftest import case_worker
 from tests.factories import intake
 from workflows.codec import ENCODING, CodecKeyError, EncryptionCodec, parse_keys
@@ -31,11 +32,11 @@ async def _run_full_case(env, pool, policy):  # type: ignore[no-untyped-def]
         await client.open(case)
         await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
         await client.act(case.case_id, "propose_resolution", {"actor": "agent-1", "type": "refund", "amount": "50"})
-        await env.sleep(timedelta(seconds=1))
+        await skip(env, timedelta(seconds=1))
         await client.act(case.case_id, "confirm", {})
         state = await client.act(case.case_id, "rate", {"score": 5})
         if state.status.value == "follow_up":
-            await env.sleep(timedelta(seconds=1))
+            await skip(env, timedelta(seconds=1))
             await client.act(case.case_id, "follow_up_result", {"outcome": "satisfied"})
         final = await client.handle(case.case_id).result()
         history = await client.handle(case.case_id).fetch_history()

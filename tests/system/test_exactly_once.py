@@ -16,7 +16,7 @@ from tests.factories import intake
 
 pytestmark = pytest.mark.devserver
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _spawn_worker(dev_server, dsn: str, task_queue: str, marker: Path) -> asyncio.subprocess.Process:  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from runtime.settings import Settings
 from tests.conftest import TEST_CODEC_KEYS
 from workflows.codec import ENCODING, KEY_ID, EncryptionCodec, parse_keys
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-codec-token-0123456789"
 UI = "http://localhost:8233"
 PERSON = {"customer": {"id": "cust-9", "name": "Wang Fang", "phone": "+8613711112222"}}

@@ -42,7 +42,7 @@ from cases.actions import ACTION_MODELS
 from cases.models import CaseIntake, CaseState, Status
 from cases.policy import Policy, PolicyError, load_policy
 from starter.client import CaseClient, CaseError
-from tests.conftest import case_worker
+from tests.conftest import memory_worker
 from tests.factories import intake
 
 T = TypeVar("T")
@@ -142,8 +142,8 @@ random_intakes = st.dictionaries(
 
 
 @pytest.fixture(scope="module")
-async def fuzz_queue(env, pool, policy) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    async with case_worker(env.client, pool, policy) as task_queue:
+async def fuzz_queue(env, policy) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    async with memory_worker(env.client, policy) as task_queue:
         yield task_queue
 
 

@@ -9,21 +9,13 @@ import pytest
 
 from cases.classification import classify, team_for
 from cases.models import CaseIntake, Category, Tier
+from tests import factories
 
 THRESHOLD = Decimal("5000")
 
 
 def intake(**changes: Any) -> CaseIntake:
-    data: dict[str, Any] = {
-        "order_id": "8812",
-        "customer": {"id": "cust-1"},
-        "channel": "app",
-        "category": "product_quality",
-        "description": "the kettle leaks",
-        "order_amount": "199.00",
-    }
-    data.update(changes)
-    return CaseIntake.model_validate(data)
+    return factories.intake(**({"category": "product_quality", "order_amount": "199.00"} | changes))
 
 
 def test_plain_case_is_general() -> None:

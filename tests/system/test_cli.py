@@ -16,7 +16,7 @@ from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
 from tests.factories import intake
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(address: str, task_queue: str, extra: dict[str, str] | None = None) -> dict[str, str]:

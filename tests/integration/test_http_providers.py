@@ -10,13 +10,12 @@ decline branch and Temporal's retry are exercised end to end.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,12 +28,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.contracts import (
-    Audience,
     Cancellation,
     MoneyMovement,
     MoneyMovementKind,
-    Notification,
-    NotificationChannel,
     Reversal,
     Shipment,
 )
@@ -51,10 +47,12 @@ from activities.http_providers import (
 )
 from activities.refunds import RefundDeclinedError
 from activities.shipments import ShipmentFailedError
+from cases.effects import Audience, Notification, NotificationChannel
 from cases.models import CaseState, Status
 from cases.policy import Policy
 from starter.client import CaseClient
 from tests.conftest import case_worker
+from tests.eventually import eventually
 from tests.factories import intake
 
 SECRET = b"test-shared-secret-7f3a"
@@ -203,19 +201,6 @@ async def end_case(client: CaseClient, case_id: str) -> None:
     handle = client.handle(case_id)
     if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
         await handle.terminate(reason="test finished")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll until `ok(probe())`; the workflow reaches these states on its own, after activities."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if ok(value) or loop.time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 # -- signatures -------------------------------------------------------------------------------
@@ -398,6 +383,7 @@ async def test_declined_refund_takes_the_workflow_decline_branch(
             state: CaseState = await eventually(
                 lambda: client.state(case_id),
                 lambda s: s.status == Status.ACKNOWLEDGED and s.escalations == 1,
+                "the failed resolution's escalation",
             )
             assert state.status == Status.ACKNOWLEDGED
             assert (state.escalation_level, state.escalations) == (2, 1)
@@ -410,6 +396,7 @@ async def test_declined_refund_takes_the_workflow_decline_branch(
                     case_id,
                 ),
                 lambda r: len(r) == 2,
+                "the failure and escalation events",
             )
             assert [r["type"] for r in rows] == ["resolution_failed", "escalated"]
             failed = json.loads(rows[0]["data"])
@@ -453,6 +440,7 @@ async def test_503_is_retried_by_temporal_with_the_same_idempotency_key(
             state: CaseState = await eventually(
                 lambda: client.state(case_id),
                 lambda s: s.status == Status.AWAITING_CONFIRMATION,
+                "the resolution",
             )
             assert state.status == Status.AWAITING_CONFIRMATION
             assert state.resolution is not None

@@ -1,0 +1,104 @@
+"""In-memory providers for every activity: the same idempotency by key, and nothing to start.
+
+For workflow tests on the time-skipping server, which then need no PostgreSQL: each provider
+keeps what it was asked to do in plain dictionaries, keyed exactly as the PostgreSQL ledgers
+are, so a retried call finds its earlier effect instead of repeating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from activities.contracts import (
+    Cancellation,
+    CancellationResult,
+    MoneyMovement,
+    MoneyMovementResult,
+    RecordCase,
+    RecordResult,
+    Reversal,
+    ReversalResult,
+    Shipment,
+    ShipmentResult,
+    Visit,
+    VisitResult,
+)
+from activities.references import reference_for
+from cases.effects import Notification
+from cases.models import CaseEvent, CaseState
+
+
+@dataclass
+class MemoryProjection:
+    events: dict[str, dict[int, CaseEvent]] = field(default_factory=dict)
+    cases: dict[str, CaseState] = field(default_factory=dict)
+
+    async def write(self, request: RecordCase) -> RecordResult:
+        case = request.case
+        trail = self.events.setdefault(case.case_id, {})
+        new = [e for e in request.events if e.seq not in trail]
+        trail.update((e.seq, e) for e in new)
+        current = self.cases.get(case.case_id)
+        projected = current is None or current.last_seq < case.last_seq
+        if projected:
+            self.cases[case.case_id] = case
+        return RecordResult(events_written=len(new), projection_written=projected)
+
+    def trail(self, case_id: str) -> list[CaseEvent]:
+        return [e for _, e in sorted(self.events.get(case_id, {}).items())]
+
+
+@dataclass
+class MemoryNotifications:
+    sent: dict[tuple[str, str], Notification] = field(default_factory=dict)
+
+    async def deliver(self, notification: Notification) -> list[str]:
+        for channel in notification.channels:
+            self.sent.setdefault((notification.key, channel.value), notification)
+        return [f"{ch.value}:{notification.recipient}" for ch in notification.channels]
+
+
+@dataclass
+class MemoryRefunds:
+    movements: dict[str, MoneyMovementResult] = field(default_factory=dict)
+    reversed: set[str] = field(default_factory=set)
+
+    async def execute(self, movement: MoneyMovement) -> MoneyMovementResult:
+        prefix = "RF" if movement.kind.value == "refund" else "CR"
+        return self.movements.setdefault(
+            movement.key,
+            MoneyMovementResult(key=movement.key, reference=reference_for(prefix, movement.key), status="executed"),
+        )
+
+    async def reverse(self, reversal: Reversal) -> ReversalResult:
+        self.reversed.add(reversal.reference)
+        return ReversalResult(key=reversal.key, reference=reversal.reference, reversed=True)
+
+
+@dataclass
+class MemoryShipments:
+    shipped: dict[str, Shipment] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+
+    async def ship(self, shipment: Shipment) -> ShipmentResult:
+        self.shipped.setdefault(shipment.key, shipment)
+        return ShipmentResult(key=shipment.key, reference=reference_for("SH", shipment.key))
+
+    async def cancel(self, cancellation: Cancellation) -> CancellationResult:
+        self.cancelled.add(cancellation.reference)
+        return CancellationResult(key=cancellation.key, reference=cancellation.reference, cancelled=True)
+
+
+@dataclass
+class MemoryVisits:
+    booked: dict[str, Visit] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+
+    async def book(self, visit: Visit) -> VisitResult:
+        first = self.booked.setdefault(visit.key, visit)
+        reference = reference_for("FU" if visit.kind.value == "follow_up" else "RV", visit.key)
+        return VisitResult(key=visit.key, reference=reference, scheduled_for=first.scheduled_for)
+
+    async def cancel(self, cancellation: Cancellation) -> CancellationResult:
+        self.cancelled.add(cancellation.reference)
+        return CancellationResult(key=cancellation.key, reference=cancellation.reference, cancelled=True)
