@@ -20,17 +20,11 @@ import os
 import sys
 import time
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
-from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.connect import connect
 from runtime.settings import Settings
-from workflows.search_attributes import ALL
+from workflows.search_attributes import ALL, AttributeConflict, NotSettled, register
 
 # A freshly started cluster answers health checks before its namespace exists or before every
 # frontend has loaded it; these codes mean "not yet", not "never".
@@ -40,63 +34,6 @@ _RETRYABLE = {
     RPCStatusCode.NOT_FOUND,
     RPCStatusCode.INTERNAL,
 }
-
-
-class AttributeConflict(Exception):
-    """An attribute exists with a type other than the one the code needs."""
-
-
-class NotSettled(Exception):
-    """The namespace accepted the attributes but did not report them in time."""
-
-
-def _type_name(value: int) -> str:
-    return IndexedValueType.Name(value).removeprefix("INDEXED_VALUE_TYPE_")
-
-
-async def _registered(client: Client, namespace: str) -> dict[str, int]:
-    resp = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    return dict(resp.custom_attributes)
-
-
-def _missing(existing: dict[str, int]) -> dict[str, int]:
-    missing: dict[str, int] = {}
-    for key in ALL:
-        want = int(key.indexed_value_type)
-        have = existing.get(key.name)
-        if have is None:
-            missing[key.name] = want
-        elif have != want:
-            raise AttributeConflict(
-                f"search attribute {key.name} is registered as {_type_name(have)} "
-                f"but the code needs {_type_name(want)}"
-            )
-    return missing
-
-
-async def register(client: Client, namespace: str, *, settle_s: float = 30.0) -> list[str]:
-    """Add every attribute of `ALL` missing from `namespace`; return the names added."""
-    missing = _missing(await _registered(client, namespace))
-    if missing:
-        try:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-            )
-        except RPCError as err:
-            # Another setup run (a second replica, a re-run) got there first; the check below
-            # still verifies the types.
-            if err.status != RPCStatusCode.ALREADY_EXISTS:
-                raise
-        # Workers start as soon as this job exits; wait until the namespace reports every
-        # attribute so their first upsert does not race the registration.
-        deadline = time.monotonic() + settle_s
-        while _missing(await _registered(client, namespace)):
-            if time.monotonic() > deadline:
-                raise NotSettled(f"still missing after {settle_s:.0f} s: {sorted(missing)}")
-            await asyncio.sleep(0.5)
-    return sorted(missing)
 
 
 async def run(settings: Settings, wait_s: float) -> list[str]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -46,12 +45,7 @@ def binary(name: str) -> str:
 
 
 async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
-        )
-    )
+    await sa.register(client, client.namespace)
 
 
 @pytest.fixture(scope="session")
