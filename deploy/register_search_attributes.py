@@ -23,7 +23,7 @@ import time
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.connect import connect
-from runtime.settings import Settings
+from runtime.settings import Settings, TemporalConfigError
 from workflows.search_attributes import ALL, AttributeConflict, NotSettled, register
 
 # A freshly started cluster answers health checks before its namespace exists or before every
@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         help="how long to keep retrying while Temporal or the namespace is not ready",
     )
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except TemporalConfigError as err:
+        print(f"register-search-attributes: {err}", file=sys.stderr)
+        return 2
     try:
         added = asyncio.run(run(settings, args.wait))
     except AttributeConflict as err:

@@ -1,8 +1,8 @@
-"""Connecting to Temporal with the project's one data converter."""
+"""Connecting to Temporal: the SDK's environment configuration, and the project's one converter."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -19,39 +19,30 @@ def converter_for(settings: Settings) -> DataConverter:
 
 
 class ConnectionSettingsError(ValueError):
-    """TLS settings that cannot work: a missing file, or a certificate without its key."""
+    """TLS settings that cannot work: an unreadable file, or a certificate without its key."""
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """`Client.connect` keyword arguments from the profile, with the settled address and namespace."""
+    tls = settings.temporal_profile.tls
+    if tls is not None and (tls.client_cert is None) != (tls.client_private_key is None):
+        raise ConnectionSettingsError(
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together for mutual TLS"
+        )
+    try:
+        options: dict[str, Any] = dict(settings.temporal_profile.to_client_connect_config())
+    except OSError as err:
+        raise ConnectionSettingsError(f"TLS: cannot read {err.filename} ({err.strerror})") from err
+    options["target_host"] = settings.temporal_address
+    options["namespace"] = settings.temporal_namespace
+    return options
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
-    """TLS when asked for or implied by any TLS file; mutual TLS when a client cert is given."""
-    if not (settings.tls or settings.tls_ca or settings.tls_cert or settings.tls_key):
-        return False
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        raise ConnectionSettingsError(
-            "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together for mutual TLS"
-        )
-
-    def read(path: Path | None, name: str) -> bytes | None:
-        if path is None:
-            return None
-        try:
-            return path.read_bytes()
-        except OSError as err:
-            raise ConnectionSettingsError(f"{name}: cannot read {path} ({err.strerror})") from err
-
-    return TLSConfig(
-        server_root_ca_cert=read(settings.tls_ca, "TEMPORAL_TLS_CA"),
-        client_cert=read(settings.tls_cert, "TEMPORAL_TLS_CERT"),
-        client_private_key=read(settings.tls_key, "TEMPORAL_TLS_KEY"),
-        domain=settings.tls_server_name,
-    )
+    """The TLS the connection will use: False, True (system roots) or a full TLSConfig."""
+    tls: TLSConfig | bool = connect_options(settings).get("tls", False)
+    return tls
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=converter_for(settings),
-        tls=tls_config(settings),
-        api_key=settings.api_key,
-    )
+    return await Client.connect(**connect_options(settings), data_converter=converter_for(settings))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from temporalio.envconfig import ClientConfigProfile
 
 
 class Settings(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "aftersales"
@@ -17,14 +21,11 @@ class Settings(BaseModel):
     home: Path = Path(".aftersales")
     ui_port: int = 8233
     codec_keys: str | None = None
-    # Connection security: secrets only ever come from the environment, never from files in
-    # the repository or from command-line flags (which show up in `ps`).
-    tls: bool = False
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_server_name: str | None = None
-    api_key: str | None = None
+    # How to reach Temporal beyond the address and namespace (TLS, mutual TLS, API key), as
+    # the SDK's environment configuration reads it: the TEMPORAL_* variables, and the profile
+    # file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), like every other Temporal tool. Secrets never
+    # come from files in the repository or from command-line flags (which show up in `ps`).
+    temporal_profile: ClientConfigProfile = ClientConfigProfile()
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -36,19 +37,37 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
+        profile = load_temporal_profile(env)
         return cls(
-            temporal_address=env.get("TEMPORAL_ADDRESS") or "localhost:7233",
-            temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
+            temporal_address=profile.address or "localhost:7233",
+            temporal_namespace=profile.namespace or "default",
             task_queue=env.get("AFTERSALES_TASK_QUEUE") or "aftersales",
             database_url=env.get("DATABASE_URL") or None,
             policy_path=Path(env["AFTERSALES_POLICY"]) if env.get("AFTERSALES_POLICY") else None,
             home=Path(env.get("AFTERSALES_HOME") or ".aftersales"),
             ui_port=int(env.get("AFTERSALES_UI_PORT") or 8233),
             codec_keys=env.get("AFTERSALES_CODEC_KEYS") or None,
-            tls=(env.get("TEMPORAL_TLS") or "").lower() in ("1", "true", "yes"),
-            tls_ca=Path(env["TEMPORAL_TLS_CA"]) if env.get("TEMPORAL_TLS_CA") else None,
-            tls_cert=Path(env["TEMPORAL_TLS_CERT"]) if env.get("TEMPORAL_TLS_CERT") else None,
-            tls_key=Path(env["TEMPORAL_TLS_KEY"]) if env.get("TEMPORAL_TLS_KEY") else None,
-            tls_server_name=env.get("TEMPORAL_TLS_SERVER_NAME") or None,
-            api_key=env.get("TEMPORAL_API_KEY") or None,
+            temporal_profile=profile,
         )
+
+
+# The variables the SDK's environment configuration reads for the client (documented by Temporal).
+TEMPORAL_CLIENT_VARIABLES = frozenset({
+    "TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY", "TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+    "TEMPORAL_GRPC_META",
+})
+
+
+class TemporalConfigError(ValueError):
+    """The Temporal profile file or variables cannot be read; the message is one line."""
+
+
+def load_temporal_profile(env: Mapping[str, str]) -> ClientConfigProfile:
+    try:
+        return ClientConfigProfile.load(override_env_vars=dict(env))
+    except Exception as err:  # the SDK's loader raises its own error types
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise TemporalConfigError(f"Temporal client configuration: {first}") from err

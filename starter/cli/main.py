@@ -22,7 +22,7 @@ from codec_server.command import add_codec_server_parser, run_codec_server
 from reports.command import add_report_parser, run_report
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
-from runtime.settings import Settings
+from runtime.settings import Settings, TemporalConfigError
 from starter.cli import case_commands, replay_command, stack_commands
 from starter.cli.common import SERVICE_ERROR, USER_ERROR
 from starter.client import CaseError
@@ -76,6 +76,9 @@ def _main(argv: list[str] | None) -> int:
         settings = Settings.from_env()
     except ValidationError as err:
         print(f"aftersales: {validation_message(err, 'environment: ')}", file=sys.stderr)
+        return USER_ERROR
+    except TemporalConfigError as err:
+        print(f"aftersales: {err}", file=sys.stderr)
         return USER_ERROR
     try:
         if args.command == "up":
