@@ -7,7 +7,6 @@ activity class builds its own. Tests use `build_worker` with their own client, p
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -128,7 +127,7 @@ async def run_worker(settings: Settings) -> None:
     # One HTTP client for every external provider; its timeouts stay under the activities' 30 s.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
     try:
-        providers = http_providers_from_env(os.environ, http)
+        providers = http_providers_from_env(settings.provider_variables, http)
     except ProviderConfigError as err:
         await http.aclose()
         raise SystemExit(f"aftersales worker: {err}") from err

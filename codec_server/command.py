@@ -76,7 +76,7 @@ def add_codec_server_parser(subparsers: Any) -> None:
 def run_codec_server(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM. A configuration problem prints one line and returns 2."""
     try:
-        config = CodecServerConfig.from_env()
+        config = CodecServerConfig.from_env(settings.codec_variables)
         overrides: dict[str, Any] = {}
         if getattr(args, "host", None):
             overrides["host"] = args.host

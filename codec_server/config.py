@@ -9,7 +9,6 @@ codec keys themselves come from `Settings.codec_key_spec()`, not from here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,8 +31,8 @@ class CodecServerConfig:
     origins: tuple[str, ...] = DEFAULT_ORIGINS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CodecServerConfig:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> CodecServerConfig:
+        """Parse the AFTERSALES_CODEC_* variables (`Settings.codec_variables`)."""
         token = (env.get("AFTERSALES_CODEC_TOKEN") or "").strip()
         if not token:
             raise CodecServerError(

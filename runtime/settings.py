@@ -26,6 +26,10 @@ class Settings(BaseModel):
     # file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), like every other Temporal tool. Secrets never
     # come from files in the repository or from command-line flags (which show up in `ps`).
     temporal_profile: ClientConfigProfile = ClientConfigProfile()
+    # The codec server's and the external providers' variables, as given; each part parses its
+    # own group (`codec_server.config`, `activities.http_providers`) and names the bad variable.
+    codec_variables: dict[str, str] = {}
+    provider_variables: dict[str, str] = {}
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -48,7 +52,13 @@ class Settings(BaseModel):
             ui_port=int(env.get("AFTERSALES_UI_PORT") or 8233),
             codec_keys=env.get("AFTERSALES_CODEC_KEYS") or None,
             temporal_profile=profile,
+            codec_variables=_group(env, "AFTERSALES_CODEC_", exclude={"AFTERSALES_CODEC_KEYS"}),
+            provider_variables=_group(env, "AFTERSALES_PROVIDER_"),
         )
+
+
+def _group(env: Mapping[str, str], prefix: str, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith(prefix) and k not in exclude}
 
 
 # The variables the SDK's environment configuration reads for the client (documented by Temporal).

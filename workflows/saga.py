@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 
@@ -114,29 +115,22 @@ async def _reverse_money(state: CaseState, executed: ExecutedStep, key: str) -> 
     )
 
 
-async def _cancel_replacement(state: CaseState, executed: ExecutedStep, key: str) -> None:
-    await workflow.execute_activity_method(
-        Shipments.cancel,
-        Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
-        summary=f"cancel replacement {executed.reference}",
-        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
-        retry_policy=rp.COMPENSATION_RETRY,
-    )
+def _cancel(method: Any, what: str) -> Callable[[CaseState, ExecutedStep, str], Awaitable[None]]:
+    async def cancel(state: CaseState, executed: ExecutedStep, key: str) -> None:
+        await workflow.execute_activity_method(
+            method,
+            Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
+            summary=f"cancel {what} {executed.reference}",
+            start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+            retry_policy=rp.COMPENSATION_RETRY,
+        )
 
-
-async def _cancel_repair(state: CaseState, executed: ExecutedStep, key: str) -> None:
-    await workflow.execute_activity_method(
-        FollowUps.cancel,
-        Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
-        summary=f"cancel repair visit {executed.reference}",
-        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
-        retry_policy=rp.COMPENSATION_RETRY,
-    )
+    return cancel
 
 
 STEPS: dict[str, SagaStep] = {
     "refund": SagaStep(_money(MoneyMovementKind.REFUND), _reverse_money),
     "credit": SagaStep(_money(MoneyMovementKind.CREDIT), _reverse_money),
-    "replacement": SagaStep(_ship_replacement, _cancel_replacement),
-    "repair_visit": SagaStep(_book_repair, _cancel_repair),
+    "replacement": SagaStep(_ship_replacement, _cancel(Shipments.cancel, "replacement")),
+    "repair_visit": SagaStep(_book_repair, _cancel(FollowUps.cancel, "repair visit")),
 }

@@ -298,9 +298,9 @@ def test_run_refuses_to_start_without_token_in_one_line(monkeypatch, capsys, tmp
     assert err.count("\n") == 1 and "AFTERSALES_CODEC_TOKEN" in err
 
 
-def test_run_refuses_to_start_without_keys(monkeypatch, capsys, tmp_path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("AFTERSALES_CODEC_TOKEN", TOKEN)
-    assert run_codec_server(argparse.Namespace(host=None, port=None), Settings(home=tmp_path)) == 2
+def test_run_refuses_to_start_without_keys(capsys, tmp_path):  # type: ignore[no-untyped-def]
+    settings = Settings(home=tmp_path, codec_variables={"AFTERSALES_CODEC_TOKEN": TOKEN})
+    assert run_codec_server(argparse.Namespace(host=None, port=None), settings) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no codec keys" in err
 

@@ -45,9 +45,13 @@ REGISTER_SCRIPT = ROOT / "deploy" / "register_search_attributes.py"
 REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker"}
 # Services built from this repository's Dockerfile, i.e. the ones running application code.
 APP_SERVICES = {"setup", "worker", "codec-server"}
-# Modules that read the environment for the app services: the shared settings, and the codec
-# server's own configuration.
-ENV_READERS = (ROOT / "runtime" / "settings.py", ROOT / "codec_server" / "config.py")
+# Modules that name the environment variables of the app services: the shared settings (the only
+# reader), and the parsers of the codec server's and the providers' variable groups.
+ENV_READERS = (
+    ROOT / "runtime" / "settings.py",
+    ROOT / "codec_server" / "config.py",
+    ROOT / "activities" / "http_providers.py",
+)
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET|TOKEN|KEY|KEYS)$")
 # `$${` is compose's escape for a literal `${`, so it is not an interpolation.
 INTERPOLATED = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
