@@ -33,6 +33,7 @@ from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
 from cases.policy import Policy, load_policy
 from runtime.connect import connect
+from runtime.errors import UserError
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
 from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
@@ -123,14 +124,14 @@ async def run_worker(settings: Settings) -> None:
     log = get_logger("aftersales.worker")
     policy = load_policy(settings.policy_path)
     if not settings.database_url:
-        raise SystemExit("aftersales worker: DATABASE_URL is not set")
+        raise UserError("DATABASE_URL is not set")
     # One HTTP client for every external provider; its timeouts stay under the activities' 30 s.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
     try:
         providers = http_providers_from_env(settings.provider_variables, http)
     except ProviderConfigError as err:
         await http.aclose()
-        raise SystemExit(f"aftersales worker: {err}") from err
+        raise UserError(str(err)) from err
     pool = await create_pool(settings.database_url)
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue, activities_for(pool, policy, **providers))

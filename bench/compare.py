@@ -28,6 +28,7 @@ from bench.memory import _open_all, _settled_real, _start_real
 from bench.plan import mean_shape, shape_of
 from bench.procstat import memory_kb
 from bench.report import Report, percentile, progress
+from cases.ids import workflow_id_for
 from cases.policy import load_policy
 
 _REPLAY = """
@@ -119,7 +120,7 @@ async def run(args: argparse.Namespace) -> None:
                     "{:.1f}",
                 )
             histories = {
-                s: await fetch_histories(env.client, [f"case-{i}" for i in ids[s][:n]])
+                s: await fetch_histories(env.client, [workflow_id_for(i) for i in ids[s][:n]])
                 for s in sides
             }
             shapes = {s: mean_shape(shape_of(h.events) for h in histories[s]) for s in sides}

@@ -24,6 +24,7 @@ from temporalio.common import (
 from bench.baseline import NoopCase
 from bench.plan import NoopCaseInput, NoopReply, NoopState, Plan
 from cases.actions import ACTION_MODELS
+from cases.ids import workflow_id_for
 from cases.models import CaseIntake
 from cases.policy import Policy
 from starter.client import CaseClient
@@ -85,7 +86,7 @@ class RealTarget:
         self.cases = CaseClient(client, task_queue, policy)
 
     def workflow_id(self, case_id: str) -> str:
-        return f"case-{case_id}"
+        return workflow_id_for(case_id)
 
     async def open(self, case_id: str, index: int) -> None:
         await self.cases.open(intake(case_id))

@@ -14,12 +14,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDReusePolicy,
-)
-
 from bench.drivers import BaselineTarget, intake
 from bench.env import BenchEnv, WorkerProcess
 from bench.plan import LOCAL, Plan
@@ -27,8 +21,7 @@ from bench.procstat import memory_kb
 from bench.report import Report, progress
 from cases.classification import classify
 from cases.policy import Policy
-from starter.client import static_summary
-from workflows import search_attributes as sa
+from starter.client import start_options
 from workflows.case_workflow import AfterSalesCase
 
 try:
@@ -54,23 +47,7 @@ async def _start_real(env: BenchEnv, task_queue: str, case_id: str, policy: Poli
     await env.client.start_workflow(
         AfterSalesCase.run,
         CaseInput.model_validate(data.model_dump() | {"resume": None}),
-        id=f"case-{case_id}",
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.CASE_STATUS, "registered"),
-                SearchAttributePair(sa.CASE_CATEGORY, data.category.value),
-                SearchAttributePair(sa.CUSTOMER_TIER, data.customer.tier.value),
-                SearchAttributePair(sa.ORDER_ID, data.order_id),
-            ]
-        ),
-        static_summary=static_summary(data, tier),
-        static_details=(
-            f"**Customer** {data.customer.id} ({data.customer.tier.value}) · "
-            f"**channel** {data.channel.value} · **amount** {data.order_amount} "
-            f"{data.currency}\n\n{data.description[:500]}"
-        ),
+        **start_options(data, task_queue, tier),
     )
 
 

@@ -125,7 +125,10 @@ def _ensure_codec_keys(settings: Settings, home: Path) -> str:
 
 
 def _worker_env(settings: Settings, temporal_address: str, dsn: str, codec_keys: str) -> dict[str, str]:
-    env = dict(os.environ)
+    # The local worker talks to the local plaintext dev server only: a developer's own Temporal
+    # profile or exported API key (which would turn TLS on) must not follow it there.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env["TEMPORAL_CONFIG_FILE"] = os.devnull
     env["AFTERSALES_CODEC_KEYS"] = codec_keys
     env["TEMPORAL_ADDRESS"] = temporal_address
     env["DATABASE_URL"] = dsn

@@ -41,6 +41,9 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
+        for old, new in _RENAMED.items():
+            if env.get(old):
+                raise TemporalConfigError(f"{old} is now {new} (the Temporal SDK's own name); rename it")
         profile = load_temporal_profile(env)
         return cls(
             temporal_address=profile.address or "localhost:7233",
@@ -60,6 +63,14 @@ class Settings(BaseModel):
 def _group(env: Mapping[str, str], prefix: str, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(prefix) and k not in exclude}
 
+
+# Names this engine used before it read the SDK's environment configuration; refused, not ignored,
+# so a deployment that still sets them cannot fall back to a plaintext connection unnoticed.
+_RENAMED = {
+    "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+}
 
 # The variables the SDK's environment configuration reads for the client (documented by Temporal).
 TEMPORAL_CLIENT_VARIABLES = frozenset({

@@ -60,6 +60,33 @@ def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
     return " · ".join(parts)
 
 
+def start_options(intake: CaseIntake, task_queue: str, tier: str | None) -> dict[str, Any]:
+    """How every case is started (id, reuse policy, attributes at start, UI summary and details)."""
+    assert intake.case_id is not None
+    return {
+        "id": workflow_id_for(intake.case_id),
+        "task_queue": task_queue,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "search_attributes": TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CASE_STATUS, "registered"),
+                SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
+                SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
+                SearchAttributePair(sa.ORDER_ID, intake.order_id),
+            ]
+        ),
+        "static_summary": static_summary(intake, tier),
+        # Summaries stay readable in the UI without the codec, so they carry ids and amounts
+        # only: never contact details or the customer's free-text description.
+        "static_details": (
+            f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
+            f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "
+            f"{intake.currency} · **requested** "
+            f"{intake.requested_resolution.value if intake.requested_resolution else 'n/a'}"
+        ),
+    }
+
+
 class CaseClient:
     def __init__(
         self, client: Client, task_queue: str = "aftersales", policy: Policy | None = None
@@ -94,26 +121,7 @@ class CaseClient:
             handle = await self.client.start_workflow(
                 AfterSalesCase.run,
                 CaseInput.model_validate(intake.model_dump() | {"resume": run}),
-                id=workflow_id_for(case_id),
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.CASE_STATUS, "registered"),
-                        SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
-                        SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
-                        SearchAttributePair(sa.ORDER_ID, intake.order_id),
-                    ]
-                ),
-                static_summary=static_summary(intake, self._expected_tier(intake)),
-                # Summaries stay readable in the UI without the codec, so they carry ids and
-                # amounts only: never contact details or the customer's free-text description.
-                static_details=(
-                    f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
-                    f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "
-                    f"{intake.currency} · **requested** "
-                    f"{intake.requested_resolution.value if intake.requested_resolution else 'n/a'}"
-                ),
+                **start_options(intake, self.task_queue, self._expected_tier(intake)),
             )
             run_id = handle.result_run_id
         except WorkflowAlreadyStartedError as err:

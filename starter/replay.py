@@ -16,7 +16,9 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from cases.ids import cases_query
 from workflows.case_workflow import AfterSalesCase
+from workflows.sandbox import workflow_runner
 
 
 class ReplayOutcome(BaseModel):
@@ -27,8 +29,6 @@ class ReplayOutcome(BaseModel):
 
 
 def replayer(converter: DataConverter) -> Replayer:
-    from workflows.sandbox import workflow_runner
-
     return Replayer(
         workflows=[AfterSalesCase], data_converter=converter, workflow_runner=workflow_runner()
     )
@@ -81,8 +81,7 @@ async def fetch_histories(
 ) -> list[WorkflowHistory]:
     if workflow_id:
         return [await client.get_workflow_handle(workflow_id).fetch_history()]
-    full = "WorkflowType = 'AfterSalesCase'" + (f" AND ({query})" if query else "")
-    return [h async for h in client.list_workflows(full).map_histories()]
+    return [h async for h in client.list_workflows(cases_query(query)).map_histories()]
 
 
 async def replay_from_server(

@@ -23,6 +23,7 @@ from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
 from tests.eventually import eventually
 from tests.factories import intake
+from tests.lifecycle_helpers import settle
 from tests.reliability_helpers import (
     assert_nothing_lost,
     drive_to_end,
@@ -214,6 +215,10 @@ async def test_dev_server_restart_cases_resume_timers_and_updates(pool, policy, 
             acked = {c.case_id for c in cases[:2]}
             for case_id in acked:
                 await cases_client.act(case_id, "acknowledge", {"actor": "agent-3"})
+            # The restart under test is the one between work: every case asleep on its timer.
+            # (A restart with a task in flight is the open finding in docs/RELIABILITY.md.)
+            for case in cases:
+                await settle(client, f"case-{case.case_id}", timeout=60)
 
             stopped = time.monotonic()
             stopped_at = datetime.now(UTC)
@@ -256,6 +261,15 @@ async def test_dev_server_restart_cases_resume_timers_and_updates(pool, policy, 
                 strict=True,
             ))
         trails = await assert_nothing_lost(pool, finals)
+    except BaseException:
+        # Keep every case's history for `aftersales replay`: a failure here is worth a replay.
+        kept = tmp_path / "histories"
+        kept.mkdir(exist_ok=True)
+        for case in cases:
+            history = await client.get_workflow_handle(f"case-{case.case_id}").fetch_history()
+            (kept / f"{case.case_id}.json").write_text(history.to_json())
+        print(f"\nserver restart: histories kept in {kept}")
+        raise
     finally:
         server.stop()
     print(f"\nserver restart: {len(cases)} cases, server down {down_for:.1f} s, "

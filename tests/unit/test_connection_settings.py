@@ -84,3 +84,9 @@ def test_a_broken_profile_file_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(TemporalConfigError) as caught:
         Settings.from_env()
     assert "\n" not in str(caught.value) and "TOML" in str(caught.value)
+
+
+def test_the_engines_old_tls_names_are_refused_with_the_new_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_TLS_CA", "/etc/ca.pem")
+    with pytest.raises(TemporalConfigError, match="TEMPORAL_TLS_SERVER_CA_CERT_PATH"):
+        Settings.from_env()
