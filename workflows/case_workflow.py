@@ -66,6 +66,10 @@ class AfterSalesCase:
         self._recorded_seq = 0
         self._published: dict[str, Any] = {}
         self._history_limit = (intake.resume or CaseRun()).history_limit
+        # The instant a fired timer was set for. A fired timer proves its instant has come, even
+        # when the task's clock lags it (seen after a server restart: a task ran with the previous
+        # task's time, so its decisions disagreed with a later replay of the same history).
+        self._reached: datetime | None = None
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -73,7 +77,7 @@ class AfterSalesCase:
     async def run(self, intake: CaseInput) -> CaseState:
         machine = await self._begin(intake, intake.resume or CaseRun())
         while machine.state.status not in FINAL_STATUSES:
-            machine.fire_due(workflow.now())
+            machine.fire_due(self._now())
             await self._flush()
             status = machine.state.status
             if status in FINAL_STATUSES:
@@ -130,7 +134,12 @@ class AfterSalesCase:
                 lambda: self._changed, timeout=delay, timeout_summary=label
             )
         except TimeoutError:
-            pass  # the instant has come; the loop fires whatever is due
+            self._reached = at  # the instant has come; the loop fires whatever is due
+
+    def _now(self) -> datetime:
+        now = workflow.now()
+        reached, self._reached = self._reached, None
+        return reached if reached is not None and reached > now else now
 
     def _history_too_long(self) -> bool:
         info = workflow.info()
