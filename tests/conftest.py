@@ -64,7 +64,9 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+# One time-skipping server per test module: a module that leaves work in flight (an activity
+# retrying, a timer about to fire) must not hold the clock of the next module's tests.
+@pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
         data_converter=codec_converter(),

@@ -173,7 +173,7 @@ class Cases:
             if status != WorkflowExecutionStatus.RUNNING:
                 continue
             try:
-                await settle(self.client.client, workflow_id, timeout=5.0)
+                await settle(self.client.client, workflow_id)
             finally:
                 await self.client.handle(case_id).terminate(reason="test finished")
 
