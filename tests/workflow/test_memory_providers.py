@@ -38,7 +38,9 @@ async def test_a_refund_case_runs_end_to_end_on_memory_providers(env, policy):  
     trail = projection.trail(case.case_id)
     assert [e.seq for e in trail] == list(range(1, final.last_seq + 1))
     types = [e.type for e in trail]
-    assert types[0] == "opened" and types[-1] == "closed"
+    # A follow-up booking still in flight when the outcome arrives is recorded after the close.
+    assert types[0] == "opened" and types.count("closed") == 1
+    assert set(types[types.index("closed") + 1:]) <= {"follow_up_booking_superseded"}
     assert types.count("resolution_executed") == 1
     assert projection.cases[case.case_id].last_seq == final.last_seq
 
