@@ -80,11 +80,13 @@ def test_children_hear_sigterm_and_the_whole_group_stops(tmp_path: Path) -> None
         assert _signal_mask(proc.pid) == 0
         assert len(_pids_mentioning(marker)) == 2
     finally:
-        started = time.monotonic()
         code = stop_process_group(proc, grace_s=5.0)
-    assert time.monotonic() - started < 3.0
+    # Ended by SIGTERM, not by the SIGKILL that follows the grace period: the child heard it.
     assert code == -signal.SIGTERM
-    time.sleep(0.2)
+    # The grandchild is reaped by init a moment later; wait for that, not for a fixed time.
+    deadline = time.monotonic() + 10
+    while _pids_mentioning(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _pids_mentioning(marker) == []
 
 
