@@ -21,6 +21,7 @@ from activities.followups import FollowUps, VisitLedger, VisitProvider
 from activities.http_providers import ProviderConfigError, http_providers_from_env
 from activities.memory import (
     MemoryNotifications,
+    MemoryOutbox,
     MemoryProjection,
     MemoryRefunds,
     MemoryShipments,
@@ -70,7 +71,9 @@ def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
         "shipments": MemoryShipments(),
         "visits": MemoryVisits(),
     }
-    return activities_over(policy, **(defaults | providers))
+    chosen = defaults | providers
+    chosen["projection"] = MemoryOutbox(chosen["projection"], chosen["notifications"])
+    return activities_over(policy, **chosen)
 
 
 def activities_over(

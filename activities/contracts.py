@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from cases.effects import RetiredClock
+from cases.effects import Notification, RetiredClock
 from cases.models import CaseEvent, CaseState
 
 
@@ -25,6 +25,9 @@ class RecordCase(BaseModel):
     case: CaseState
     events: list[CaseEvent]
     retired_clocks: list[RetiredClock] = []
+    # Queued in the outbox in the same transaction as `events` (empty on the older path, which
+    # sends each notification through its own activity).
+    notifications: list[Notification] = []
 
 
 class RecordResult(BaseModel):

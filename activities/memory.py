@@ -23,7 +23,9 @@ from activities.contracts import (
     Visit,
     VisitResult,
 )
+from activities.notifier import NotificationProvider
 from activities.references import reference_for
+from activities.store import Projection
 from cases.effects import Notification
 from cases.models import CaseEvent, CaseState
 
@@ -46,6 +48,21 @@ class MemoryProjection:
 
     def trail(self, case_id: str) -> list[CaseEvent]:
         return [e for _, e in sorted(self.events.get(case_id, {}).items())]
+
+
+@dataclass
+class MemoryOutbox:
+    """A projection that hands the notifications queued with each write straight to a provider:
+    the in-memory stand-in for the PostgreSQL outbox and its dispatcher."""
+
+    projection: Projection
+    notifications: NotificationProvider
+
+    async def write(self, request: RecordCase) -> RecordResult:
+        result = await self.projection.write(request)
+        for notification in request.notifications:
+            await self.notifications.deliver(notification)
+        return result
 
 
 @dataclass

@@ -1,13 +1,12 @@
-"""Notifier: delivers customer and supervisor notifications through a provider.
+"""Notifier: the `send_notification` activity of cases started before the outbox path.
 
-The default provider writes one outbox row per channel (SMS, e-mail, app push, internal) keyed
-by the notification's idempotency key, for a relay to pick up; a retried activity finds the
-rows already there and sends nothing twice.
+Newer cases queue their notifications in the projection's own transaction. This activity stays
+for runs that began earlier: it writes the same outbox rows (one per channel, keyed by the
+notification's idempotency key), so the dispatcher delivers both kinds once.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Protocol
 
 import asyncpg
@@ -15,6 +14,7 @@ import structlog
 from temporalio import activity
 
 from activities.contracts import NotificationResult
+from activities.outbox_rows import insert_outbox
 from cases.effects import Notification
 
 log = structlog.get_logger("aftersales.notifier")
@@ -29,19 +29,9 @@ class OutboxNotifications:
         self._pool = pool
 
     async def deliver(self, notification: Notification) -> list[str]:
-        n = notification
-        async with self._pool.acquire() as conn:
-            await conn.executemany(
-                "INSERT INTO notifications (key, channel, case_id, kind, audience, recipient,"
-                " subject, body, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)"
-                " ON CONFLICT (key, channel) DO NOTHING",
-                [
-                    (n.key, ch.value, n.case_id, n.kind, n.audience.value, n.recipient,
-                     n.subject, n.body, json.dumps(n.data, default=str))
-                    for ch in n.channels
-                ],
-            )
-        return [f"{ch.value}:{n.recipient}" for ch in n.channels]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await insert_outbox(conn, [notification])
+        return [f"{ch.value}:{notification.recipient}" for ch in notification.channels]
 
 
 class Notifier:

@@ -1,4 +1,5 @@
-"""CaseStore: records the case projection, its clocks, survey and audit events (PostgreSQL here).
+"""CaseStore: records the case projection, its clocks, survey and audit events (PostgreSQL here),
+and queues the notifications that belong to those events in the outbox, in the same transaction.
 
 The workflow is the source of truth; this is its read model. Audit events are inserted with
 ON CONFLICT DO NOTHING on (case_id, seq), and the projection only moves forward (a write with a
@@ -16,6 +17,7 @@ import structlog
 from temporalio import activity
 
 from activities.contracts import RecordCase, RecordResult
+from activities.outbox_rows import insert_outbox
 from cases.models import CaseEvent, CaseState, Clock
 
 _INSERT_EVENTS = """
@@ -112,6 +114,7 @@ class PostgresProjection:
                 survey = _survey_row(case, events)
                 if survey is not None:
                     await conn.execute(_UPSERT_SURVEY, *survey)
+            await insert_outbox(conn, request.notifications)
         return RecordResult(events_written=len(written), projection_written=projected is not None)
 
 
