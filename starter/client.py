@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,8 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases.action_input import validation_message
 from cases.actions import ACTION_MODELS
-from cases.classification import classify
 from cases.ids import case_id_from, cases_query, workflow_id_for
+from cases.machine import CaseMachine
 from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
 from runtime.settings import Settings
@@ -60,21 +60,38 @@ def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
     return " · ".join(parts)
 
 
-def start_options(intake: CaseIntake, task_queue: str, tier: str | None) -> dict[str, Any]:
-    """How every case is started (id, reuse policy, attributes at start, UI summary and details)."""
+def start_options(
+    intake: CaseIntake, task_queue: str, opening: CaseState | None = None
+) -> dict[str, Any]:
+    """How every case is started (id, reuse policy, attributes at start, UI summary and details).
+
+    `opening` is the state the case will open in, worked out here by the same pure machine.
+    Attributes given at start cost no upsert; the workflow's first task upserts only those that
+    differ (a worker whose policy decides otherwise).
+    """
     assert intake.case_id is not None
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.CASE_STATUS, "registered"),
+        SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
+        SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
+        SearchAttributePair(sa.ORDER_ID, intake.order_id),
+    ]
+    tier = None
+    if opening is not None:
+        tier = opening.tier.value
+        pairs += [
+            SearchAttributePair(sa.CASE_TIER, tier),
+            SearchAttributePair(sa.ESCALATION_LEVEL, opening.escalation_level),
+            SearchAttributePair(sa.SLA_STATE, opening.sla_state),
+        ]
+        due = sa.next_due(opening)
+        if due is not None:
+            pairs.append(SearchAttributePair(sa.SLA_DUE_AT, due))
     return {
         "id": workflow_id_for(intake.case_id),
         "task_queue": task_queue,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        "search_attributes": TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.CASE_STATUS, "registered"),
-                SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
-                SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
-                SearchAttributePair(sa.ORDER_ID, intake.order_id),
-            ]
-        ),
+        "search_attributes": TypedSearchAttributes(pairs),
         "static_summary": static_summary(intake, tier),
         # Summaries stay readable in the UI without the codec, so they carry ids and amounts
         # only: never contact details or the customer's free-text description.
@@ -95,11 +112,13 @@ class CaseClient:
         self.task_queue = task_queue
         self._policy = policy
 
-    def _expected_tier(self, intake: CaseIntake) -> str:
-        """The tier the workflow will classify the case as, for the case's static summary."""
+    def _opening(self, intake: CaseIntake) -> CaseState:
+        """The state the workflow will open the case in, for its summary and attributes at start."""
         if self._policy is None:
             self._policy = load_policy(Settings.from_env().policy_path)
-        return classify(intake, self._policy.complex_amount_threshold).value
+        assert intake.case_id is not None
+        now = datetime.now(UTC)
+        return CaseMachine.open(intake.case_id, intake, self._policy.snapshot(now), now).state
 
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
@@ -121,7 +140,7 @@ class CaseClient:
             handle = await self.client.start_workflow(
                 AfterSalesCase.run,
                 CaseInput.model_validate(intake.model_dump() | {"resume": run}),
-                **start_options(intake, self.task_queue, self._expected_tier(intake)),
+                **start_options(intake, self.task_queue, self._opening(intake)),
             )
             run_id = handle.result_run_id
         except WorkflowAlreadyStartedError as err:

@@ -6,7 +6,9 @@ replay, so keep them until no running case can have produced them):
     make histories        # or: python -m tests.golden
 
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
-`tests/histories/<scenario>.json` in the format the Web UI downloads.
+`tests/histories/<GENERATION>_<scenario>.json` in the format the Web UI downloads. The files
+without a prefix were recorded before the business-minimal path (`LEAN` in the workflow); they
+stay, because cases started then may still be running, and each must replay on its own path.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tests.factories import intake
 from workflows.case_input import CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
+GENERATION = "lean"
 
 Scenario = Callable[[WorkflowEnvironment, CaseClient], Awaitable[list[str]]]
 
@@ -121,7 +124,7 @@ async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-6", "type": "explanation"})
     await _finish(env, client, case.case_id)
     first = client.client.get_workflow_handle(opened.workflow_id, run_id=opened.run_id)
-    await _write("continue_as_new_run1", await first.fetch_history())
+    await _write(f"{GENERATION}_continue_as_new_run1", await first.fetch_history())
     return [case.case_id]
 
 
@@ -160,11 +163,11 @@ async def record_all() -> list[Path]:
                     for name, scenario in SCENARIOS.items():
                         for case_id in await scenario(env, client):
                             history = await client.handle(case_id).fetch_history()
-                            await _write(name, history)
+                            await _write(f"{GENERATION}_{name}", history)
             await pool.close()
         finally:
             server.stop()
-    return sorted(HISTORIES.glob("*.json"))
+    return sorted(HISTORIES.glob(f"{GENERATION}_*.json"))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """AfterSalesCase: one durable workflow per complaint, return, refund or repair request.
 
 The workflow moves time forward and carries out side effects; `CaseMachine` decides. It sleeps
-until exactly the next SLA warning, breach or phase deadline (never a periodic sweep), wakes
-early when an action arrives, records every change through the `record_case` activity before the
-action's update returns, and runs the resolution as a saga that undoes completed steps in
-reverse order when a later one fails for good. It continues as new when the history grows,
-carrying the whole state and the policy snapshot.
+on one timer until the next SLA warning, breach or phase deadline (never a periodic sweep),
+wakes early when an action arrives, records every change before the action's update returns,
+and runs the resolution as a saga that undoes completed steps in reverse order when a later one
+fails for good. It continues as new when the history grows, carrying the whole state and the
+policy snapshot.
+
+Runs started since the `LEAN` patch take the business-minimal path: the record (audit events,
+projection and the outbox rows of the notifications) is one local activity inside the workflow
+task that made the change, so an update is answered in that one task; the search attributes are
+upserted at most once per task, only where they changed; and the timer is re-armed only when the
+next deadline comes earlier than the one it is set for. Runs started before keep the path their
+histories recorded (an activity per record and per notification); see docs/DEPLOY.md.
 """
 
 
@@ -15,7 +22,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadPolicy, RecordCase, Visit, VisitKind
@@ -27,34 +34,18 @@ with workflow.unsafe.imports_passed_through():
     from cases.effects import Notification
     from cases.ids import WORKFLOW_TYPE, case_id_from
     from cases.machine import CaseMachine, InvalidAction
-    from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, ExecutedStep, Note, Status
+    from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
     from workflows import retry_policies as rp
     from workflows import saga
-    from workflows import search_attributes as sa
+    from workflows.action_updates import action_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.details import clock_table
+    from workflows.visibility import Visibility
 
 
-def action_update(name: str) -> Any:
-    """The named update method of one action of the registry (`cases/actions.py`), validated.
-
-    Both the handler and its validator take the raw payload, so a payload of any shape or size
-    is refused by `cases.action_input` with the field named, before the SDK tries to decode it.
-    """
-
-    # `self` stays unannotated: the SDK drops only an unannotated first `self` from the
-    # argument types it decodes with.
-    async def handler(self, data: RawValue) -> CaseState:  # type: ignore[no-untyped-def]
-        return await self._act(name, data)  # type: ignore[no-any-return]
-
-    def validator(self, data: RawValue) -> None:  # type: ignore[no-untyped-def]
-        self._validate(name, data)
-
-    handler.__name__ = handler.__qualname__ = name
-    update = workflow.update(name=name)(handler)
-    update.validator(validator)
-    return update
+# The business-minimal path; `workflow.patched` records it in each new run's first task.
+LEAN = "lean-record-v1"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -64,21 +55,27 @@ class AfterSalesCase:
         self._machine: CaseMachine | None = None
         self._changed = False
         self._recorded_seq = 0
-        self._published: dict[str, Any] = {}
+        self._visibility = Visibility()
         self._history_limit = (intake.resume or CaseRun()).history_limit
         # The instant a fired timer was set for. A fired timer proves its instant has come, even
         # when the task's clock lags it (seen after a server restart: a task ran with the previous
         # task's time, so its decisions disagreed with a later replay of the same history).
         self._reached: datetime | None = None
+        self._lean = False
+        self._timer: tuple[datetime, asyncio.Task[None]] | None = None
 
     # -- the main loop -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, intake: CaseInput) -> CaseState:
+        self._lean = workflow.patched(LEAN)
+        if self._lean:
+            self._visibility.seed_from_start()
         machine = await self._begin(intake, intake.resume or CaseRun())
         while machine.state.status not in FINAL_STATUSES:
             machine.fire_due(self._now())
-            await self._flush()
+            if not self._lean:
+                await self._flush()
             status = machine.state.status
             if status in FINAL_STATUSES:
                 break
@@ -86,6 +83,7 @@ class AfterSalesCase:
                 await self._execute_resolution()
                 continue
             if status == Status.FOLLOW_UP and machine.state.follow_up and not machine.state.follow_up.reference:
+                await self._settle()
                 await self._schedule_follow_up()
                 continue
             if self._history_too_long():
@@ -119,6 +117,9 @@ class AfterSalesCase:
         return machine
 
     async def _sleep_until_next(self) -> None:
+        if self._lean:
+            await self._sleep_lean()
+            return
         machine = self._require()
         wake = machine.next_wake()
         self._changed = False
@@ -135,6 +136,35 @@ class AfterSalesCase:
             )
         except TimeoutError:
             self._reached = at  # the instant has come; the loop fires whatever is due
+
+    async def _sleep_lean(self) -> None:
+        """Record, publish, then wait for an action or the armed timer, whichever comes first.
+
+        A timer set for an instant no later than the next wake stays armed: waking early costs
+        one empty task only if the case is still open then, where re-arming costs a timer now.
+        """
+        machine = self._require()
+        wake = machine.next_wake()
+        if wake is not None and wake[0] <= workflow.now():
+            return  # due already: the loop fires it before anything is recorded
+        # Cleared before recording, so an action applied while the record is written still
+        # wakes the loop below.
+        self._changed = False
+        await self._settle()
+        if wake is not None and (self._timer is None or self._timer[0] > wake[0]):
+            if self._timer is not None:
+                self._timer[1].cancel()
+            at, label = wake
+            self._timer = (at, asyncio.create_task(workflow.sleep(at - workflow.now(), summary=label)))
+        timer = self._timer
+        await workflow.wait_condition(lambda: self._changed or (timer is not None and timer[1].done()))
+        if timer is not None and timer[1].done():
+            self._reached, self._timer = timer[0], None
+
+    async def _settle(self) -> None:
+        """Before the workflow task ends: record what is pending and publish what changed."""
+        if self._lean:
+            await self._flush()
 
     def _now(self) -> datetime:
         now = workflow.now()
@@ -179,6 +209,9 @@ class AfterSalesCase:
             events, machine.events = machine.events, []
             notifications, machine.notifications = machine.notifications, []
             retired, machine.retired_clocks = machine.retired_clocks, []
+            if self._lean:
+                await self._record_locally(machine.state, events, retired, notifications)
+                continue
             if events:
                 await workflow.execute_activity_method(
                     CaseStore.record,
@@ -196,6 +229,29 @@ class AfterSalesCase:
                 await asyncio.gather(*(self._send(n) for n in notifications))
         self._publish()
 
+    async def _record_locally(
+        self,
+        state: CaseState,
+        events: list[Any],
+        retired: list[Any],
+        notifications: list[Notification],
+    ) -> None:
+        """Audit events, projection and outbox in one transaction, inside this workflow task."""
+        await workflow.execute_local_activity_method(
+            CaseStore.record,
+            RecordCase(
+                case=state.model_copy(deep=True),
+                events=events,
+                retired_clocks=retired,
+                notifications=notifications,
+            ),
+            start_to_close_timeout=rp.RECORD_TIMEOUT,
+            retry_policy=rp.STORE_RETRY,
+            summary=f"record {len(events)} event(s): {_kinds(events)}",
+        )
+        if events:
+            self._recorded_seq = max(self._recorded_seq, events[-1].seq)
+
     async def _send(self, notification: Notification) -> None:
         await workflow.execute_activity_method(
             Notifier.send,
@@ -209,50 +265,13 @@ class AfterSalesCase:
     def _publish(self) -> None:
         """Keep the UI's view current: search attributes (only what changed) and live details."""
         state = self._require().state
-        values: dict[str, Any] = {
-            sa.CASE_TIER.name: state.tier.value,
-            sa.CASE_STATUS.name: state.status.value,
-            sa.CASE_CATEGORY.name: state.category.value,
-            sa.CUSTOMER_TIER.name: state.intake.customer.tier.value,
-            sa.ESCALATION_LEVEL.name: state.escalation_level,
-            sa.SLA_STATE.name: state.sla_state,
-            sa.SLA_DUE_AT.name: _next_due(state),
-            sa.ORDER_ID.name: state.intake.order_id,
-        }
-        updates = []
-        for key in sa.ALL:
-            value = values[key.name]
-            if key.name in self._published and self._published[key.name] == value:
-                continue
-            self._published[key.name] = value
-            updates.append(key.value_unset() if value is None else key.value_set(value))
+        updates = self._visibility.changes(state)
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(clock_table(state, self._require().policy.calendar.zone))
 
     async def _execute_resolution(self) -> None:
-        machine = self._require()
-        state = machine.state
-        proposal = state.proposal
-        assert proposal is not None
-        done: list[ExecutedStep] = []
-        for step in saga.PLAN[proposal.type]:
-            if step == "refund" and proposal.amount <= 0:
-                continue  # an exchange without a price difference moves no money
-            key = saga.step_key(state, proposal, step)
-            try:
-                reference = await saga.STEPS[step].do(state, proposal, key)
-            except ActivityError as err:
-                compensated: list[ExecutedStep] = []
-                for executed in reversed(done):
-                    undo_key = f"{saga.step_key(state, proposal, executed.step)}:undo"
-                    await saga.STEPS[executed.step].undo(state, executed, undo_key)
-                    executed.compensated = True
-                    compensated.append(executed)
-                machine.resolution_failed(step, _cause(err), compensated, workflow.now())
-                return
-            done.append(ExecutedStep(step=step, reference=reference))
-        machine.resolution_executed(done, workflow.now())
+        await saga.run(self._require(), self._settle)
 
     async def _schedule_follow_up(self) -> None:
         machine = self._require()
@@ -354,15 +373,3 @@ def _kinds(events: list[Any]) -> str:
     kinds = [e.type for e in events if e.type != "notification_queued"]
     text = ", ".join(dict.fromkeys(kinds)) or "notifications"
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _next_due(state: CaseState) -> datetime | None:
-    dues = [c.due_at for c in state.clocks.values() if c.due_at is not None]
-    return min(dues) if dues else None
-
-
-def _cause(err: BaseException) -> str:
-    cause = err.__cause__
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type}: {cause.message}"
-    return str(cause or err)

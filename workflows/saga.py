@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.followups import FollowUps
     from activities.refunds import Refunds
     from activities.shipments import Shipments
+    from cases.machine import CaseMachine
     from cases.models import CaseState, ExecutedStep, Proposal, ResolutionType
     from workflows import retry_policies as rp
 
@@ -134,3 +136,40 @@ STEPS: dict[str, SagaStep] = {
     "replacement": SagaStep(_ship_replacement, _cancel(Shipments.cancel, "replacement")),
     "repair_visit": SagaStep(_book_repair, _cancel(FollowUps.cancel, "repair visit")),
 }
+
+
+async def run(machine: CaseMachine, settle: Callable[[], Awaitable[None]]) -> None:
+    """Carry out the approved proposal's plan, undoing the completed steps if one fails for good.
+
+    `settle` records what is pending before each step, so the approval is on record before money
+    or goods move.
+    """
+    state = machine.state
+    proposal = state.proposal
+    assert proposal is not None
+    done: list[ExecutedStep] = []
+    for step in PLAN[proposal.type]:
+        if step == "refund" and proposal.amount <= 0:
+            continue  # an exchange without a price difference moves no money
+        key = step_key(state, proposal, step)
+        await settle()
+        try:
+            reference = await STEPS[step].do(state, proposal, key)
+        except ActivityError as err:
+            compensated: list[ExecutedStep] = []
+            for executed in reversed(done):
+                undo_key = f"{step_key(state, proposal, executed.step)}:undo"
+                await STEPS[executed.step].undo(state, executed, undo_key)
+                executed.compensated = True
+                compensated.append(executed)
+            machine.resolution_failed(step, _cause(err), compensated, workflow.now())
+            return
+        done.append(ExecutedStep(step=step, reference=reference))
+    machine.resolution_executed(done, workflow.now())
+
+
+def _cause(err: BaseException) -> str:
+    cause = err.__cause__
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"
+    return str(cause or err)

@@ -18,6 +18,8 @@ PASSTHROUGH = (
     "workflows.details",
     "workflows.retry_policies",
     "workflows.search_attributes",
+    "workflows.visibility",
+    "workflows.action_updates",
     "workflows.codec",
     "workflows.converter",
     "asyncpg",

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
+
+from cases.models import CaseState
 
 CASE_TIER = SearchAttributeKey.for_keyword("CaseTier")
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
@@ -35,6 +39,25 @@ ALL = (
     SLA_DUE_AT,
     ORDER_ID,
 )
+
+def next_due(state: CaseState) -> datetime | None:
+    """The `SlaDueAt` value: the earliest due time of the case's clocks."""
+    dues = [c.due_at for c in state.clocks.values() if c.due_at is not None]
+    return min(dues) if dues else None
+
+
+def same_value(key: SearchAttributeKey[Any], published: Any, value: Any) -> bool:
+    """Whether `value` needs no upsert over `published`, a value the client gave at start.
+
+    A due time given at start was worked out on the client a moment before the workflow opened
+    the case; within a minute it is the same due time, and the next change corrects it.
+    """
+    if key.name == SLA_DUE_AT.name and isinstance(published, datetime) and isinstance(value, datetime):
+        return abs(published - value) <= _START_SKEW
+    return bool(published == value)
+
+
+_START_SKEW = timedelta(minutes=1)
 
 # Names the `temporal` CLI uses for each indexed value type.
 _CLI_TYPE = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime"}

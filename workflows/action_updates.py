@@ -1,0 +1,30 @@
+"""The update methods of the case workflow: one per action of the registry (`cases/actions.py`)."""
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue
+
+with workflow.unsafe.imports_passed_through():
+    from cases.models import CaseState
+
+
+def action_update(name: str) -> Any:
+    """The named update method of one action of the registry (`cases/actions.py`), validated.
+
+    Both the handler and its validator take the raw payload, so a payload of any shape or size
+    is refused by `cases.action_input` with the field named, before the SDK tries to decode it.
+    """
+
+    # `self` stays unannotated: the SDK drops only an unannotated first `self` from the
+    # argument types it decodes with.
+    async def handler(self, data: RawValue) -> CaseState:  # type: ignore[no-untyped-def]
+        return await self._act(name, data)  # type: ignore[no-any-return]
+
+    def validator(self, data: RawValue) -> None:  # type: ignore[no-untyped-def]
+        self._validate(name, data)
+
+    handler.__name__ = handler.__qualname__ = name
+    update = workflow.update(name=name)(handler)
+    update.validator(validator)
+    return update

@@ -1,0 +1,58 @@
+"""What the Temporal UI shows of a case: its search attributes, upserted only where they changed.
+
+`Visibility.changes` compares the case with what was last published and answers the upserts to
+make, at most one command's worth per call; the workflow calls it once before each task ends.
+Values the client gave at start count as published, so a new case's first task upserts only
+what the worker decided differently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from cases.models import CaseState
+    from workflows import search_attributes as sa
+
+
+def values_of(state: CaseState) -> dict[str, Any]:
+    return {
+        sa.CASE_TIER.name: state.tier.value,
+        sa.CASE_STATUS.name: state.status.value,
+        sa.CASE_CATEGORY.name: state.category.value,
+        sa.CUSTOMER_TIER.name: state.intake.customer.tier.value,
+        sa.ESCALATION_LEVEL.name: state.escalation_level,
+        sa.SLA_STATE.name: state.sla_state,
+        sa.SLA_DUE_AT.name: sa.next_due(state),
+        sa.ORDER_ID.name: state.intake.order_id,
+    }
+
+
+class Visibility:
+    def __init__(self) -> None:
+        self._published: dict[str, Any] = {}
+        self._given_at_start: set[str] = set()
+
+    def seed_from_start(self) -> None:
+        """Take the attributes the client set at start as already published."""
+        given = workflow.info().typed_search_attributes
+        self._published = {k.name: given.get(k) for k in sa.ALL if given.get(k) is not None}
+        self._given_at_start = set(self._published)
+
+    def changes(self, state: CaseState) -> list[SearchAttributeUpdate[Any]]:
+        values = values_of(state)
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key in sa.ALL:
+            value = values[key.name]
+            if key.name in self._published:
+                published = self._published[key.name]
+                given_at_start = key.name in self._given_at_start
+                if published == value or (given_at_start and sa.same_value(key, published, value)):
+                    continue
+            self._given_at_start.discard(key.name)
+            self._published[key.name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        return updates
