@@ -15,11 +15,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -126,13 +132,7 @@ class CaseClient:
     async def open(
         self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
     ) -> OpenResult:
-        if not isinstance(intake, CaseIntake):
-            try:
-                intake = CaseIntake.model_validate(intake)
-            except ValidationError as err:
-                raise CaseError(validation_message(err)) from err
-        if intake.case_id is None:
-            intake = intake.model_copy(update={"case_id": uuid.uuid4().hex[:12]})
+        intake = _valid_intake(intake)
         case_id = intake.case_id
         assert case_id is not None
         created = True
@@ -183,18 +183,7 @@ class CaseClient:
     async def act(
         self, case_id: str, action: str, data: Action | Mapping[str, Any] | None = None
     ) -> CaseState:
-        model = ACTION_MODELS.get(action)
-        if model is None:
-            raise CaseError(
-                f"unknown action {action!r}; one of: {', '.join(sorted(ACTION_MODELS))}"
-            )
-        if not isinstance(data, Action):
-            try:
-                data = model.model_validate(dict(data or {}))
-            except ValidationError as err:
-                raise CaseError(validation_message(err, f"{action}.")) from err
-        elif not isinstance(data, model):
-            raise CaseError(f"{action} takes {model.__name__}, not {type(data).__name__}")
+        data = _valid_action(action, data)
         try:
             state: CaseState = await self.handle(case_id).execute_update(
                 action, data, result_type=CaseState
@@ -207,6 +196,40 @@ class CaseClient:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseError(await self._why_not_found(case_id, action)) from err
+            raise CaseError(_rpc_message(case_id, err)) from err
+
+    async def open_and_act(
+        self,
+        intake: CaseIntake | Mapping[str, Any],
+        action: str,
+        data: Action | Mapping[str, Any] | None = None,
+    ) -> CaseState:
+        """Open the case and act on it in one request (update-with-start), answered once the
+        action is on record; a case that already runs under this id takes the action instead.
+
+        For callers that open and act at once, such as a phone agent who registers the call and
+        gives the first response: it saves a round trip and a workflow task.
+        """
+        intake = _valid_intake(intake)
+        model = _valid_action(action, data)
+        case_id = intake.case_id
+        assert case_id is not None
+        start = WithStartWorkflowOperation(
+            AfterSalesCase.run,
+            CaseInput.model_validate(intake.model_dump() | {"resume": None}),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            **start_options(intake, self.task_queue, self._opening(intake)),
+        )
+        try:
+            state: CaseState = await self.client.execute_update_with_start_workflow(
+                action, model, start_workflow_operation=start, result_type=CaseState
+            )
+            return state
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise CaseError(f"case {case_id}: {message}") from err
+        except RPCError as err:
             raise CaseError(_rpc_message(case_id, err)) from err
 
     async def _why_not_found(self, case_id: str, action: str) -> str:
@@ -246,3 +269,29 @@ def _rpc_message(case_id: str, err: RPCError) -> str:
     if err.status == RPCStatusCode.NOT_FOUND:
         return f"case {case_id} not found"
     return f"case {case_id}: {err.message}"
+
+
+def _valid_intake(intake: CaseIntake | Mapping[str, Any]) -> CaseIntake:
+    """The intake as the model, with a case id; a bad one is refused naming the field."""
+    if not isinstance(intake, CaseIntake):
+        try:
+            intake = CaseIntake.model_validate(intake)
+        except ValidationError as err:
+            raise CaseError(validation_message(err)) from err
+    if intake.case_id is None:
+        intake = intake.model_copy(update={"case_id": uuid.uuid4().hex[:12]})
+    return intake
+
+
+def _valid_action(action: str, data: Action | Mapping[str, Any] | None) -> Action:
+    model = ACTION_MODELS.get(action)
+    if model is None:
+        raise CaseError(f"unknown action {action!r}; one of: {', '.join(sorted(ACTION_MODELS))}")
+    if not isinstance(data, Action):
+        try:
+            return model.model_validate(dict(data or {}))
+        except ValidationError as err:
+            raise CaseError(validation_message(err, f"{action}.")) from err
+    if not isinstance(data, model):
+        raise CaseError(f"{action} takes {model.__name__}, not {type(data).__name__}")
+    return data

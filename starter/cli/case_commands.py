@@ -19,6 +19,8 @@ from starter.demo import run_demo
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("open", help="open a case from a JSON file, or - for stdin")
     p.add_argument("source")
+    p.add_argument("--act", metavar="ACTION", help="act at once, in the same request; prints the state")
+    p.add_argument("--data", help="the action's JSON payload (with --act)")
     p = sub.add_parser("act", help="send an action to a case")
     p.add_argument("case")
     p.add_argument("action", help=", ".join(ACTION_MODELS))
@@ -37,18 +39,29 @@ async def cmd_open(args: argparse.Namespace, settings: Settings) -> None:
         intake = CaseIntake.model_validate(data)
     except ValidationError as err:
         raise UserError(validation_message(err, "invalid case: ")) from err
+    if args.data and not args.act:
+        raise UserError("--data needs --act")
+    action = _action_data(args.act, args.data) if args.act else None
     client = await case_client(settings)
-    print_json(await client.open(intake))
+    if action is None:
+        print_json(await client.open(intake))
+    else:
+        print_json(await client.open_and_act(intake, *action))
 
 
 async def cmd_act(args: argparse.Namespace, settings: Settings) -> None:
-    if args.action not in ACTION_MODELS:
-        raise UserError(f"unknown action {args.action!r}; one of: {', '.join(ACTION_MODELS)}")
-    data = parse_json(args.data, "--data") if args.data else {}
+    action, data = _action_data(args.action, args.data)
+    client = await case_client(settings)
+    print_json(await client.act(args.case, action, data))
+
+
+def _action_data(action: str, text: str | None) -> tuple[str, dict[str, Any]]:
+    if action not in ACTION_MODELS:
+        raise UserError(f"unknown action {action!r}; one of: {', '.join(ACTION_MODELS)}")
+    data = parse_json(text, "--data") if text else {}
     if not isinstance(data, dict):
         raise UserError("--data: must be a JSON object")
-    client = await case_client(settings)
-    print_json(await client.act(args.case, args.action, data))
+    return action, data
 
 
 async def cmd_show(args: argparse.Namespace, settings: Settings) -> None:

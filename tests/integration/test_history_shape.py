@@ -1,0 +1,128 @@
+"""The shape of the golden histories: what each path costs in events, tasks and round trips.
+
+The histories recorded since the business-minimal path (`lean_*.json`) must show it: the record
+as a local activity in the deciding task, no bookkeeping activities, every update answered in
+the task that accepted it, at most one upsert of our attributes per task, and a timer re-armed
+only for an earlier deadline. The older histories must show the older path, so each replays on
+the path it recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workflows.case_workflow import LEAN
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+LEAN_FILES = sorted(HISTORIES.glob("lean_*.json"))
+OLD_FILES = sorted(p for p in HISTORIES.glob("*.json") if not p.name.startswith("lean_"))
+BOOKKEEPING = {"record_case", "send_notification"}
+# The SDK's own record of a patch; Temporal Cloud does not bill it.
+CHANGE_VERSION = "TemporalChangeVersion"
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = json.loads(path.read_text())["events"]
+    return events
+
+
+def _type(event: dict[str, Any]) -> str:
+    return str(event["eventType"]).removeprefix("EVENT_TYPE_")
+
+
+def _patches(events: list[dict[str, Any]]) -> set[str]:
+    found = set()
+    for e in events:
+        attrs = e.get("markerRecordedEventAttributes", {})
+        if attrs.get("markerName") == "core_patch":
+            payload = attrs["details"]["patch-data"]["payloads"][0]["data"]
+            found.add(json.loads(base64.b64decode(payload))["id"])
+    return found
+
+
+def _tasks(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The commands and messages each completed workflow task produced, task by task."""
+    tasks: list[list[dict[str, Any]]] = []
+    for e in events:
+        if _type(e) == "WORKFLOW_TASK_COMPLETED":
+            tasks.append([])
+        elif tasks and _type(e) not in {"WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED"}:
+            tasks[-1].append(e)
+    return tasks
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_there_are_lean_histories_of_every_main_path() -> None:
+    old = {p.stem for p in OLD_FILES}
+    assert {p.stem.removeprefix("lean_") for p in LEAN_FILES} == old
+
+
+@pytest.mark.parametrize("path", OLD_FILES, ids=lambda p: p.stem)
+def test_old_histories_took_the_old_path(path: Path) -> None:
+    events = _events(path)
+    assert LEAN not in _patches(events)
+    assert not any(_type(e) == "MARKER_RECORDED" and "record_case" in json.dumps(e) for e in events)
+
+
+@pytest.mark.parametrize("path", LEAN_FILES, ids=lambda p: p.stem)
+def test_lean_histories_record_locally_and_answer_each_update_in_one_task(path: Path) -> None:
+    events = _events(path)
+    assert LEAN in _patches(events)
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if _type(e) == "ACTIVITY_TASK_SCHEDULED"
+    ]
+    assert not BOOKKEEPING & set(scheduled), scheduled
+    for task in _tasks(events):
+        accepted = [e for e in task if _type(e) == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"]
+        completed = [e for e in task if _type(e) == "WORKFLOW_EXECUTION_UPDATE_COMPLETED"]
+        assert len(completed) == len(accepted), f"an update outlived its task in {path.name}"
+
+
+@pytest.mark.parametrize("path", LEAN_FILES, ids=lambda p: p.stem)
+def test_lean_histories_upsert_at_most_once_per_task(path: Path) -> None:
+    for task in _tasks(_events(path)):
+        ours = [
+            e
+            for e in task
+            if _type(e) == "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"
+            and set(e["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]["indexedFields"])
+            != {CHANGE_VERSION}
+        ]
+        assert len(ours) <= 1
+
+
+@pytest.mark.parametrize("path", LEAN_FILES, ids=lambda p: p.stem)
+def test_lean_histories_rearm_a_timer_only_for_an_earlier_deadline(path: Path) -> None:
+    armed: dict[str, datetime] = {}
+    for task in _tasks(_events(path)):
+        cancelled: list[datetime] = []
+        for e in task:
+            kind = _type(e)
+            if kind == "TIMER_CANCELED":
+                cancelled.append(armed.pop(e["timerCanceledEventAttributes"]["timerId"]))
+            elif kind == "TIMER_STARTED":
+                attrs = e["timerStartedEventAttributes"]
+                fires = _time(e["eventTime"]) + timedelta(
+                    seconds=float(attrs["startToFireTimeout"].removesuffix("s"))
+                )
+                assert all(fires < earlier for earlier in cancelled), path.name
+                assert not armed, f"a second timer armed beside another in {path.name}"
+                armed[attrs["timerId"]] = fires
+            elif kind == "TIMER_FIRED":
+                armed.pop(e["timerFiredEventAttributes"]["timerId"], None)
+
+
+def test_the_general_path_costs_at_most_50_events() -> None:
+    old, lean = _events(HISTORIES / "general.json"), _events(HISTORIES / "lean_general.json")
+    assert len(lean) <= 50 < len(old)
