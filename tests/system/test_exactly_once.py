@@ -1,4 +1,6 @@
-"""A refund is executed exactly once even when the worker is SIGKILLed after paying."""
+"""Exactly once across a worker SIGKILLed at the worst moment: a refund is executed once when
+the worker dies after paying, and every audit row and outbox row is written once when it dies
+after the record committed but before the workflow task that wrote it completed."""
 
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ pytestmark = pytest.mark.devserver
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _spawn_worker(dev_server, dsn: str, task_queue: str, marker: Path) -> asyncio.subprocess.Process:  # type: ignore[no-untyped-def]
+async def _spawn_worker(  # type: ignore[no-untyped-def]
+    dev_server, dsn: str, task_queue: str, marker: Path, crash_on: str = "refund"
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.crash_worker", "--address", dev_server.address, "--dsn", dsn,
-        "--task-queue", task_queue, "--marker", str(marker),
+        "--task-queue", task_queue, "--marker", str(marker), "--crash-on", crash_on,
         env={**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS}, cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
@@ -74,6 +78,48 @@ async def test_refund_once_when_worker_killed_between_payment_and_completion(
         rows = await pool.fetch("SELECT key, status, amount FROM refunds WHERE case_id = $1", case.case_id)
         assert len(rows) == 1
         assert rows[0]["status"] == "executed" and str(rows[0]["amount"]) == "300.00"
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+async def test_record_written_once_when_worker_killed_after_commit_before_task_completes(
+    dev_server, dev_client, postgres_dsn, pool, tmp_path
+):
+    task_queue = f"crash-record-{uuid.uuid4()}"
+    marker = tmp_path / "crashed"
+    client = CaseClient(dev_client, task_queue)
+    case = intake()
+    first = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker, "record:acknowledged")
+    second = None
+    try:
+        await client.open(case)
+        acting = asyncio.ensure_future(client.act(case.case_id, "acknowledge", {"actor": "agent-1"}))
+        assert await asyncio.wait_for(first.wait(), 90) == -9  # killed right after the commit
+        assert int(marker.read_text()) >= 1  # the first process wrote the rows
+        before = await pool.fetch(
+            "SELECT seq, type, recorded_at FROM case_events WHERE case_id = $1 ORDER BY seq", case.case_id
+        )
+        outbox_before = await pool.fetchval("SELECT count(*) FROM notifications WHERE case_id = $1", case.case_id)
+        assert "acknowledged" in [r["type"] for r in before]
+
+        second = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+        # The update was never answered; the replacement runs the task again and answers it.
+        state = await asyncio.wait_for(acting, 90)
+        assert state.status.value == "acknowledged"
+        after = await pool.fetch(
+            "SELECT seq, type, recorded_at FROM case_events WHERE case_id = $1 ORDER BY seq", case.case_id
+        )
+        # The rerun wrote nothing twice and rewrote nothing: the same rows, as first committed.
+        assert [tuple(r) for r in after] == [tuple(r) for r in before]
+        assert [r["seq"] for r in after] == list(range(1, state.last_seq + 1))
+        assert [r["type"] for r in after].count("acknowledged") == 1
+        assert await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE case_id = $1", case.case_id
+        ) == outbox_before
+        assert await pool.fetchval("SELECT last_seq FROM cases WHERE case_id = $1", case.case_id) == state.last_seq
     finally:
         for proc in (first, second):
             if proc is not None and proc.returncode is None:
