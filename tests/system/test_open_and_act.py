@@ -12,6 +12,7 @@ import pytest
 
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker
+from tests.eventually import eventually
 from tests.factories import intake
 from tests.system.test_cli import assert_one_line_user_error, run_cli_async
 
@@ -47,6 +48,14 @@ async def test_open_and_acknowledge_in_one_request(dev_server, dev_client, pool,
         assert "workflow_execution_update_accepted_event_attributes" in first_task
         assert "workflow_execution_update_completed_event_attributes" in first_task
         assert "activity_task_scheduled_event_attributes" not in kinds
+
+        # docs/DEPLOY.md finds the cases still on the old path by the patch they lack.
+        async def listed(query: str) -> set[str]:
+            return {c.case_id for c in await client.list(f"OrderId = '{case.order_id}' AND {query}")}
+
+        await eventually(lambda: listed("TemporalChangeVersion = 'lean-record-v1'"),
+                         lambda found: found == {case.case_id}, "the case listed by its patch")
+        assert await listed("TemporalChangeVersion IS NULL") == set()
 
 
 async def test_open_and_act_refuses_a_bad_action_and_starts_nothing(dev_server, dev_client, pool, policy):  # type: ignore[no-untyped-def]
