@@ -1,28 +1,28 @@
-"""The no-op baselines: workflows with a case's orchestration shape and none of its work.
+"""The business-minimal no-op baselines: what a case's business needs of Temporal, and nothing else.
 
-`NoopCase` follows a `Plan` read from a real case's history: the same local activity at start, the
-same activity batches per phase (activities that return at once and write nothing), the same
-updates (each returns after as many batches as the real one), the same search-attribute upserts,
-and the same main loop that sleeps on a timer whenever nothing is pending. Its `ping` update
-returns at once (the update-latency baseline). `NoopTimer` sleeps to an SLA warning and due time
-like a case with a short target and reports when its "record" activity ran (the breach baseline).
+`NoopCase` follows a `Plan` read from a real case's history: the same start (with the same update
+when the real case is opened with update-with-start), the same updates, the same money, shipment
+and visit activities (under the real activity types, answered by one activity that does nothing)
+and one SLA timer, set again only in the phases where the real case's next deadline changed. An
+update answers as soon as its business step is done, in the same workflow task when it needs no
+activity. No bookkeeping activities, local activities, search-attribute upserts or details.
+`NoopTimer` is the breach baseline: one timer to the due instant, and it reports when it woke.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from bench.plan import (
-        LOCAL,
-        NoopCall,
         NoopCaseInput,
         NoopReply,
         NoopResult,
@@ -31,37 +31,21 @@ with workflow.unsafe.imports_passed_through():
         NoopTimerReply,
         Phase,
     )
-    from cases.models import (
-        Acknowledge,
-        Confirm,
-        FollowUpResult,
-        ProposeResolution,
-        Rate,
-    )
 
-NOOP_ACTIVITY = "bench_noop"
-NOOP_LOCAL_ACTIVITY = "bench_noop_local"
-_PHASE_KEY = SearchAttributeKey.for_keyword("CaseStatus")
 _TIMEOUT = timedelta(seconds=15)
 _RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=0)
-_IDLE = timedelta(hours=20)
 
 # Counted in the worker process (activities run outside the sandbox), reported in its status.
 CALLS = {"activities": 0}
 
 
-@activity.defn(name=NOOP_ACTIVITY)
-async def noop(call: NoopCall) -> NoopResult:
+@activity.defn(dynamic=True)
+async def noop(args: Sequence[RawValue]) -> NoopResult:
     CALLS["activities"] += 1
     return NoopResult(at=time.time())
 
 
-@activity.defn(name=NOOP_LOCAL_ACTIVITY)
-async def noop_local(call: NoopCall) -> NoopResult:
-    return NoopResult(at=time.time())
-
-
-ACTIVITIES = [noop, noop_local]
+ACTIVITIES = [noop]
 
 
 @dataclass
@@ -75,25 +59,22 @@ class NoopCase:
     @workflow.init
     def __init__(self, data: NoopCaseInput) -> None:
         self._plan = data.plan
-        self._started = False
         self._queue: list[_Ticket] = []
+        self._start = _Ticket(0)
+        # With update-with-start, the start's own update answers for phase 0.
+        self._start_answered = data.plan.start_update is None
         self._next_phase = 1
         self._phase = 0
         self._ready_phase = -1
-        self._seq = 0
+        self._timer: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, data: NoopCaseInput) -> NoopReply:
-        final = await self._run_phase(0, None)
+        final = await self._run_phase(0, self._start)
         while not final:
-            if self._queue:
-                ticket = self._queue.pop(0)
-                final = await self._run_phase(ticket.phase, ticket)
-                continue
-            try:
-                await workflow.wait_condition(lambda: bool(self._queue), timeout=_IDLE)
-            except TimeoutError:
-                pass
+            await workflow.wait_condition(lambda: bool(self._queue))
+            ticket = self._queue.pop(0)
+            final = await self._run_phase(ticket.phase, ticket)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return NoopReply(phase=self._phase, ready=True)
 
@@ -101,53 +82,34 @@ class NoopCase:
         phase: Phase = self._plan.phases[index]
         self._phase = index
         for number, batch in enumerate(phase.batches):
-            self._mark(index, phase, ticket, number)
-            if batch and batch[0].startswith(LOCAL):
-                await self._local(batch[0])
-            else:
-                await asyncio.gather(*(self._call(kind) for kind in batch))
-            if index == 0 and number == 0:
-                self._started = True  # the real case answers queries once its policy is loaded
-        self._mark(index, phase, ticket, len(phase.batches))
-        self._started = True
-        for _ in range(phase.upserts):
-            workflow.upsert_search_attributes([_PHASE_KEY.value_set(f"phase-{index}")])
-        workflow.set_current_details(f"phase {index}")
+            self._mark(phase, ticket, number)
+            await asyncio.gather(*(self._call(name) for name in batch))
+        self._mark(phase, ticket, len(phase.batches))
+        self._ready_phase = index
+        for seconds in phase.timers:
+            if seconds > 0:
+                self._arm(seconds)
         return phase.final
 
-    def _mark(self, index: int, phase: Phase, ticket: _Ticket | None, done: int) -> None:
+    def _mark(self, phase: Phase, ticket: _Ticket | None, done: int) -> None:
         if ticket is not None and done >= phase.complete_after:
             ticket.completed = True
-        if done >= phase.ready_after:
-            self._ready_phase = max(self._ready_phase, index)
 
-    async def _local(self, kind: str) -> None:
-        self._seq += 1
-        await workflow.execute_local_activity(
-            NOOP_LOCAL_ACTIVITY,
-            NoopCall(kind=kind, seq=self._seq),
-            result_type=NoopResult,
-            start_to_close_timeout=_TIMEOUT,
-            retry_policy=_RETRY,
-        )
+    def _arm(self, seconds: float) -> None:
+        """One timer for the next deadline: a new deadline replaces the old timer."""
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self._timer = asyncio.create_task(asyncio.sleep(seconds))
 
-    async def _call(self, kind: str) -> None:
-        self._seq += 1
+    async def _call(self, name: str) -> None:
         await workflow.execute_activity(
-            NOOP_ACTIVITY,
-            NoopCall(kind=kind, seq=self._seq),
+            name,
             result_type=NoopResult,
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
         )
 
-    async def _act(self) -> NoopReply:
-        await workflow.wait_condition(lambda: self._started)
-        ticket = _Ticket(phase=self._next_phase)
-        self._next_phase += 1
-        if ticket.phase >= len(self._plan.phases):
-            raise ApplicationError("no more actions in the plan", type="InvalidAction")
-        self._queue.append(ticket)
+    async def _wait(self, ticket: _Ticket) -> NoopReply:
         await workflow.wait_condition(lambda: ticket.completed)
         following = self._plan.phases[ticket.phase + 1 :]
         return NoopReply(
@@ -158,69 +120,28 @@ class NoopCase:
 
     @workflow.query
     def state(self) -> NoopState:
-        if not self._started:
-            raise ApplicationError("the case is still starting; try again", type="CaseStarting")
         return NoopState(phase=self._phase, ready_phase=self._ready_phase)
 
-    @workflow.update
-    async def ping(self) -> None:
-        return None
-
-    @workflow.update
-    async def acknowledge(self, data: Acknowledge) -> NoopReply:
-        return await self._act()
-
-    @workflow.update
-    async def propose_resolution(self, data: ProposeResolution) -> NoopReply:
-        return await self._act()
-
-    @workflow.update
-    async def confirm(self, data: Confirm) -> NoopReply:
-        return await self._act()
-
-    @workflow.update
-    async def rate(self, data: Rate) -> NoopReply:
-        return await self._act()
-
-    @workflow.update
-    async def follow_up_result(self, data: FollowUpResult) -> NoopReply:
-        return await self._act()
+    # Whatever the real case's updates are called, each one is the next phase of the plan.
+    @workflow.update(dynamic=True)
+    async def act(self, name: str, args: Sequence[RawValue]) -> NoopReply:
+        if not self._start_answered and name == self._plan.start_update:
+            self._start_answered = True
+            return await self._wait(self._start)
+        ticket = _Ticket(phase=self._next_phase)
+        self._next_phase += 1
+        if ticket.phase >= len(self._plan.phases):
+            raise ApplicationError("no more actions in the plan", type="InvalidAction")
+        self._queue.append(ticket)
+        return await self._wait(ticket)
 
 
 @workflow.defn(name="BenchNoopTimer")
 class NoopTimer:
-    """A case with one short clock: record and notify at open, warn, then record the breach."""
+    """One clock: start, sleep to the due instant, wake. Its breach latency is the wake."""
 
     @workflow.run
     async def run(self, data: NoopTimerInput) -> NoopTimerReply:
-        opened = workflow.now()
-        await workflow.execute_local_activity(
-            NOOP_LOCAL_ACTIVITY, NoopCall(kind="local"), start_to_close_timeout=_TIMEOUT
-        )
-        for kind in ("record", "notify"):
-            await self._call(kind)
-        warn = opened + timedelta(seconds=data.target_seconds * data.warning_fraction)
-        due = opened + timedelta(seconds=data.target_seconds)
-        await self._sleep_until(warn)
-        for kind in ("record", "notify"):
-            await self._call(kind)
-        await self._sleep_until(due)
-        recorded = await self._call("record")
-        return NoopTimerReply(due=due.timestamp(), recorded=recorded.at)
-
-    async def _sleep_until(self, at: object) -> None:
-        delay = at - workflow.now()  # type: ignore[operator]
-        if delay > timedelta(0):
-            try:
-                await workflow.wait_condition(lambda: False, timeout=delay)
-            except TimeoutError:
-                pass
-
-    async def _call(self, kind: str) -> NoopResult:
-        return await workflow.execute_activity(
-            NOOP_ACTIVITY,
-            NoopCall(kind=kind),
-            result_type=NoopResult,
-            start_to_close_timeout=_TIMEOUT,
-            retry_policy=_RETRY,
-        )
+        due = workflow.now() + timedelta(seconds=data.target_seconds)
+        await asyncio.sleep(data.target_seconds)
+        return NoopTimerReply(due=due.timestamp(), woke=workflow.now().timestamp())

@@ -4,9 +4,10 @@ A worker process runs a copy of the shipped policy in which the general tier's f
 due after a few seconds (everything else is unchanged, so nothing else falls due). Cases are
 opened and left alone; each one warns at 80 % of the target, then breaches and escalates. The
 latency of a case is `case_events.recorded_at` of its `escalated` row minus the clock's
-`breached_at` (its due time) in `sla_clocks`. Baseline: a no-op workflow that does the same
-(record and notify at open, wake at the warning, wake at the due time) and reports when its
-"record" activity ran.
+`breached_at` (its due time) in `sla_clocks`. Baseline: the business-minimal no-op, one timer to
+the due instant; it has nothing to record, so its latency is the wake (`workflow.now()` in the
+task its timer woke) minus the due instant. The target is judged with cases opened at a steady
+half of the capacity the end-to-end run measured, so the server is loaded but not saturated.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ async def measure(
     base_worker: WorkerProcess,
     rate: float | None,
     enforce: bool,
+    rate_source: str = "",
+    at_half_capacity: bool = False,
     timeout: float = 180.0,
 ) -> None:
-    how = f"opened at {rate:g}/s" if rate else "opened at once (a burst)"
+    how = f"opened at {rate:.2f}/s{rate_source}" if rate else "opened at once (a burst)"
     section = (
         f"3. breach detection ({cases} cases {how}, left to breach a "
         f"{target_seconds:g}s first-response target)"
@@ -129,42 +132,39 @@ async def measure(
 
     real_ms = [(r["escalated_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows]
     timer_ms = [(r["detected_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows]
-    base_ms = [(r.recorded - r.due) * 1000 for r in replies]
+    base_ms = [(r.woke - r.due) * 1000 for r in replies]
     for p in (50, 90, 99):
         rep.add(
             section,
-            f"due -> escalation recorded p{p}",
+            f"due -> escalation recorded (no-op: woke) p{p}",
             percentile(real_ms, p),
             percentile(base_ms, p),
             "ms",
             "{:.0f}",
         )
     rep.add(section, "max", max(real_ms), max(base_ms), "ms", "{:.0f}")
-    rep.add(
-        section,
-        "due -> workflow woke (timer lateness) p50",
-        percentile(timer_ms, 50),
-        None,
-        "ms",
-        "{:.0f}",
-    )
-    rep.add(
-        section,
-        "due -> workflow woke (timer lateness) p99",
-        percentile(timer_ms, 99),
-        None,
-        "ms",
-        "{:.0f}",
-    )
+    for p in (50, 99):
+        # The timer's lateness on both sides: what the server adds before any of our code runs.
+        rep.add(
+            section,
+            f"due -> workflow woke p{p}",
+            percentile(timer_ms, p),
+            percentile(base_ms, p),
+            "ms",
+            "{:.0f}",
+        )
     rep.note(
         section,
         "all cases breached once and escalated once; latency = "
-        "case_events.recorded_at('escalated') - sla_clocks.breached_at",
+        "case_events.recorded_at('escalated') - sla_clocks.breached_at; the no-op's latency is its "
+        "wake: it records nothing",
     )
     if enforce:
         p99 = percentile(real_ms, 99)
         rep.target(
-            "breach detection p99 < 1 s",
+            "breach detection p99 < 1 s"
+            + (", cases opened at half the measured capacity" if at_half_capacity else ""),
             p99 < 1000,
-            f"p99 {p99:.0f} ms with cases {how} (baseline p99 {percentile(base_ms, 99):.0f} ms)",
+            f"p99 {p99:.0f} ms with cases {how} (no-op wake p99 {percentile(base_ms, 99):.0f} ms, "
+            f"real wake p99 {percentile(timer_ms, 99):.0f} ms)",
         )

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.breach import short_policy
 from bench.drivers import RealTarget, closed_loop
@@ -34,6 +35,7 @@ from cases.policy import load_policy
 _REPLAY = """
 import asyncio, json, sys, time
 from pathlib import Path
+from typing import Any
 from starter.replay import load_history_file, replay_histories
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
@@ -65,7 +67,8 @@ async def _replay(env: BenchEnv, root: Path, folder: Path, rounds: int) -> dict[
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
-    return json.loads(out.decode().strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -207,7 +210,7 @@ async def run(args: argparse.Namespace) -> None:
                     for s in sides
                 )
             )
-            rows: list = []
+            rows: list[Any] = []
             deadline = time.perf_counter() + 120 + args.breach_target
             while time.perf_counter() < deadline:
                 rows = await env.pool.fetch(

@@ -2,8 +2,10 @@
 
 A lifecycle is open → acknowledge → propose_resolution (an explanation, or a 100 CNY refund, below
 the 500 CNY approval threshold) → confirm → rate 5 → follow_up_result when the case is in the
-follow-up sample → closed. A refund is executed after the proposal returns, so the customer
-polls the `state` query until the case awaits confirmation; the baseline is polled the same way.
+follow-up sample → closed. Opening and acknowledging go in one request (update-with-start) when
+the client offers it and `OPEN_MODE` says so, else as a start and an update. A refund is executed
+after the proposal returns, so the customer polls the `state` query until the case awaits
+confirmation; the baseline is polled the same way.
 """
 
 from __future__ import annotations
@@ -14,24 +16,37 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDReusePolicy,
-)
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.baseline import NoopCase
 from bench.plan import NoopCaseInput, NoopReply, NoopState, Plan
 from cases.actions import ACTION_MODELS
 from cases.ids import workflow_id_for
-from cases.models import CaseIntake
-from cases.policy import Policy
-from starter.client import CaseClient
-from workflows import search_attributes as sa
+from cases.machine import CaseMachine
+from cases.models import CaseIntake, CaseState
+from cases.policy import Policy, load_policy
+from starter.client import CaseClient, start_options
 
 VARIANTS = ("explanation", "refund")
 POLL_S = 0.02
+WITH_START = "update-with-start"
+OPEN_MODES = (WITH_START, "start")
+# The process-wide choice of `--open`: a start and an update are the fallback for a client
+# without update-with-start.
+OPEN_MODE = WITH_START if hasattr(CaseClient, "open_and_act") else "start"
+_POLICY: list[Policy] = []
+
+
+def opening(data: CaseIntake, policy: Policy | None = None) -> CaseState:
+    """The state a case opens in, as the client works it out for the attributes at start."""
+    if policy is None:
+        if not _POLICY:
+            _POLICY.append(load_policy(None))
+        policy = _POLICY[0]
+    assert data.case_id is not None
+    at = now()
+    return CaseMachine.open(data.case_id, data, policy.snapshot(at), at).state
 
 
 def variant_for(index: int) -> str:
@@ -74,6 +89,7 @@ class Target(Protocol):
 
     def workflow_id(self, case_id: str) -> str: ...
     async def open(self, case_id: str, index: int) -> None: ...
+    async def open_and_act(self, case_id: str, index: int, action: str, data: dict[str, Any]) -> Step: ...
     async def act(self, case_id: str, action: str, data: dict[str, Any]) -> Step: ...
     async def poll(self, case_id: str) -> Step: ...
     async def result(self, case_id: str) -> str: ...
@@ -91,10 +107,14 @@ class RealTarget:
     async def open(self, case_id: str, index: int) -> None:
         await self.cases.open(intake(case_id))
 
+    async def open_and_act(self, case_id: str, index: int, action: str, data: dict[str, Any]) -> Step:
+        if OPEN_MODE != WITH_START:
+            await self.open(case_id, index)
+            return await self.act(case_id, action, data)
+        return _step(await self.cases.open_and_act(intake(case_id), action, data))
+
     async def act(self, case_id: str, action: str, data: dict[str, Any]) -> Step:
-        state = await self.cases.act(case_id, action, data)
-        status = state.status.value
-        return Step(ready=status != "resolving", follow_up=status == "follow_up")
+        return _step(await self.cases.act(case_id, action, data))
 
     async def poll(self, case_id: str) -> Step:
         state = await self.cases.state(case_id)
@@ -104,8 +124,14 @@ class RealTarget:
         return (await self.cases.handle(case_id).result()).status.value
 
 
+def _step(state: CaseState) -> Step:
+    status = state.status.value
+    return Step(ready=status != "resolving", follow_up=status == "follow_up")
+
+
 class BaselineTarget:
-    """The no-op workflow, started with the same start options and driven with the same calls."""
+    """The no-op workflow, started with the same start options and driven with the same calls
+    (update-with-start when the real case is opened that way)."""
 
     kind = "baseline"
 
@@ -121,39 +147,43 @@ class BaselineTarget:
     def handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(self.workflow_id(case_id))
 
-    async def start(self, case_id: str, plan: Plan) -> None:
+    async def start(
+        self, case_id: str, plan: Plan, first: tuple[str, dict[str, Any]] | None = None
+    ) -> NoopReply | None:
+        """Start the no-op as the real case is started; with `first`, in one request with it."""
         data = intake(case_id)
-        await self.client.start_workflow(
-            NoopCase.run,
-            NoopCaseInput(case_id=case_id, plan=plan),
-            id=self.workflow_id(case_id),
-            task_queue=self.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.CASE_STATUS, "registered"),
-                    SearchAttributePair(sa.CASE_CATEGORY, data.category.value),
-                    SearchAttributePair(sa.CUSTOMER_TIER, data.customer.tier.value),
-                    SearchAttributePair(sa.ORDER_ID, data.order_id),
-                ]
-            ),
-            static_summary=f"general · {data.category.value} · order {data.order_id}",
-            static_details=f"**Customer** {data.customer.id} · {data.description}",
+        # The real case's start request, to the no-op's id and task queue.
+        options = start_options(data, self.task_queue, opening(data)) | {"id": self.workflow_id(case_id)}
+        arg = NoopCaseInput(case_id=case_id, plan=plan)
+        if first is None:
+            await self.client.start_workflow(NoopCase.run, arg, **options)
+            return None
+        action, body = first
+        start = WithStartWorkflowOperation(
+            NoopCase.run, arg, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, **options
         )
+        reply: NoopReply = await self.client.execute_update_with_start_workflow(
+            action,
+            ACTION_MODELS[action].model_validate(body),
+            start_workflow_operation=start,
+            result_type=NoopReply,
+        )
+        return reply
 
     async def open(self, case_id: str, index: int) -> None:
+        # Nothing to wait for: the baseline has no start-up work before it takes updates.
         await self.start(case_id, self.plans[index])
         self._phase[case_id] = 0
-        delay = 0.05
-        while True:
-            try:
-                await self.handle(case_id).query(NoopCase.state)
-                return
-            except WorkflowQueryFailedError as err:
-                if "still starting" not in str(err.message):
-                    raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+
+    async def open_and_act(self, case_id: str, index: int, action: str, data: dict[str, Any]) -> Step:
+        plan = self.plans[index]
+        if plan.start_update != action:
+            await self.open(case_id, index)
+            return await self.act(case_id, action, data)
+        reply = await self.start(case_id, plan, (action, data))
+        assert reply is not None
+        self._phase[case_id] = reply.phase
+        return Step(ready=reply.ready, follow_up=reply.follow_up)
 
     async def act(self, case_id: str, action: str, data: dict[str, Any]) -> Step:
         model = ACTION_MODELS[action].model_validate(data)
@@ -187,9 +217,8 @@ class CaseOutcome:
 async def lifecycle(target: Target, case_id: str, index: int) -> CaseOutcome:
     variant = variant_for(index)
     started = time.perf_counter()
-    await target.open(case_id, index)
+    await target.open_and_act(case_id, index, "acknowledge", {"actor": "agent-1"})
     updates = 0
-    await target.act(case_id, "acknowledge", {"actor": "agent-1"})
     step = await target.act(case_id, "propose_resolution", proposal(variant))
     updates += 2
     polls = 0

@@ -1,9 +1,9 @@
-"""End-to-end cases/s in a closed loop, against the no-op baseline sized from the real histories.
+"""End-to-end cases/s in a closed loop, against the business-minimal no-op read from real histories.
 
 First one case of each kind (explanation or refund, with or without a follow-up) runs one action
-at a time; its history gives the `Plan` the baseline copies. Then the closed loop runs the real
-case and the baseline in the order real, baseline, baseline, real (half the cases each time), so a
-drift in machine load during the run weighs on both sides alike.
+at a time; its history gives the `Plan` of business steps the baseline keeps. Then the closed
+loop runs the real case and the baseline in the order real, baseline, baseline, real (half the
+cases each time), so a drift in machine load during the run weighs on both sides alike.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
 
+from bench import drivers
 from bench.drivers import (
     VARIANTS,
     BaselineTarget,
@@ -29,7 +30,15 @@ from bench.drivers import (
     variant_for,
 )
 from bench.env import BenchEnv, WorkerProcess, cpu_delta
-from bench.plan import Plan, Shape, mean_shape, plan_from_history, shape_of, status_path
+from bench.plan import (
+    BOOKKEEPING_ACTIVITIES,
+    Plan,
+    Shape,
+    mean_shape,
+    plan_from_history,
+    shape_of,
+    status_path,
+)
 from bench.report import Report, percentile, progress
 from cases.policy import Policy, PolicySnapshot
 
@@ -72,9 +81,13 @@ def pick_case_id(snapshot: PolicySnapshot, prefix: str, follow_up: bool) -> str:
 async def stepwise(target: Target, client: Client, case_id: str, variant: str) -> str:
     """The lifecycle one action at a time, waiting for the case to be quiet after each."""
     workflow_id = target.workflow_id(case_id)
-    await target.open(case_id, VARIANTS.index(variant))
-    await quiet(client, workflow_id)
-    await target.act(case_id, "acknowledge", {"actor": "agent-1"})
+    index, first = VARIANTS.index(variant), {"actor": "agent-1"}
+    if drivers.OPEN_MODE == drivers.WITH_START:
+        await target.open_and_act(case_id, index, "acknowledge", first)
+    else:
+        await target.open(case_id, index)
+        await quiet(client, workflow_id)
+        await target.act(case_id, "acknowledge", first)
     await quiet(client, workflow_id)
     await target.act(case_id, "propose_resolution", proposal(variant))
     await quiet(client, workflow_id)
@@ -93,12 +106,15 @@ async def stepwise(target: Target, client: Client, case_id: str, variant: str) -
 class Calibration:
     plans: dict[PlanKey, Plan]
     real_shapes: dict[PlanKey, Shape]
+    real_histories: dict[PlanKey, WorkflowHistory]
     baseline_shapes: dict[PlanKey, Shape] = field(default_factory=dict)
+    baseline_histories: dict[PlanKey, WorkflowHistory] = field(default_factory=dict)
 
 
 async def calibrate(env: BenchEnv, real: RealTarget, snapshot: PolicySnapshot) -> Calibration:
     plans: dict[PlanKey, Plan] = {}
     shapes: dict[PlanKey, Shape] = {}
+    histories: dict[PlanKey, WorkflowHistory] = {}
     for variant in VARIANTS:
         for follow_up in (False, True):
             case_id = pick_case_id(snapshot, f"cal-{env.run_id}-{variant}", follow_up)
@@ -111,15 +127,18 @@ async def calibrate(env: BenchEnv, real: RealTarget, snapshot: PolicySnapshot) -
             plan = plan_from_history(history.events)
             expected = ["acknowledge", "propose_resolution", "confirm", "rate"]
             expected += ["follow_up_result"] if follow_up else []
-            if plan.updates() != expected:
-                raise RuntimeError(f"calibration {case_id}: updates {plan.updates()} != {expected}")
+            found = ([plan.start_update] if plan.start_update else []) + plan.updates()
+            if found != expected:
+                raise RuntimeError(f"calibration {case_id}: updates {found} != {expected}")
             plans[(variant, follow_up)] = plan
             shapes[(variant, follow_up)] = shape_of(history.events)
-    return Calibration(plans, shapes)
+            histories[(variant, follow_up)] = history
+    return Calibration(plans, shapes, histories)
 
 
 async def check_baseline(env: BenchEnv, calibration: Calibration, task_queue: str) -> None:
-    """Run one baseline case per plan, one action at a time; its activities must equal the real."""
+    """Run one baseline case per plan, one action at a time: it must make the real case's business
+    calls (the same updates, the same money, shipment and visit activities) and nothing else."""
     keys = list(calibration.plans)
     base = BaselineTarget(
         env.client,
@@ -134,12 +153,20 @@ async def check_baseline(env: BenchEnv, calibration: Calibration, task_queue: st
         history = await env.client.get_workflow_handle(base.workflow_id(case_id)).fetch_history()
         shape = shape_of(history.events)
         calibration.baseline_shapes[key] = shape
+        calibration.baseline_histories[key] = history
         real = calibration.real_shapes[key]
-        for attr in ("activities", "local_activities", "updates", "upserts"):
-            if getattr(shape, attr) != getattr(real, attr):
-                raise RuntimeError(
-                    f"baseline {key}: {attr} {getattr(shape, attr)} != real {getattr(real, attr)}"
-                )
+        business = Counter(
+            {k: v for k, v in real.activity_types.items() if k not in BOOKKEEPING_ACTIVITIES}
+        )
+        wrong = [f"{attr} {getattr(shape, attr)}" for attr in ("local_activities", "upserts") if getattr(shape, attr)]
+        if shape.activity_types != business:
+            wrong.append(f"activities {dict(shape.activity_types)} != real {dict(business)}")
+        if shape.updates != real.updates:
+            wrong.append(f"updates {shape.updates} != real {real.updates}")
+        if shape.timers > max(real.timers, 1):
+            wrong.append(f"timers {shape.timers} > real {real.timers}")
+        if wrong:
+            raise RuntimeError(f"baseline {key}: {'; '.join(wrong)}")
 
 
 @dataclass
@@ -152,6 +179,13 @@ class E2EResult:
     baseline_cpu: dict[str, float]
     transitions: list[int]
     calibration: Calibration
+    keys: list[PlanKey]  # the path of each case, in the order of the histories
+
+    def by_path(self, histories: list[WorkflowHistory]) -> dict[PlanKey, list[WorkflowHistory]]:
+        out: dict[PlanKey, list[WorkflowHistory]] = {}
+        for key, history in zip(self.keys, histories, strict=True):
+            out.setdefault(key, []).append(history)
+        return out
 
 
 def _merge(parts: list[LoopResult]) -> LoopResult:
@@ -175,10 +209,8 @@ async def measure(
 ) -> E2EResult:
     snapshot = policy.snapshot(now())
     ids = [f"{label}-{env.run_id}-{i:04d}" for i in range(cases)]
-    plans = {
-        i: calibration.plans[(variant_for(i), snapshot.in_follow_up_sample(cid))]
-        for i, cid in enumerate(ids)
-    }
+    keys = [(variant_for(i), snapshot.in_follow_up_sample(cid)) for i, cid in enumerate(ids)]
+    plans = {i: calibration.plans[key] for i, key in enumerate(keys)}
     real = RealTarget(env.client, real_worker.task_queue, policy)
     base = BaselineTarget(env.client, base_worker.task_queue, plans)
     half = cases // 2
@@ -220,13 +252,14 @@ async def measure(
         dict(cpu["baseline"]),
         transitions,
         calibration,
+        keys,
     )
 
 
 class _Offset:
     """A target whose case indexes start at `offset` (the second half of the run)."""
 
-    def __init__(self, inner: Any, offset: int) -> None:
+    def __init__(self, inner: Target, offset: int) -> None:
         self._inner = inner
         self._offset = offset
         self.kind = inner.kind
@@ -236,6 +269,9 @@ class _Offset:
 
     async def open(self, case_id: str, index: int) -> None:
         await self._inner.open(case_id, index + self._offset)
+
+    async def open_and_act(self, case_id: str, index: int, action: str, data: dict[str, Any]) -> Any:
+        return await self._inner.open_and_act(case_id, index + self._offset, action, data)
 
     async def act(self, case_id: str, action: str, data: dict[str, Any]) -> Any:
         return await self._inner.act(case_id, action, data)
@@ -252,7 +288,7 @@ async def status_transitions(env: BenchEnv, case_ids: list[str]) -> list[int]:
         "SELECT case_id, type, data FROM case_events WHERE case_id = ANY($1) ORDER BY case_id, seq",
         case_ids,
     )
-    trail: dict[str, list[tuple[str, dict]]] = {}
+    trail: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for row in rows:
         trail.setdefault(row["case_id"], []).append((row["type"], json.loads(row["data"])))
     closed = await env.pool.fetchval(
@@ -273,68 +309,36 @@ def report(rep: Report, result: E2EResult, *, cases: int, concurrency: int) -> N
     rep.add(section, "throughput", real.rate, base.rate, "cases/s")
     lat_r = [o.seconds for o in real.outcomes]
     lat_b = [o.seconds for o in base.outcomes]
-    rep.add(
-        section,
-        "case lifecycle p50",
-        percentile(lat_r, 50) * 1000,
-        percentile(lat_b, 50) * 1000,
-        "ms",
-        "{:.0f}",
-    )
-    rep.add(
-        section,
-        "case lifecycle p99",
-        percentile(lat_r, 99) * 1000,
-        percentile(lat_b, 99) * 1000,
-        "ms",
-        "{:.0f}",
-    )
+    for p in (50, 99):
+        rep.add(
+            section,
+            f"case lifecycle p{p}",
+            percentile(lat_r, p) * 1000,
+            percentile(lat_b, p) * 1000,
+            "ms",
+            "{:.0f}",
+        )
     shapes_r = [shape_of(h.events) for h in result.real_histories]
     shapes_b = [shape_of(h.events) for h in result.baseline_histories]
     mr, mb = mean_shape(shapes_r), mean_shape(shapes_b)
     rep.add(section, "history events / case", mr["events"], mb["events"], "events", "{:.1f}")
-    rep.add(section, "activities / case", mr["activities"], mb["activities"], "", "{:.2f}")
-    rep.add(
-        section,
-        "local activities / case",
-        mr["local_activities"],
-        mb["local_activities"],
-        "",
-        "{:.2f}",
-    )
-    rep.add(section, "timers started / case", mr["timers"], mb["timers"], "", "{:.2f}")
-    rep.add(section, "updates / case", mr["updates"], mb["updates"], "", "{:.2f}")
-    rep.add(
-        section, "workflow tasks / case", mr["workflow_tasks"], mb["workflow_tasks"], "", "{:.2f}"
-    )
-    rep.add(
-        section,
-        "history bytes / case",
-        mr["history_bytes"] / 1024,
-        mb["history_bytes"] / 1024,
-        "KiB",
-        "{:.1f}",
-    )
-    rep.add(
-        section,
-        "status transitions / case",
-        sum(result.transitions) / len(result.transitions),
-        None,
-        "",
-        "{:.2f}",
-    )
+    for key, label in (
+        ("activities", "activities"),
+        ("local_activities", "local activities"),
+        ("timers", "timers started"),
+        ("updates", "updates"),
+        ("workflow_tasks", "workflow tasks"),
+        ("upserts", "search-attribute upserts"),
+    ):
+        rep.add(section, f"{label} / case", mr[key], mb[key], "", "{:.2f}")
+    rep.add(section, "history bytes / case", mr["history_bytes"] / 1024, mb["history_bytes"] / 1024, "KiB", "{:.1f}")
+    transitions = sum(result.transitions) / len(result.transitions)
+    rep.add(section, "status transitions / case", transitions, None, "", "{:.2f}")
     n_r, n_b = len(real.outcomes), len(base.outcomes)
     for key in ("worker", "temporal", "postgres", "client"):
         # The baseline writes nothing to PostgreSQL, so a ratio there would mean nothing.
         base_cpu = None if key == "postgres" else result.baseline_cpu[key] / n_b * 1000
-        rep.add(
-            section,
-            f"CPU {key} / case",
-            result.real_cpu[key] / n_r * 1000,
-            base_cpu,
-            "ms",
-            "{:.1f}",
-        )
+        rep.add(section, f"CPU {key} / case", result.real_cpu[key] / n_r * 1000, base_cpu, "ms", "{:.1f}")
     capacity_r = (os.cpu_count() or 1) / sum(
         result.real_cpu[k] / n_r for k in ("worker", "temporal", "postgres")
     )
@@ -356,7 +360,7 @@ def report(rep: Report, result: E2EResult, *, cases: int, concurrency: int) -> N
         f"case mix: {mix}; every real case ended closed (workflow result and "
         f"PostgreSQL projection); audit trails checked",
     )
-    types = Counter()
+    types: Counter[str] = Counter()
     for s in shapes_r:
         types.update(s.activity_types)
     rep.note(
@@ -377,9 +381,9 @@ def report(rep: Report, result: E2EResult, *, cases: int, concurrency: int) -> N
             f"ERRORS real {len(real.errors)} baseline {len(base.errors)}: "
             f"{(real.errors + base.errors)[:3]}",
         )
-    ok = real.rate >= 0.8 * base.rate and not real.errors
+    ok = real.rate >= 0.7 * base.rate and not real.errors
     rep.target(
-        "cases/s >= 0.8 x baseline",
+        "cases/s >= 0.7 x business-minimal no-op",
         ok,
         f"{real.rate:.2f} vs {base.rate:.2f} cases/s = {real.rate / base.rate:.2f}x",
     )

@@ -16,11 +16,21 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
+    WorkflowUpdateHandle,
+)
+from temporalio.converter import DataConverter
 
 from activities.db import create_pool
 from activities.schema import migrate
@@ -37,8 +47,43 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_CODEC_KEYS = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
 
 
-def bench_converter():  # type: ignore[no-untyped-def]
+def bench_converter() -> DataConverter:
     return data_converter(parse_keys(TEST_CODEC_KEYS))
+
+
+class ClientCalls(Interceptor):
+    """Queries and update calls this process sent, per workflow id.
+
+    Both are billable and neither is fully in the history: a query never is, and a rejected
+    update leaves no event, so they are counted where they are sent.
+    """
+
+    def __init__(self) -> None:
+        self.queries: Counter[str] = Counter()
+        self.updates: Counter[str] = Counter()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _Counting(next, self)
+
+
+class _Counting(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, calls: ClientCalls) -> None:
+        super().__init__(next)
+        self._calls = calls
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        self._calls.queries[input.id] += 1
+        return await super().query_workflow(input)
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+        self._calls.updates[input.id] += 1
+        return await super().start_workflow_update(input)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> WorkflowUpdateHandle[Any]:
+        self._calls.updates[input.start_workflow_input.id] += 1
+        return await super().start_update_with_start_workflow(input)
 
 
 class WorkerProcess:
@@ -181,6 +226,7 @@ class BenchEnv:
         self.client: Client
         self.pool: asyncpg.Pool
         self.converter = bench_converter()
+        self.calls = ClientCalls()
         self.workers: list[WorkerProcess] = []
         self.run_id = uuid.uuid4().hex[:6]
 
@@ -196,7 +242,9 @@ class BenchEnv:
         self.dsn = await asyncio.to_thread(self.postgres.start)
         await migrate(self.dsn)
         self.pool = await create_pool(self.dsn, max_size=10)
-        self.client = await Client.connect(self.address, data_converter=self.converter)
+        self.client = await Client.connect(
+            self.address, data_converter=self.converter, interceptors=[self.calls]
+        )
 
     async def close(self, keep: bool = False) -> None:
         for worker in list(self.workers):

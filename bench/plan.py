@@ -1,57 +1,53 @@
-"""The shape of a case, read from its history, and the models of the no-op baseline that copies it.
+"""The business shape of a case, read from its history, and the models of the no-op baseline.
 
-A `Plan` lists, per phase (the start, then one phase per update), the activity batches the real
-`AfterSalesCase` scheduled (activities scheduled by the same workflow task run in parallel), how
-many local activities and search-attribute upserts it made, after how many batches the update
-returned, and after how many batches the next action became possible. `plan_from_history` reads a
-plan from a quiet (one case at a time) history, so the baseline is sized from what the real
-workflow does and follows it when the workflow changes. The models live here, not in the baseline
-workflow module, because the sandbox re-imports a workflow module for every run.
+A `Plan` lists, per phase (the start, then one phase per update), the business activities the real
+`AfterSalesCase` scheduled (money, shipment and visit steps: every activity that is not in
+`BOOKKEEPING_ACTIVITIES`; activities scheduled by the same workflow task form one parallel batch),
+after how many of those batches the update returned, and the SLA timers it armed. Bookkeeping
+(the projection write, notifications), local activities and search-attribute upserts are left
+out: the baseline is what the case's business needs and nothing else. `plan_from_history` reads a
+plan from a quiet (one action at a time) history, so the baseline follows whatever the workflow
+in the work tree does. The models live here, not in the baseline workflow module, because the
+sandbox re-imports a workflow module for every run.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.api.history.v1 import HistoryEvent
 
-# Activities that write the record or notify; every other activity is a resolution or follow-up
-# step, after which the real case accepts the customer's next action.
-BOOKKEEPING_ACTIVITIES = frozenset({"record_case", "send_notification"})
+# Activities that write the record or notify, on the old path and the new one alike.
+BOOKKEEPING_ACTIVITIES = frozenset({"record_case", "send_notification", "load_policy"})
+
+# A timer set again for the same instant (within this many seconds) is not a new deadline: the
+# baseline keeps the timer it has.
+SAME_DEADLINE_S = 1.0
 
 
 class Phase(BaseModel):
     update: str | None = None
-    local_activities: int = 0
     batches: list[list[str]] = []
     complete_after: int = 0
-    ready_after: int = 0
-    upserts: int = 0
+    timers: list[float] = []  # seconds to each new deadline armed in this phase, in order
     final: bool = False
 
 
 class Plan(BaseModel):
     phases: list[Phase]
+    start_update: str | None = None  # the update sent with the start (update-with-start)
 
     def updates(self) -> list[str]:
         return [p.update for p in self.phases[1:] if p.update is not None]
-
-    def activities(self) -> int:
-        return sum(len(b) for p in self.phases for b in p.batches if not b[0].startswith(LOCAL))
 
 
 class NoopCaseInput(BaseModel):
     case_id: str
     plan: Plan
-
-
-class NoopCall(BaseModel):
-    kind: str
-    seq: int = 0
 
 
 class NoopResult(BaseModel):
@@ -71,96 +67,86 @@ class NoopState(BaseModel):
 
 class NoopTimerInput(BaseModel):
     target_seconds: float
-    warning_fraction: float = 0.8
 
 
 class NoopTimerReply(BaseModel):
     due: float
-    recorded: float
+    woke: float
 
 
 def _kind(event: HistoryEvent) -> str:
     return event.WhichOneof("attributes") or ""
 
 
-LOCAL = "local:"
-
-
-def _local_type(event: HistoryEvent) -> str:
-    """`local:<activity type>` of a local-activity marker (its `data` detail is plain JSON)."""
-    try:
-        payload = event.marker_recorded_event_attributes.details["data"].payloads[0]
-        return LOCAL + json.loads(payload.data)["activity_type"]
-    except (KeyError, IndexError, ValueError):
-        return LOCAL + "unknown"
+def _at(event: HistoryEvent) -> float:
+    return event.event_time.ToMicroseconds() / 1e6
 
 
 @dataclass
 class _Batch:
     names: list[str]
-    wft: int  # the workflow task that scheduled it (or reported it, for a local one)
-    event_id: int  # its first event
-    local: bool
+    wft: int  # the workflow task that scheduled it
 
 
 def plan_from_history(events: Sequence[HistoryEvent]) -> Plan:
-    """Phases of a history recorded with one action at a time (no overlapping phases).
-
-    Activities scheduled by one workflow task form one parallel batch; a local activity is a
-    batch of its own, in history order (the workflow awaits each one before going on).
-    """
+    """Phases of a history recorded with one action at a time (no overlapping phases)."""
     phases: list[Phase] = [Phase()]
     batches: list[list[_Batch]] = [[]]
     update_phase: dict[str, int] = {}
-    completed: dict[int, tuple[int, int]] = {}  # phase -> (workflow task, completion event id)
-    last_wft = 0
+    completed: dict[int, int] = {}  # phase -> the workflow task that completed its update
+    first_wft = last_wft = 0
+    task_time = 0.0  # workflow.now() of the task running: its WorkflowTaskStarted time
+    armed: float | None = None  # the deadline the baseline's one timer is set for
+    start_update: str | None = None
     for event in events:
         kind = _kind(event)
-        if kind == "workflow_task_completed_event_attributes":
+        if kind == "workflow_task_started_event_attributes":
+            task_time = _at(event)
+        elif kind == "workflow_task_completed_event_attributes":
             last_wft = event.event_id
+            first_wft = first_wft or last_wft
         elif kind == "workflow_execution_update_accepted_event_attributes":
-            attrs = event.workflow_execution_update_accepted_event_attributes
-            phases.append(Phase(update=attrs.accepted_request.input.name))
+            accepted = event.workflow_execution_update_accepted_event_attributes
+            name = accepted.accepted_request.input.name
+            if last_wft == first_wft and len(phases) == 1 and phases[0].update is None:
+                # Accepted by the very first workflow task: it came with the start.
+                start_update = phases[0].update = name
+                update_phase[accepted.protocol_instance_id] = 0
+                continue
+            phases.append(Phase(update=name))
             batches.append([])
-            update_phase[attrs.protocol_instance_id] = len(phases) - 1
+            update_phase[accepted.protocol_instance_id] = len(phases) - 1
         elif kind == "workflow_execution_update_completed_event_attributes":
             update_id = event.workflow_execution_update_completed_event_attributes.meta.update_id
-            completed[update_phase[update_id]] = (last_wft, event.event_id)
+            completed[update_phase[update_id]] = last_wft
         elif kind == "activity_task_scheduled_event_attributes":
-            attrs = event.activity_task_scheduled_event_attributes
+            scheduled = event.activity_task_scheduled_event_attributes
+            name = scheduled.activity_type.name
+            if name in BOOKKEEPING_ACTIVITIES:
+                continue
             current = batches[-1]
-            wft = attrs.workflow_task_completed_event_id
-            if current and not current[-1].local and current[-1].wft == wft:
-                current[-1].names.append(attrs.activity_type.name)
+            wft = scheduled.workflow_task_completed_event_id
+            if current and current[-1].wft == wft:
+                current[-1].names.append(name)
             else:
-                current.append(_Batch([attrs.activity_type.name], wft, event.event_id, False))
-        elif kind == "marker_recorded_event_attributes":
-            wft = event.marker_recorded_event_attributes.workflow_task_completed_event_id
-            batches[-1].append(_Batch([_local_type(event)], wft, event.event_id, True))
-            phases[-1].local_activities += 1
-        elif kind == "upsert_workflow_search_attributes_event_attributes":
-            phases[-1].upserts += 1
+                current.append(_Batch([name], wft))
+        elif kind == "timer_started_event_attributes":
+            seconds = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            deadline = task_time + seconds.total_seconds()
+            if armed is None or abs(deadline - armed) > SAME_DEADLINE_S:
+                phases[-1].timers.append(seconds.total_seconds())
+                armed = deadline
+        elif kind == "timer_fired_event_attributes":
+            armed = None
     for index, (phase, found) in enumerate(zip(phases, batches, strict=True)):
         phase.batches = [b.names for b in found]
-        if index in completed:
-            done_wft, done_event = completed[index]
-            # A scheduled activity is done only if its task came before the completing task; a
-            # local activity reported in that same task, before the completion, is done too.
-            phase.complete_after = sum(
-                1
-                for b in found
-                if (b.local and b.event_id < done_event) or (not b.local and b.wft < done_wft)
-            )
-        else:
-            phase.complete_after = len(found)
-        steps = [
-            i
-            for i, b in enumerate(found)
-            if {n.removeprefix(LOCAL) for n in b.names} - BOOKKEEPING_ACTIVITIES - {"load_policy"}
-        ]
-        phase.ready_after = max(phase.complete_after, steps[-1] + 1 if steps else 0)
+        done_wft = completed.get(index)
+        # A business step is done before the update returned only if its task came first.
+        phase.complete_after = (
+            len(found) if done_wft is None else sum(1 for b in found if b.wft < done_wft)
+        )
     phases[-1].final = True
-    return Plan(phases=phases)
+    return Plan(phases=phases, start_update=start_update)
 
 
 @dataclass
@@ -254,7 +240,7 @@ _QUIET = frozenset(
 )
 
 
-def status_path(events: Sequence[tuple[str, dict]]) -> list[str]:
+def status_path(events: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     """The statuses a case went through, from its audit trail `(type, data)` in seq order."""
     path: list[str] = []
     pending_rating = False

@@ -103,6 +103,8 @@ class Report:
         if self.targets:
             lines.append("")
             lines.append("== targets ==")
+            name_width = max(len(t.name) for t in self.targets)
+            lines.append(f"  {'holds':<5}  {'target':<{name_width}}  result")
             for t in self.targets:
-                lines.append(f"  {'PASS' if t.holds else 'FAIL'}  {t.name}: {t.detail}")
+                lines.append(f"  {'yes' if t.holds else 'NO':<5}  {t.name:<{name_width}}  {t.detail}")
         return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""`python -m bench`: run the benchmarks, print every figure with its baseline and ratio, and the
-targets with PASS/FAIL. `--only e2e,latency,breach,replay,scaleout,memory` picks benchmarks;
-`--quick` runs small sizes (a smoke run, not for figures to quote).
+"""`python -m bench`: run the benchmarks, print every figure with its business-minimal no-op
+baseline and ratio, and the targets with whether each holds. `--only
+e2e,latency,breach,replay,scaleout,memory` picks benchmarks; `--quick` runs small sizes (a smoke
+run, not for figures to quote); `--profile DIR` records py-spy profiles of the workers.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ import argparse
 import asyncio
 import os
 import platform
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,9 +18,10 @@ from pathlib import Path
 
 import temporalio
 
-from bench import breach, e2e, latency, memory, replay, scaleout
+from bench import breach, drivers, e2e, latency, memory, paths, replay, scaleout
 from bench.drivers import RealTarget, now
 from bench.env import ROOT, BenchEnv, WorkerProcess
+from bench.profile import Profiler, executable
 from bench.report import Report, progress
 from cases.policy import load_policy
 from devstack.temporal_server import temporal_binary
@@ -51,7 +51,7 @@ FULL = Sizes(
     breach_target=10.0,
     breach_rate=2.0,
     breach_burst=True,
-    memory_cases=800,
+    memory_cases=1000,
     scale_cases=60,
     scale_sizes=(1, 2, 4),
 )
@@ -78,20 +78,35 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sizes
     parser.add_argument("--latency-samples", type=int)
     parser.add_argument("--breach-cases", type=int)
     parser.add_argument("--breach-target", type=float, help="first-response target in seconds")
-    parser.add_argument("--breach-rate", type=float, help="cases opened per second")
+    parser.add_argument(
+        "--breach-rate",
+        type=float,
+        help="cases opened per second (default: half the end-to-end cases/s of the same run; "
+        "this rate when e2e does not run)",
+    )
     parser.add_argument(
         "--breach-burst",
         action=argparse.BooleanOptionalAction,
         help="also open all breach cases at once",
     )
     parser.add_argument("--memory-cases", type=int, help="open workflows per memory worker")
+    parser.add_argument(
+        "--open",
+        choices=drivers.OPEN_MODES,
+        default=drivers.OPEN_MODE,
+        help="how a simulated customer opens a case and gives the first response: in one "
+        f"update-with-start request, or a start then an update (default: {drivers.OPEN_MODE})",
+    )
     parser.add_argument("--scale-cases", type=int)
     parser.add_argument("--scale-sizes", help="worker process counts, e.g. 1,2,4")
     parser.add_argument(
+        "--profile",
         "--py-spy",
+        dest="profile",
         type=Path,
         metavar="DIR",
-        help="record py-spy profiles of the end-to-end workers into DIR",
+        help="record py-spy profiles of the workers during e2e and latency into DIR and print "
+        "where their CPU went (py-spy must be installed)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
@@ -175,49 +190,6 @@ def machine() -> list[str]:
     ]
 
 
-class PySpy:
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, workers: list[WorkerProcess]) -> None:
-        if self.folder is None:
-            return
-        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for w in workers:
-            for fmt, suffix in (("raw", "txt"), ("speedscope", "json")):
-                self.procs.append(
-                    subprocess.Popen(
-                        [
-                            exe,
-                            "record",
-                            "--pid",
-                            str(w.pid),
-                            "--rate",
-                            "200",
-                            "--nonblocking",
-                            "--format",
-                            fmt,
-                            "-o",
-                            str(self.folder / f"{w.mode}-worker.{suffix}"),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs.clear()
-
-
 async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
     started = time.monotonic()
     if "replay" in only and "e2e" not in only:
@@ -225,8 +197,9 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
         progress("replay uses the end-to-end run's histories: running e2e too")
     for line in machine():
         print(line)
+    drivers.OPEN_MODE = args.open
     print(f"sizes: {sizes}")
-    print(f"benchmarks: {', '.join(only)}")
+    print(f"benchmarks: {', '.join(only)}; cases opened with {args.open}")
     sys.stdout.flush()
     rep = Report()
     env = BenchEnv(bytecode_cache=not args.no_bytecode_cache)
@@ -239,7 +212,7 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
             f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
         )
     )
-    spy = PySpy(args.py_spy)
+    profiler = Profiler(args.profile)
     try:
         progress(f"starting dev server and PostgreSQL in {env.tmp}")
         await env.start()
@@ -250,12 +223,12 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
         calibration = await e2e.calibrate(
             env, RealTarget(env.client, real_w.task_queue, policy), policy.snapshot(now())
         )
+        await e2e.check_baseline(env, calibration, base_w.task_queue)
         start_plan = calibration.plans[("explanation", False)]
         result = None
         if "e2e" in only:
-            await e2e.check_baseline(env, calibration, base_w.task_queue)
             progress(f"e2e: {sizes.cases} cases per side, {sizes.concurrency} customers")
-            spy.start([real_w, base_w])
+            profiler.start("e2e", [real_w, base_w])
             try:
                 result = await e2e.measure(
                     env,
@@ -267,8 +240,23 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
                     calibration=calibration,
                 )
             finally:
-                spy.stop()
+                profiler.stop()
             e2e.report(rep, result, cases=sizes.cases, concurrency=sizes.concurrency)
+            paths.report(
+                rep,
+                result.by_path(result.real_histories),
+                result.by_path(result.baseline_histories),
+                env.calls,
+                f"the {sizes.cases} end-to-end cases per side",
+            )
+        else:
+            paths.report(
+                rep,
+                {k: [h] for k, h in calibration.real_histories.items()},
+                {k: [h] for k, h in calibration.baseline_histories.items()},
+                env.calls,
+                "one calibration case per path, one action at a time",
+            )
         if "replay" in only and result is not None:
             progress("replay")
             # Up to 100 of each (the case mix stays the same), replayed twice, best round counts.
@@ -277,18 +265,23 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
             )
         if "latency" in only:
             progress(f"latency: {sizes.latency_samples} samples per side")
-            await latency.measure(
-                env,
-                rep,
-                samples=sizes.latency_samples,
-                policy=policy,
-                plan=start_plan,
-                real_worker=real_w,
-                base_worker=base_w,
-            )
+            profiler.start("latency", [real_w, base_w])
+            try:
+                await latency.measure(
+                    env,
+                    rep,
+                    samples=sizes.latency_samples,
+                    policy=policy,
+                    plan=start_plan,
+                    real_worker=real_w,
+                    base_worker=base_w,
+                )
+            finally:
+                profiler.stop()
         if "breach" in only:
+            rate, source = breach_rate(args, sizes, result)
             progress(
-                f"breach: {sizes.breach_cases} cases at {sizes.breach_rate:g}/s, "
+                f"breach: {sizes.breach_cases} cases at {rate:.2f}/s{source}, "
                 f"{sizes.breach_target:g}s target"
             )
             await breach.measure(
@@ -297,7 +290,9 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
                 cases=sizes.breach_cases,
                 target_seconds=sizes.breach_target,
                 base_worker=base_w,
-                rate=sizes.breach_rate,
+                rate=rate,
+                rate_source=source,
+                at_half_capacity=result is not None and args.breach_rate is None,
                 enforce=True,
             )
             if sizes.breach_burst:
@@ -327,8 +322,9 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
             progress(f"memory: {sizes.memory_cases} open workflows per worker")
             await memory.measure(env, rep, cases=sizes.memory_cases, policy=policy, plan=start_plan)
     finally:
-        spy.stop()
+        profiler.stop()
         await env.close(keep=args.keep)
+    profiler.report(rep)
     print(rep.render())
     elapsed = time.monotonic() - started
     print(
@@ -336,7 +332,22 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
         f"total time {elapsed / 60:.1f} min"
     )
     failed = [t.name for t in rep.targets if not t.holds]
+    if failed and args.profile is None:
+        print(
+            f"{len(failed)} target(s) do not hold; to see where the worker's time goes, run again "
+            "with --profile DIR (py-spy " + ("installed" if executable() else "NOT installed") + ")"
+        )
     return 1 if failed and args.strict else 0
+
+
+def breach_rate(args: argparse.Namespace, sizes: Sizes, result: e2e.E2EResult | None) -> tuple[float, str]:
+    """Half the capacity measured end to end in this run, unless a rate was asked for."""
+    if args.breach_rate is None and result is not None and result.real.rate > 0:
+        capacity = result.real.rate
+        return capacity / 2, f" (half the {capacity:.2f} cases/s measured end to end)"
+    if args.breach_rate is None:
+        return sizes.breach_rate, " (--breach-rate default: capacity not measured, e2e did not run)"
+    return sizes.breach_rate, " (--breach-rate)"
 
 
 def main(argv: list[str] | None = None) -> int:
