@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY cases/ cases/
 COPY workflows/ workflows/
 COPY activities/ activities/
+COPY outbox/ outbox/
 COPY runtime/ runtime/
 COPY starter/ starter/
 COPY reports/ reports/

@@ -2,6 +2,8 @@
 
 Dependencies are built here, once, and handed to the activity classes; nothing inside an
 activity class builds its own. Tests use `build_worker` with their own client, pool and policy.
+Beside the Temporal worker runs an outbox dispatcher (unless AFTERSALES_WORKER_DISPATCH is off),
+so a stack of workers needs no other process to deliver notifications; of several, one leads.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from activities.refunds import LedgerRefunds, RefundProvider, Refunds
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
 from cases.policy import Policy, load_policy
+from outbox.command import dispatcher_from_settings
+from outbox.dispatcher import dispatching
+from outbox.sink import LogSink
 from runtime.connect import connect
 from runtime.errors import UserError
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
@@ -51,7 +56,11 @@ def activities_for(
     visits: VisitProvider | None = None,
     notifications: NotificationProvider | None = None,
 ) -> list[Any]:
-    """The activities over PostgreSQL providers, with any of them replaced."""
+    """The activities over PostgreSQL providers, with any of them replaced.
+
+    `run_worker` leaves `notifications` at the outbox: the provider itself belongs to the
+    dispatcher, and the activity only queues. Tests may still put a provider in its place.
+    """
     return activities_over(
         policy,
         projection=projection or PostgresProjection(pool),
@@ -135,6 +144,10 @@ async def run_worker(settings: Settings) -> None:
     except ProviderConfigError as err:
         await http.aclose()
         raise UserError(str(err)) from err
+    # The send_notification activity of older runs only queues in the outbox; delivery, to the
+    # partner or else the log, is the dispatcher's.
+    notifications = providers.pop("notifications", None) or LogSink()
+    dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
     pool = await create_pool(settings.database_url)
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue, activities_for(pool, policy, **providers))
@@ -147,9 +160,10 @@ async def run_worker(settings: Settings) -> None:
         task_queue=settings.task_queue,
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
+        dispatcher=dispatcher is not None,
     )
     try:
-        async with worker:
+        async with worker, dispatching(dispatcher):
             await stop.wait()
     finally:
         await http.aclose()

@@ -23,7 +23,7 @@ import time
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.connect import connect
-from runtime.settings import Settings, TemporalConfigError
+from runtime.settings import Settings, SettingsError
 from workflows.search_attributes import ALL, AttributeConflict, NotSettled, register
 
 # A freshly started cluster answers health checks before its namespace exists or before every
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-    except TemporalConfigError as err:
+    except SettingsError as err:
         print(f"register-search-attributes: {err}", file=sys.stderr)
         return 2
     try:

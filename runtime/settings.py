@@ -30,6 +30,11 @@ class Settings(BaseModel):
     # own group (`codec_server.config`, `activities.http_providers`) and names the bad variable.
     codec_variables: dict[str, str] = {}
     provider_variables: dict[str, str] = {}
+    # The outbox dispatcher: a worker runs one beside itself unless told not to (when a
+    # deployment runs `aftersales dispatch` on its own instead), and each delivers this many
+    # cases at once.
+    worker_dispatch: bool = True
+    dispatch_concurrency: int = 8
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -57,11 +62,41 @@ class Settings(BaseModel):
             temporal_profile=profile,
             codec_variables=_group(env, "AFTERSALES_CODEC_", exclude={"AFTERSALES_CODEC_KEYS"}),
             provider_variables=_group(env, "AFTERSALES_PROVIDER_"),
+            worker_dispatch=_flag(
+                "AFTERSALES_WORKER_DISPATCH", env.get("AFTERSALES_WORKER_DISPATCH"), default=True
+            ),
+            dispatch_concurrency=_count(
+                "AFTERSALES_DISPATCH_CONCURRENCY", env.get("AFTERSALES_DISPATCH_CONCURRENCY"), default=8
+            ),
         )
 
 
 def _group(env: Mapping[str, str], prefix: str, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(prefix) and k not in exclude}
+
+
+def _flag(name: str, raw: str | None, *, default: bool) -> bool:
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _count(name: str, raw: str | None, *, default: int) -> int:
+    value = (raw or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 # Names this engine used before it read the SDK's environment configuration; refused, not ignored,
@@ -82,7 +117,11 @@ TEMPORAL_CLIENT_VARIABLES = frozenset({
 })
 
 
-class TemporalConfigError(ValueError):
+class SettingsError(ValueError):
+    """A setting in the environment cannot be used; the message is one line naming it."""
+
+
+class TemporalConfigError(SettingsError):
     """The Temporal profile file or variables cannot be read; the message is one line."""
 
 

@@ -19,10 +19,11 @@ from pydantic import ValidationError
 from cases.action_input import validation_message
 from cases.policy import PolicyError
 from codec_server.command import add_codec_server_parser, run_codec_server
+from outbox.command import add_dispatch_parser, run_dispatch
 from reports.command import add_report_parser, run_report
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
-from runtime.settings import Settings, TemporalConfigError
+from runtime.settings import Settings, SettingsError
 from starter.cli import case_commands, replay_command, stack_commands
 from starter.cli.common import SERVICE_ERROR, USER_ERROR
 from starter.client import CaseError
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     case_commands.add_parsers(sub)
     add_report_parser(sub)
     add_codec_server_parser(sub)
+    add_dispatch_parser(sub)
     replay_command.add_parsers(sub)
     return parser
 
@@ -54,6 +56,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "replay": replay_command.cmd_replay,
     "migrate": stack_commands.cmd_migrate,
     "report": run_report,
+    "dispatch": run_dispatch,
 }
 
 
@@ -77,7 +80,7 @@ def _main(argv: list[str] | None) -> int:
     except ValidationError as err:
         print(f"aftersales: {validation_message(err, 'environment: ')}", file=sys.stderr)
         return USER_ERROR
-    except TemporalConfigError as err:
+    except SettingsError as err:
         print(f"aftersales: {err}", file=sys.stderr)
         return USER_ERROR
     try:

@@ -11,16 +11,18 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("cases", "workflows", "activities", "runtime", "starter", "reports", "codec_server", "devstack")
+PACKAGES = ("cases", "workflows", "activities", "outbox", "runtime", "starter", "reports", "codec_server",
+            "devstack")
 MODULES = ("worker",)
 
 # What each room may not import (a prefix of a module name).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "cases": ("temporalio", "workflows", "activities", "runtime", "starter", "reports", "codec_server",
-              "devstack", "worker", "asyncpg", "httpx"),
-    "workflows": ("starter", "reports", "codec_server", "devstack", "worker", "runtime"),
-    "activities": ("workflows", "starter", "reports", "codec_server", "devstack", "worker"),
-    "runtime": ("starter", "reports", "codec_server", "devstack", "worker"),
+    "cases": ("temporalio", "workflows", "activities", "outbox", "runtime", "starter", "reports",
+              "codec_server", "devstack", "worker", "asyncpg", "httpx"),
+    "workflows": ("starter", "reports", "codec_server", "devstack", "worker", "runtime", "outbox"),
+    "activities": ("workflows", "starter", "reports", "codec_server", "devstack", "worker", "outbox"),
+    "outbox": ("workflows", "starter", "reports", "codec_server", "devstack", "worker"),
+    "runtime": ("starter", "reports", "codec_server", "devstack", "worker", "outbox"),
     "worker": ("starter", "reports", "codec_server", "devstack"),
     "reports": ("starter", "worker"),
     "codec_server": ("starter", "worker", "reports"),
