@@ -32,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cases.action_input import validation_message
 from cases.actions import ACTION_MODELS
 from cases.ids import case_id_from, cases_query, workflow_id_for
-from cases.machine import CaseMachine
+from cases.machine import CaseMachine, InvalidAction
 from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
 from runtime.settings import Settings
@@ -71,13 +71,13 @@ def start_options(
 ) -> dict[str, Any]:
     """How every case is started (id, reuse policy, attributes at start, UI summary and details).
 
-    `opening` is the state the case will open in, worked out here by the same pure machine.
-    Attributes given at start cost no upsert; the workflow's first task upserts only those that
-    differ (a worker whose policy decides otherwise).
+    `opening` is the state the case will be in when its first workflow task ends, worked out here
+    by the same pure machine. Attributes given at start cost no upsert; the workflow's first task
+    upserts only those that differ (a worker whose policy decides otherwise).
     """
     assert intake.case_id is not None
     pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(sa.CASE_STATUS, "registered"),
+        SearchAttributePair(sa.CASE_STATUS, opening.status.value if opening else "registered"),
         SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
         SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
         SearchAttributePair(sa.ORDER_ID, intake.order_id),
@@ -118,13 +118,20 @@ class CaseClient:
         self.task_queue = task_queue
         self._policy = policy
 
-    def _opening(self, intake: CaseIntake) -> CaseState:
-        """The state the workflow will open the case in, for its summary and attributes at start."""
+    def _opening(self, intake: CaseIntake, action: str | None = None, data: Action | None = None) -> CaseState:
+        """The state the case will be in when its first workflow task ends (opened, and acted on
+        when the action comes with the start), for its summary and attributes at start."""
         if self._policy is None:
             self._policy = load_policy(Settings.from_env().policy_path)
         assert intake.case_id is not None
         now = datetime.now(UTC)
-        return CaseMachine.open(intake.case_id, intake, self._policy.snapshot(now), now).state
+        machine = CaseMachine.open(intake.case_id, intake, self._policy.snapshot(now), now)
+        if action is not None and data is not None:
+            try:
+                machine.apply(action, data, now)
+            except InvalidAction:
+                pass  # the workflow refuses it too; the attributes stay those of the opening
+        return machine.state
 
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
@@ -218,7 +225,7 @@ class CaseClient:
             AfterSalesCase.run,
             CaseInput.model_validate(intake.model_dump() | {"resume": None}),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            **start_options(intake, self.task_queue, self._opening(intake)),
+            **start_options(intake, self.task_queue, self._opening(intake, action, model)),
         )
         try:
             state: CaseState = await self.client.execute_update_with_start_workflow(

@@ -48,6 +48,15 @@ async def test_open_and_acknowledge_in_one_request(dev_server, dev_client, pool,
         assert "workflow_execution_update_accepted_event_attributes" in first_task
         assert "workflow_execution_update_completed_event_attributes" in first_task
         assert "activity_task_scheduled_event_attributes" not in kinds
+        # The attributes given at start already said "acknowledged": the first task upserts
+        # none of ours (only the SDK's own patch record).
+        first_upserts = [
+            set(history.events[first_task_end + i].upsert_workflow_search_attributes_event_attributes
+                .search_attributes.indexed_fields)
+            for i, kind in enumerate(first_task)
+            if kind == "upsert_workflow_search_attributes_event_attributes"
+        ]
+        assert all(fields == {"TemporalChangeVersion"} for fields in first_upserts), first_upserts
 
         # docs/DEPLOY.md finds the cases still on the old path by the patch they lack.
         async def listed(query: str) -> set[str]:
