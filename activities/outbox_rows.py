@@ -1,13 +1,15 @@
 """The outbox's write side: one `notifications` row per channel, keyed by (key, channel).
 
-Used inside the projection's transaction and by the `send_notification` activity alike, so a
-retried write finds its rows already there. Committing wakes the dispatcher through NOTIFY.
+The same rows come from the projection's `record_case` function and from the older path's
+`send_notification` activity, so a retried write finds its rows already there. Committing wakes
+the dispatcher through NOTIFY on `OUTBOX_CHANNEL` (the function notifies the same channel).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -22,13 +24,23 @@ _INSERT = (
 )
 
 
+def outbox_rows(notifications: Sequence[Notification]) -> list[dict[str, Any]]:
+    """One row per channel, by column name (the `record_case` function takes them as JSON)."""
+    return [
+        {"key": n.key, "channel": ch.value, "case_id": n.case_id, "kind": n.kind,
+         "audience": n.audience.value, "recipient": n.recipient, "subject": n.subject,
+         "body": n.body, "data": n.data}
+        for n in notifications
+        for ch in n.channels
+    ]
+
+
 async def insert_outbox(conn: asyncpg.Connection, notifications: Sequence[Notification]) -> None:
     """Queue `notifications` in the caller's transaction; NOTIFY reaches listeners on commit."""
     rows = [
-        (n.key, ch.value, n.case_id, n.kind, n.audience.value, n.recipient, n.subject, n.body,
-         json.dumps(n.data, default=str))
-        for n in notifications
-        for ch in n.channels
+        (r["key"], r["channel"], r["case_id"], r["kind"], r["audience"], r["recipient"], r["subject"],
+         r["body"], json.dumps(r["data"], default=str))
+        for r in outbox_rows(notifications)
     ]
     if not rows:
         return

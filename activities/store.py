@@ -17,62 +17,11 @@ import structlog
 from temporalio import activity
 
 from activities.contracts import RecordCase, RecordResult
-from activities.outbox_rows import insert_outbox
+from activities.outbox_rows import outbox_rows
 from cases.models import CaseEvent, CaseState, Clock
 
-_INSERT_EVENTS = """
-INSERT INTO case_events (case_id, seq, type, actor, at, data)
-SELECT $1, e.seq, e.type, e.actor, e.at, e.data::jsonb
-FROM unnest($2::integer[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-     AS e(seq, type, actor, at, data)
-ON CONFLICT (case_id, seq) DO NOTHING
-RETURNING seq
-"""
-
-_UPSERT_CASE = """
-INSERT INTO cases (
-    case_id, workflow_id, order_id, customer_id, customer_tier, channel, category, tier, status,
-    escalation_level, handler, team, order_amount, currency, opened_at, first_response_at,
-    resolved_at, closed_at, resolution_type, resolution_amount, review_approved, rating,
-    quality_review, follow_up_reason, follow_up_outcome, reopen_count, escalations, sla_state,
-    last_seq, state, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, now())
-ON CONFLICT (case_id) DO UPDATE SET
-    category = EXCLUDED.category, tier = EXCLUDED.tier, status = EXCLUDED.status,
-    escalation_level = EXCLUDED.escalation_level, handler = EXCLUDED.handler,
-    team = EXCLUDED.team, first_response_at = EXCLUDED.first_response_at,
-    resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
-    resolution_type = EXCLUDED.resolution_type, resolution_amount = EXCLUDED.resolution_amount,
-    review_approved = EXCLUDED.review_approved, rating = EXCLUDED.rating,
-    quality_review = EXCLUDED.quality_review, follow_up_reason = EXCLUDED.follow_up_reason,
-    follow_up_outcome = EXCLUDED.follow_up_outcome, reopen_count = EXCLUDED.reopen_count,
-    escalations = EXCLUDED.escalations, sla_state = EXCLUDED.sla_state,
-    last_seq = EXCLUDED.last_seq, state = EXCLUDED.state, updated_at = now()
-WHERE cases.last_seq < EXCLUDED.last_seq
-RETURNING case_id
-"""
-
-_UPSERT_CLOCK = """
-INSERT INTO sla_clocks (case_id, round, clock, target_seconds, business, target_label,
-    started_at, due_at, state, warned_at, breached_at, met_at, stopped_at, elapsed_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-ON CONFLICT (case_id, round, clock) DO UPDATE SET
-    target_seconds = EXCLUDED.target_seconds, business = EXCLUDED.business,
-    target_label = EXCLUDED.target_label, due_at = EXCLUDED.due_at, state = EXCLUDED.state,
-    warned_at = EXCLUDED.warned_at, breached_at = EXCLUDED.breached_at,
-    met_at = EXCLUDED.met_at, stopped_at = EXCLUDED.stopped_at,
-    elapsed_seconds = EXCLUDED.elapsed_seconds
-"""
-
-_UPSERT_SURVEY = """
-INSERT INTO surveys (case_id, round, sent_at, score, comment, rated_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (case_id, round) DO UPDATE SET
-    score = COALESCE(EXCLUDED.score, surveys.score),
-    comment = COALESCE(EXCLUDED.comment, surveys.comment),
-    rated_at = COALESCE(EXCLUDED.rated_at, surveys.rated_at)
-"""
+# One statement, so one round trip and one transaction: sql/003_record_case.sql.
+_RECORD = "SELECT events_written, projected FROM record_case($1::jsonb, $2::jsonb)"
 
 
 log = structlog.get_logger("aftersales.store")
@@ -92,30 +41,21 @@ class PostgresProjection:
 
     async def write(self, request: RecordCase) -> RecordResult:
         case = request.case
-        events = request.events
-        async with self._pool.acquire() as conn, conn.transaction():
-            written = await conn.fetch(
-                _INSERT_EVENTS,
-                case.case_id,
-                [e.seq for e in events],
-                [e.type for e in events],
-                [e.actor for e in events],
-                [e.at for e in events],
-                [json.dumps(e.data, default=str) for e in events],
-            )
-            projected = await conn.fetchval(_UPSERT_CASE, *_case_row(case))
-            if projected is not None:
-                await conn.executemany(_UPSERT_CLOCK, _clock_rows(case))
-                if request.retired_clocks:
-                    await conn.executemany(
-                        _UPSERT_CLOCK,
-                        [_clock_row(case.case_id, r.round, r.clock) for r in request.retired_clocks],
-                    )
-                survey = _survey_row(case, events)
-                if survey is not None:
-                    await conn.execute(_UPSERT_SURVEY, *survey)
-            await insert_outbox(conn, request.notifications)
-        return RecordResult(events_written=len(written), projection_written=projected is not None)
+        doc = {
+            "case": _case_doc(case),
+            "events": [
+                {"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at, "data": e.data}
+                for e in request.events
+            ],
+            "clocks": [_clock_doc(case.reopen_count, c) for c in case.clocks.values()]
+            + [_clock_doc(r.round, r.clock) for r in request.retired_clocks],
+            "survey": _survey_doc(case, request.events),
+            "outbox": outbox_rows(request.notifications),
+        }
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_RECORD, json.dumps(doc, default=str), case.model_dump_json())
+        assert row is not None
+        return RecordResult(events_written=row["events_written"], projection_written=row["projected"])
 
 
 class CaseStore:
@@ -134,79 +74,73 @@ class CaseStore:
             last_seq=case.last_seq,
             events_written=result.events_written,
             events_sent=len(request.events),
+            notifications_queued=len(request.notifications),
         )
         return result
 
 
-def _case_row(case: CaseState) -> tuple[object, ...]:
+def _case_doc(case: CaseState) -> dict[str, object]:
     intake = case.intake
-    return (
-        case.case_id,
-        case.workflow_id,
-        intake.order_id,
-        intake.customer.id,
-        intake.customer.tier.value,
-        intake.channel.value,
-        case.category.value,
-        case.tier.value,
-        case.status.value,
-        case.escalation_level,
-        case.handler,
-        case.team,
-        intake.order_amount,
-        intake.currency,
-        case.opened_at,
-        case.first_response_at,
-        case.resolved_at,
-        case.closed_at,
-        case.resolution.type.value if case.resolution else None,
-        case.resolution.amount if case.resolution else None,
-        case.review.approved if case.review else None,
-        case.rating,
-        case.quality_review,
-        case.follow_up.reason if case.follow_up else None,
-        case.follow_up.outcome.value if case.follow_up and case.follow_up.outcome else None,
-        case.reopen_count,
-        case.escalations,
-        case.sla_state,
-        case.last_seq,
-        case.model_dump_json(),
-    )
+    return {
+        "case_id": case.case_id,
+        "workflow_id": case.workflow_id,
+        "order_id": intake.order_id,
+        "customer_id": intake.customer.id,
+        "customer_tier": intake.customer.tier.value,
+        "channel": intake.channel.value,
+        "category": case.category.value,
+        "tier": case.tier.value,
+        "status": case.status.value,
+        "escalation_level": case.escalation_level,
+        "handler": case.handler,
+        "team": case.team,
+        "order_amount": intake.order_amount,
+        "currency": intake.currency,
+        "opened_at": case.opened_at,
+        "first_response_at": case.first_response_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+        "resolution_type": case.resolution.type.value if case.resolution else None,
+        "resolution_amount": case.resolution.amount if case.resolution else None,
+        "review_approved": case.review.approved if case.review else None,
+        "rating": case.rating,
+        "quality_review": case.quality_review,
+        "follow_up_reason": case.follow_up.reason if case.follow_up else None,
+        "follow_up_outcome": case.follow_up.outcome.value if case.follow_up and case.follow_up.outcome else None,
+        "reopen_count": case.reopen_count,
+        "escalations": case.escalations,
+        "sla_state": case.sla_state,
+        "last_seq": case.last_seq,
+    }
 
 
-def _clock_rows(case: CaseState) -> list[tuple[object, ...]]:
-    return [_clock_row(case.case_id, case.reopen_count, c) for c in case.clocks.values()]
+def _clock_doc(round_: int, clock: Clock) -> dict[str, object]:
+    return {
+        "round": round_,
+        "clock": clock.name.value,
+        "target_seconds": clock.target_seconds,
+        "business": clock.business,
+        "target_label": clock.target_label,
+        "started_at": clock.started_at,
+        "due_at": clock.due_at or clock.breached_at,
+        "state": clock.state.value,
+        "warned_at": clock.warned_at,
+        "breached_at": clock.breached_at,
+        "met_at": clock.met_at,
+        "stopped_at": clock.stopped_at,
+        "elapsed_seconds": clock.elapsed_seconds,
+    }
 
 
-def _clock_row(case_id: str, round_: int, clock: Clock) -> tuple[object, ...]:
-    return (
-        case_id,
-        round_,
-        clock.name.value,
-        clock.target_seconds,
-        clock.business,
-        clock.target_label,
-        clock.started_at,
-        clock.due_at or clock.breached_at,
-        clock.state.value,
-        clock.warned_at,
-        clock.breached_at,
-        clock.met_at,
-        clock.stopped_at,
-        clock.elapsed_seconds,
-    )
-
-
-def _survey_row(case: CaseState, events: list[CaseEvent]) -> tuple[object, ...] | None:
+def _survey_doc(case: CaseState, events: list[CaseEvent]) -> dict[str, object] | None:
     sent = next((e for e in events if e.type == "notification_queued" and e.data.get("kind") == "survey"), None)
     rated = next((e for e in events if e.type == "rated"), None)
     if sent is None and rated is None:
         return None
-    return (
-        case.case_id,
-        case.reopen_count,
-        sent.at if sent else rated.at,  # type: ignore[union-attr]
-        rated.data["score"] if rated else None,
-        rated.data.get("comment") if rated else None,
-        rated.at if rated else None,
-    )
+    return {
+        "round": case.reopen_count,
+        "sent_at": sent.at if sent else rated.at,  # type: ignore[union-attr]
+        "score": rated.data["score"] if rated else None,
+        "comment": rated.data.get("comment") if rated else None,
+        "rated_at": rated.at if rated else None,
+    }
