@@ -68,6 +68,11 @@ class Dispatcher:
     def leading(self) -> bool:
         return self._leading
 
+    @property
+    def standing_by(self) -> bool:
+        """True once this dispatcher has found the lock held by another, until it leads."""
+        return self._standing_by
+
     def stop(self) -> None:
         """Ask `run` to return: in-flight deliveries finish (within the grace), then it leaves."""
         self._stopping.set()
