@@ -147,7 +147,8 @@ class CaseClient:
             handle = await self.client.start_workflow(
                 AfterSalesCase.run,
                 CaseInput.model_validate(intake.model_dump() | {"resume": run}),
-                **start_options(intake, self.task_queue, self._opening(intake)),
+                # A resumed run opens nothing: its attributes come from the state it carries.
+                **start_options(intake, self.task_queue, None if run and run.state else self._opening(intake)),
             )
             run_id = handle.result_run_id
         except WorkflowAlreadyStartedError as err:

@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadPolicy, RecordCase, Visit, VisitKind
@@ -70,7 +70,7 @@ class AfterSalesCase:
     async def run(self, intake: CaseInput) -> CaseState:
         self._lean = workflow.patched(LEAN)
         if self._lean:
-            self._visibility.seed_from_start()
+            self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
         while machine.state.status not in FINAL_STATUSES:
             machine.fire_due(self._now())
@@ -151,6 +151,9 @@ class AfterSalesCase:
         # wakes the loop below.
         self._changed = False
         await self._settle()
+        wake = machine.next_wake()
+        if self._changed or (wake is not None and wake[0] <= workflow.now()):
+            return  # an action arrived while the record was written: decide again first
         if wake is not None and (self._timer is None or self._timer[0] > wake[0]):
             if self._timer is not None:
                 self._timer[1].cancel()
@@ -236,19 +239,36 @@ class AfterSalesCase:
         retired: list[Any],
         notifications: list[Notification],
     ) -> None:
-        """Audit events, projection and outbox in one transaction, inside this workflow task."""
-        await workflow.execute_local_activity_method(
-            CaseStore.record,
-            RecordCase(
-                case=state.model_copy(deep=True),
-                events=events,
-                retired_clocks=retired,
-                notifications=notifications,
-            ),
-            start_to_close_timeout=rp.RECORD_TIMEOUT,
-            retry_policy=rp.STORE_RETRY,
-            summary=f"record {len(events)} event(s): {_kinds(events)}",
+        """Audit events, projection and outbox in one transaction, inside this workflow task.
+
+        While the database is down a local activity keeps its workflow task alive, and every
+        extension adds events to the history; past `LOCAL_RECORD_LIMIT` the same idempotent write
+        becomes an ordinary activity, whose retries the history does not see.
+        """
+        request = RecordCase(
+            case=state.model_copy(deep=True),
+            events=events,
+            retired_clocks=retired,
+            notifications=notifications,
         )
+        summary = f"record {len(events)} event(s): {_kinds(events)}"
+        try:
+            await workflow.execute_local_activity_method(
+                CaseStore.record,
+                request,
+                start_to_close_timeout=rp.RECORD_TIMEOUT,
+                schedule_to_close_timeout=rp.LOCAL_RECORD_LIMIT,
+                retry_policy=rp.STORE_RETRY,
+                summary=summary,
+            )
+        except ActivityError:
+            await workflow.execute_activity_method(
+                CaseStore.record,
+                request,
+                start_to_close_timeout=rp.RECORD_TIMEOUT,
+                retry_policy=rp.STORE_RETRY,
+                summary=f"{summary} (after the store was out)",
+            )
         if events:
             self._recorded_seq = max(self._recorded_seq, events[-1].seq)
 

@@ -15,6 +15,8 @@ RECORD_TIMEOUT = timedelta(seconds=15)
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 PROVIDER_TIMEOUT = timedelta(seconds=30)
 POLICY_TIMEOUT = timedelta(seconds=10)
+# How long the record may retry as a local activity before it goes on as an ordinary one.
+LOCAL_RECORD_LIMIT = timedelta(seconds=60)
 
 # Our own store: an outage must delay the case, never drop an audit event.
 STORE_RETRY = RetryPolicy(

@@ -40,24 +40,27 @@ ALL = (
     ORDER_ID,
 )
 
+
 def next_due(state: CaseState) -> datetime | None:
     """The `SlaDueAt` value: the earliest due time of the case's clocks."""
     dues = [c.due_at for c in state.clocks.values() if c.due_at is not None]
     return min(dues) if dues else None
 
 
+_START_SKEW = timedelta(minutes=1)
+
+
 def same_value(key: SearchAttributeKey[Any], published: Any, value: Any) -> bool:
     """Whether `value` needs no upsert over `published`, a value the client gave at start.
 
     A due time given at start was worked out on the client a moment before the workflow opened
-    the case; within a minute it is the same due time, and the next change corrects it.
+    the case; within a minute it is the same due time, and the first change after the first
+    task publishes the exact one.
     """
     if key.name == SLA_DUE_AT.name and isinstance(published, datetime) and isinstance(value, datetime):
         return abs(published - value) <= _START_SKEW
     return bool(published == value)
 
-
-_START_SKEW = timedelta(minutes=1)
 
 # Names the `temporal` CLI uses for each indexed value type.
 _CLI_TYPE = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime"}

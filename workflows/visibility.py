@@ -36,11 +36,15 @@ class Visibility:
         self._published: dict[str, Any] = {}
         self._given_at_start: set[str] = set()
 
-    def seed_from_start(self) -> None:
-        """Take the attributes the client set at start as already published."""
+    def seed_from_start(self, *, fresh: bool) -> None:
+        """Take the attributes the run started with as already published.
+
+        Only a fresh case's attributes were worked out by the client, and may differ from the
+        workflow's own by the start's latency; a continued run carries the exact ones.
+        """
         given = workflow.info().typed_search_attributes
         self._published = {k.name: given.get(k) for k in sa.ALL if given.get(k) is not None}
-        self._given_at_start = set(self._published)
+        self._given_at_start = set(self._published) if fresh else set()
 
     def changes(self, state: CaseState) -> list[SearchAttributeUpdate[Any]]:
         values = values_of(state)
@@ -50,9 +54,14 @@ class Visibility:
             if key.name in self._published:
                 published = self._published[key.name]
                 given_at_start = key.name in self._given_at_start
-                if published == value or (given_at_start and sa.same_value(key, published, value)):
+                if published == value:
+                    continue
+                if given_at_start and sa.same_value(key, published, value):
+                    self._published[key.name] = value  # compare later changes with the exact one
                     continue
             self._given_at_start.discard(key.name)
             self._published[key.name] = value
             updates.append(key.value_unset() if value is None else key.value_set(value))
+        # The allowance is for the first task only; from here on every change is published.
+        self._given_at_start.clear()
         return updates

@@ -14,3 +14,7 @@ CREATE UNIQUE INDEX notifications_id ON notifications (id);
 -- status: 'pending' until delivered; then 'delivered', or 'declined' when the provider refused
 -- it for good (an opted-out recipient).
 CREATE INDEX notifications_pending ON notifications (id) WHERE status = 'pending';
+CREATE INDEX notifications_pending_case ON notifications (case_id, id) WHERE status = 'pending';
+-- Rows queued before the dispatcher existed were left for whatever relay read the table; the
+-- dispatcher must not send them a second time, months late.
+UPDATE notifications SET status = 'before_outbox' WHERE status = 'pending';

@@ -81,9 +81,11 @@ BEGIN
     IF jsonb_array_length(doc->'outbox') > 0 THEN
         INSERT INTO notifications (key, channel, case_id, kind, audience, recipient, subject, body, data)
         SELECT o.key, o.channel, o.case_id, o.kind, o.audience, o.recipient, o.subject, o.body, o.data
-        FROM jsonb_to_recordset(doc->'outbox') AS o(
+        FROM jsonb_array_elements(doc->'outbox') WITH ORDINALITY AS a(row, n)
+        CROSS JOIN LATERAL jsonb_to_record(a.row) AS o(
             key text, channel text, case_id text, kind text, audience text, recipient text,
             subject text, body text, data jsonb)
+        ORDER BY a.n  -- `id` follows the order the case queued them
         ON CONFLICT (key, channel) DO NOTHING;
         PERFORM pg_notify('aftersales_outbox', '');
     END IF;

@@ -82,8 +82,8 @@ async def test_logs_of_a_full_case_hold_no_contact_details(env, pool, policy, ca
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     mine = [line for line in lines if line.get("case_id") == case.case_id]
     assert any(line["event"] == "money moved" for line in mine)
-    # Notifications (which carry the contact details) were queued with the record, and the log
-    # says only how many.
+    # Notifications (addressed to the customer, with the case's text) were queued with the
+    # record, and the log says only how many.
     assert any(line["event"] == "case recorded" and line["notifications_queued"] > 0 for line in mine)
     assert all(line.get("workflow_id") == f"case-{case.case_id}" and line.get("activity") for line in mine)
     for secret in (NAME, PHONE, EMAIL):
