@@ -198,9 +198,7 @@ class CaseClient:
             )
             return state
         except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise CaseError(f"case {case_id}: {message}") from err
+            raise _refused(case_id, err) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise CaseError(await self._why_not_found(case_id, action)) from err
@@ -234,9 +232,7 @@ class CaseClient:
             )
             return state
         except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise CaseError(f"case {case_id}: {message}") from err
+            raise _refused(case_id, err) from err
         except RPCError as err:
             raise CaseError(_rpc_message(case_id, err)) from err
 
@@ -303,3 +299,10 @@ def _valid_action(action: str, data: Action | Mapping[str, Any] | None) -> Actio
     if not isinstance(data, model):
         raise CaseError(f"{action} takes {model.__name__}, not {type(data).__name__}")
     return data
+
+
+def _refused(case_id: str, err: WorkflowUpdateFailedError) -> CaseError:
+    """The case's own words when it refuses an action (the validator's or the handler's)."""
+    cause = err.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return CaseError(f"case {case_id}: {message}")
