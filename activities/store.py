@@ -118,6 +118,7 @@ def _clock_doc(round_: int, clock: Clock) -> dict[str, object]:
     return {
         "round": round_,
         "clock": clock.name.value,
+        "turn": clock.turn,
         "target_seconds": clock.target_seconds,
         "business": clock.business,
         "target_label": clock.target_label,

@@ -29,8 +29,11 @@ class ActionInputError(ValueError):
 def validation_message(err: ValidationError, prefix: str = "") -> str:
     """One line naming the first failing field, e.g. `customer.email: value is not a valid ...`."""
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "input"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    msg = first["msg"].removeprefix("Value error, ")
+    if not first["loc"] and ": " in msg:
+        return f"{prefix}{msg}{more}"  # a rule across fields names its field in the message
+    where = ".".join(str(p) for p in first["loc"]) or "input"
     return f"{prefix}{where}: {first['msg']}{more}"
 
 

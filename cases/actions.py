@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from cases import conversation, fulfilment
 from cases import handlers as h
-from cases.core import CaseCore
+from cases.core import CaseCore, InvalidAction
+from cases.fulfilment_actions import (
+    AgentReply,
+    CustomerMessage,
+    InspectionResult,
+    RepairResult,
+    ReturnReceived,
+    ReturnShipped,
+)
 from cases.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -77,7 +86,21 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         FollowUpResult, frozenset({Status.FOLLOW_UP}), h.follow_up_result
     ),
     "escalate": ActionSpec(Escalate, NOT_FINAL, h.escalate, h.check_escalate),
-    "withdraw": ActionSpec(Withdraw, OPEN_STATUSES, h.withdraw),
+    "withdraw": ActionSpec(Withdraw, OPEN_STATUSES | {Status.AWAITING_RETURN}, h.withdraw),
+    "return_shipped": ActionSpec(
+        ReturnShipped, frozenset({Status.AWAITING_RETURN}), fulfilment.return_shipped
+    ),
+    "return_received": ActionSpec(
+        ReturnReceived,
+        frozenset({Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}),
+        fulfilment.return_received,
+    ),
+    "inspection_result": ActionSpec(
+        InspectionResult, frozenset({Status.INSPECTING}), fulfilment.inspection_result
+    ),
+    "repair_result": ActionSpec(RepairResult, frozenset({Status.REPAIRING}), fulfilment.repair_result),
+    "agent_reply": ActionSpec(AgentReply, NOT_FINAL, conversation.agent_reply),
+    "customer_message": ActionSpec(CustomerMessage, NOT_FINAL, conversation.customer_message),
 }
 
 ACTION_MODELS: Mapping[str, type[Action]] = {name: spec.model for name, spec in ACTIONS.items()}
@@ -86,7 +109,7 @@ ACTION_MODELS: Mapping[str, type[Action]] = {name: spec.model for name, spec in 
 def spec_for(action: str) -> ActionSpec[Any]:
     spec = ACTIONS.get(action)
     if spec is None:
-        raise h.InvalidAction(f"unknown action {action!r}")
+        raise InvalidAction(f"unknown action {action!r}")
     return spec
 
 
@@ -94,10 +117,10 @@ def check(case: CaseCore, action: str, data: Action) -> None:
     """Raise InvalidAction if `action` does not fit the case now; never changes anything."""
     spec = spec_for(action)
     if not isinstance(data, spec.model):
-        raise h.InvalidAction(f"{action} takes {spec.model.__name__}, not {type(data).__name__}")
+        raise InvalidAction(f"{action} takes {spec.model.__name__}, not {type(data).__name__}")
     status = case.state.status
     if status not in spec.allowed:
-        raise h.InvalidAction(
+        raise InvalidAction(
             f"{action} is not allowed while the case is {status.value} "
             f"(allowed: {', '.join(sorted(s.value for s in spec.allowed))})"
         )

@@ -28,6 +28,10 @@ HANDLING_CLOCKS = (
 HIGHEST_LEVEL = 1
 
 
+class InvalidAction(ValueError):
+    """An action that does not fit the case as it stands. The state is left unchanged."""
+
+
 class CaseCore:
     def __init__(self, state: CaseState, policy: PolicySnapshot) -> None:
         self.state = state
@@ -49,6 +53,28 @@ class CaseCore:
                 name, targets[name], now, self.policy.calendar, self.policy.warning_fraction
             )
             self.emit("clock_started", "system", now, **self.clock_data(name))
+
+    def start_clock(self, name: ClockName, target: Duration, now: datetime, turn: int = 0) -> None:
+        clock = sla.start_clock(name, target, now, self.policy.calendar, self.policy.warning_fraction)
+        clock.turn = turn
+        self.state.clocks[name] = clock
+        self.emit("clock_started", "system", now, **self.clock_data(name))
+
+    def pause_clocks(self, now: datetime) -> None:
+        """Stop counting while the case waits on the customer (STANDARDS S1.5)."""
+        for clock in self.open_clocks():
+            sla.pause(clock, now, self.policy.calendar)
+            if clock.paused_at == now:  # a breached clock keeps counting; it did not pause
+                self.emit("clock_paused", "system", now, clock=clock.name.value)
+
+    def resume_clocks(self, now: datetime) -> None:
+        for clock in self.open_clocks():
+            if clock.paused_at is not None:
+                self.resume(clock, now)
+
+    def resume(self, clock: Clock, now: datetime) -> None:
+        sla.resume(clock, now, self.policy.calendar, self.policy.warning_fraction)
+        self.emit("clock_resumed", "system", now, clock=clock.name.value, due_at=iso(clock.due_at))
 
     def open_clocks(self) -> list[Clock]:
         return [c for c in self.state.clocks.values() if sla.is_open(c)]
@@ -122,7 +148,10 @@ class CaseCore:
         state.survey_due_at = None
         state.follow_up = None
         state.first_response_at = None
-        state.clocks.pop(ClockName.APPROVAL, None)
+        state.return_leg = None
+        state.repair = None
+        for name in [n for n in state.clocks if n not in HANDLING_CLOCKS]:
+            state.clocks.pop(name)  # their last form is among the retired clocks
         state.status = Status.REGISTERED
         self.emit("reopened", "system", now, reason=reason, reopen_count=state.reopen_count)
         self.start_handling_clocks(now)
@@ -163,7 +192,9 @@ class CaseCore:
         self.events.append(event)
         return event
 
-    def notify_customer(self, kind: str, now: datetime, subject: str, body: str) -> None:
+    def notify_customer(
+        self, kind: str, now: datetime, subject: str, body: str, **data: Any
+    ) -> None:
         customer = self.state.intake.customer
         channels: list[NotificationChannel] = []
         if customer.phone:
@@ -172,7 +203,7 @@ class CaseCore:
             channels.append(NotificationChannel.EMAIL)
         if self.state.intake.channel == Channel.APP or not channels:
             channels.append(NotificationChannel.PUSH)
-        self.queue(kind, Audience.CUSTOMER, customer.id, channels, subject, body, now)
+        self.queue(kind, Audience.CUSTOMER, customer.id, channels, subject, body, now, **data)
 
     def notify_supervisor(self, kind: str, now: datetime, subject: str) -> None:
         level = self.state.escalation_level
@@ -195,6 +226,7 @@ class CaseCore:
         subject: str,
         body: str,
         now: datetime,
+        **data: Any,
     ) -> None:
         event = self.emit("notification_queued", "system", now, kind=kind, recipient=recipient)
         key = f"{self.state.case_id}:{event.seq}:{kind}"
@@ -209,7 +241,7 @@ class CaseCore:
                 channels=channels,
                 subject=subject,
                 body=body,
-                data={"level": self.state.escalation_level, "tier": self.state.tier.value},
+                data={"level": self.state.escalation_level, "tier": self.state.tier.value} | data,
             )
         )
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 SYNTAX_HINT = "use e.g. 15m, 24h, 7d, 9bh, 7wd"
 
@@ -68,3 +69,17 @@ def parse_duration(text: str, working_day_seconds: float) -> Duration:
     if seconds > _MAX_SECONDS:
         raise ValueError(f"bad duration {text!r}: longer than ten years ({SYNTAX_HINT})")
     return Duration(seconds=seconds, business=unit in _BUSINESS_UNITS, label=label)
+
+
+# Only the syntax is checked when a policy file is read; the length of a working day (for `wd`)
+# is known once the calendar is resolved.
+_SYNTAX_CHECK_WORKING_DAY = 8 * 3600.0
+
+
+def _check_duration_text(text: str) -> str:
+    parse_duration(text, _SYNTAX_CHECK_WORKING_DAY)
+    return text.strip()
+
+
+# A duration as written in the policy file, checked for syntax.
+DurationText = Annotated[str, AfterValidator(_check_duration_text)]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import sla
+from cases import conversation, fulfilment, sla
 from cases.classification import classify, team_for
-from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, iso
+from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.models import (
     Acknowledge,
     Approve,
@@ -37,11 +37,10 @@ from cases.models import (
 )
 
 # Resolution types whose amount is paid out (an exchange refunds the price difference).
-MONEY_MOVING = frozenset({ResolutionType.REFUND, ResolutionType.EXCHANGE, ResolutionType.COMPENSATION})
-
-
-class InvalidAction(ValueError):
-    """An action that does not fit the case as it stands. The state is left unchanged."""
+MONEY_MOVING = frozenset(
+    {ResolutionType.REFUND, ResolutionType.REFUND_ONLY, ResolutionType.RETURN_REFUND,
+     ResolutionType.EXCHANGE, ResolutionType.COMPENSATION}
+)
 
 
 # -- checks beyond the status ---------------------------------------------------------------------
@@ -63,6 +62,8 @@ def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
             f"propose_resolution.amount {data.amount} exceeds the order amount "
             f"{m.state.intake.order_amount}"
         )
+    if data.type == ResolutionType.REFUND_ONLY:
+        fulfilment.check_refund_only(m, data)
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -91,26 +92,16 @@ def request_info(m: CaseCore, data: RequestInfo, now: datetime) -> None:
     m.emit("info_requested", data.actor, now, question=data.question)
     m.first_response(now)
     m.state.status = Status.AWAITING_CUSTOMER
-    for clock in m.open_clocks():
-        sla.pause(clock, now, m.policy.calendar)
-        if clock.paused_at == now:  # a breached clock keeps counting; it did not pause
-            m.emit("clock_paused", "system", now, clock=clock.name.value)
+    m.pause_clocks(now)
     m.notify_customer("info_request", now, "We need more information", data.question)
 
 
 def customer_reply(m: CaseCore, data: CustomerReply, now: datetime) -> None:
     m.emit("customer_replied", data.actor, now, text=data.text)
     m.state.status = Status.ACKNOWLEDGED
-    for clock in m.open_clocks():
-        if clock.paused_at is not None:
-            sla.resume(clock, now, m.policy.calendar, m.policy.warning_fraction)
-            m.emit(
-                "clock_resumed",
-                "system",
-                now,
-                clock=clock.name.value,
-                due_at=iso(clock.due_at),
-            )
+    m.resume_clocks(now)
+    if m.state.generation >= 2:
+        conversation.reply_owed(m, now)
 
 
 def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
@@ -162,6 +153,8 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
         proposed_at=now,
         needs_approval=needs_approval,
         number=state.proposals_made,
+        waive_return=data.waive_return,
+        repair_mode=data.repair_mode,
     )
     state.review = None
     m.emit(
@@ -187,14 +180,14 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
             f"Approval needed: {data.type.value} {data.amount} {state.intake.currency}",
         )
     else:
-        state.status = Status.RESOLVING
+        fulfilment.begin(m, now)
 
 
 def approve(m: CaseCore, data: Approve, now: datetime) -> None:
     m.state.review = ReviewDecision(approved=True, by=data.actor, at=now, note=data.note)
     m.emit("approved", data.actor, now, note=data.note)
     m.meet(ClockName.APPROVAL, now)
-    m.state.status = Status.RESOLVING
+    fulfilment.begin(m, now)
 
 
 def reject(m: CaseCore, data: Reject, now: datetime) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import actions, sla
+from cases import actions, fulfilment, sla
 from cases.classification import classify, team_for
-from cases.core import CaseCore, due, iso
-from cases.handlers import InvalidAction
+from cases.core import CaseCore, InvalidAction, due, iso
 from cases.ids import workflow_id_for
 from cases.models import (
     FINAL_STATUSES,
@@ -25,18 +24,25 @@ from cases.models import (
     ClockName,
     ExecutedStep,
     FollowUpOutcome,
-    Resolution,
     Status,
 )
 from cases.policy import PolicySnapshot
 
-__all__ = ["CaseMachine", "InvalidAction"]
+__all__ = ["GENERATION", "CaseMachine", "InvalidAction"]
+
+# The rules a case opened now runs under (see `CaseState.generation`).
+GENERATION = 2
 
 
 class CaseMachine(CaseCore):
     @classmethod
     def open(
-        cls, case_id: str, intake: CaseIntake, policy: PolicySnapshot, now: datetime
+        cls,
+        case_id: str,
+        intake: CaseIntake,
+        policy: PolicySnapshot,
+        now: datetime,
+        generation: int = GENERATION,
     ) -> CaseMachine:
         tier = classify(intake, policy.complex_amount_threshold)
         state = CaseState(
@@ -49,6 +55,7 @@ class CaseMachine(CaseCore):
             escalation_level=policy.start_level(tier),
             team=team_for(intake),
             opened_at=now,
+            generation=generation,
         )
         machine = cls(state, policy)
         machine.emit(
@@ -83,32 +90,13 @@ class CaseMachine(CaseCore):
     # -- transitions driven by the workflow ----------------------------------------------------
 
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
-        state = self.state
-        proposal = state.proposal
-        assert proposal is not None
-        state.resolution = Resolution(
-            type=proposal.type, amount=proposal.amount, executed_at=now, steps=steps
-        )
-        state.resolved_at = now
-        self.emit(
-            "resolution_executed",
-            "system",
-            now,
-            type=proposal.type.value,
-            amount=str(proposal.amount),
-            steps=[s.model_dump(mode="json") for s in steps],
-        )
-        self.meet(ClockName.RESOLUTION, now)
-        state.status = Status.AWAITING_CONFIRMATION
-        state.confirmation_due_at = self.after(now, self.policy.confirmation_window)
-        self.notify_customer(
-            "result",
-            now,
-            "Your case has been resolved",
-            f"Resolution: {proposal.type.value}"
-            + (f" of {proposal.amount} {state.intake.currency}" if proposal.amount else "")
-            + ". Please confirm, or tell us if the problem is not solved.",
-        )
+        fulfilment.executed(self, steps, now)
+
+    def repair_booked(self, reference: str, scheduled_for: datetime, now: datetime) -> None:
+        fulfilment.repair_booked(self, reference, scheduled_for, now)
+
+    def repair_visit_due(self, now: datetime) -> datetime:
+        return fulfilment.repair_visit_due(self, now)
 
     def resolution_failed(
         self, step: str, error: str, compensated: list[ExecutedStep], now: datetime
@@ -157,24 +145,32 @@ class CaseMachine(CaseCore):
         for clock in state.clocks.values():
             fired += sla.due_events(clock, now)
         for event in sorted(fired, key=lambda e: e.due_at):
+            if state.status in FINAL_STATUSES:
+                break  # a lapsed return ends the case; later instants of it no longer matter
             label = sla.LABELS[event.clock]
             clock = state.clocks[event.clock]
             if event.kind == "warning":
                 self.emit("clock_warning", "system", now, **self.clock_data(event.clock))
+                if event.clock == ClockName.RETURN_WINDOW:
+                    self._remind_to_ship(now)
+                    continue
                 self.notify_supervisor(
                     "sla_warning",
                     now,
                     f"{label} SLA ({state.tier.value}) due {iso(clock.due_at or clock.breached_at)}",
                 )
+                continue
+            self.emit(
+                "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
+            )
+            if event.clock == ClockName.RETURN_WINDOW:
+                fulfilment.lapse(self, now)  # the customer's window, not a target staff missed
+            elif event.clock == ClockName.INSPECTION and fulfilment.warehouse_silent(self, now):
+                pass
             else:
-                self.emit(
-                    "clock_breached",
-                    "system",
-                    now,
-                    **self.clock_data(event.clock),
-                    detected_at=iso(now),
-                )
                 self.escalate(f"{label} SLA breached", "system", now)
+        if state.status in FINAL_STATUSES:
+            return
         if state.status == Status.AWAITING_CONFIRMATION and due(state.confirmation_due_at, now):
             self.accept("accepted_by_silence", "system", now)
         if state.status == Status.AWAITING_RATING and due(state.survey_due_at, now):
@@ -192,6 +188,18 @@ class CaseMachine(CaseCore):
             follow_up.outcome_at = now
             self.emit("follow_up_result", "system", now, outcome="unreachable", note="no outcome")
             self.close(now)
+
+    def _remind_to_ship(self, now: datetime) -> None:
+        leg = self.state.return_leg
+        window = self.state.clocks[ClockName.RETURN_WINDOW]
+        assert leg is not None and window.due_at is not None
+        self.notify_customer(
+            "return_reminder",
+            now,
+            "Reminder: please ship your return",
+            f"Return {leg.rma} must be shipped by {self.local(window.due_at)}, or it lapses.",
+            rma=leg.rma,
+        )
 
     def next_wake(self) -> tuple[datetime, str] | None:
         """The next instant at which `fire_due` has something to do, with a label for the UI."""

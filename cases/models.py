@@ -14,6 +14,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from cases.clocks import Clock as Clock
+from cases.clocks import ClockName as ClockName
+from cases.clocks import ClockState as ClockState
+from cases.fulfilment_models import RepairJob, RepairMode, ReturnLeg
+
 
 class Strict(BaseModel):
     """Base for boundary models: unknown fields are an error, not silently dropped."""
@@ -73,8 +78,15 @@ class Status(StrEnum):
     AWAITING_CONFIRMATION = "awaiting_confirmation"
     AWAITING_RATING = "awaiting_rating"
     FOLLOW_UP = "follow_up"
+    # The legs of a return and of a repair (STANDARDS S4.2, S4.3).
+    AWAITING_RETURN = "awaiting_return"
+    RETURN_IN_TRANSIT = "return_in_transit"
+    INSPECTING = "inspecting"
+    REPAIRING = "repairing"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+    # The customer did not ship an authorised return within the return window.
+    LAPSED = "lapsed"
 
 
 # Statuses in which the case is still being handled: withdraw is allowed, and the
@@ -87,27 +99,14 @@ OPEN_STATUSES = frozenset(
         Status.AWAITING_APPROVAL,
     }
 )
-FINAL_STATUSES = frozenset({Status.CLOSED, Status.WITHDRAWN})
-
-
-class ClockName(StrEnum):
-    FIRST_RESPONSE = "first_response"
-    INITIAL_HANDLING = "initial_handling"
-    RESOLUTION = "resolution"
-    CLOSURE = "closure"
-    APPROVAL = "approval"
-
-
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    WARNED = "warned"
-    MET = "met"
-    BREACHED = "breached"
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.LAPSED})
 
 
 class ResolutionType(StrEnum):
+    # Money back at once, as before return plans existed; new callers choose one of the next two.
     REFUND = "refund"
+    REFUND_ONLY = "refund_only"  # 仅退款: no return (lost parcel, low value, return waived)
+    RETURN_REFUND = "return_refund"  # 退货退款: refund after the return passes inspection
     EXCHANGE = "exchange"
     REPAIR = "repair"
     COMPENSATION = "compensation"
@@ -198,16 +197,25 @@ class Reclassify(Action):
     reason: Text = ""
 
 
+MUST_PAY = frozenset(
+    {ResolutionType.REFUND, ResolutionType.REFUND_ONLY, ResolutionType.RETURN_REFUND,
+     ResolutionType.COMPENSATION}
+)
+
+
 class ProposeResolution(Action):
     type: ResolutionType
     amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] = Decimal("0")
     note: Text = ""
+    # refund_only: the agent waives the return (the note says why).
+    waive_return: bool = False
+    repair_mode: RepairMode = RepairMode.ON_SITE
 
     @field_validator("amount")
     @classmethod
     def _amount_fits_type(cls, v: Decimal, info: Any) -> Decimal:
         kind = info.data.get("type")
-        if kind in (ResolutionType.REFUND, ResolutionType.COMPENSATION) and v <= 0:
+        if kind in MUST_PAY and v <= 0:
             raise ValueError(f"a {kind} needs an amount above 0")
         return v
 
@@ -253,30 +261,6 @@ class Withdraw(Action):
 # State
 
 
-class Clock(BaseModel):
-    """One SLA clock. Time is counted over `segments` (running intervals) in the clock's metric."""
-
-    name: ClockName
-    target_seconds: float
-    business: bool = False
-    target_label: str = ""
-    started_at: datetime
-    # Consumed time of closed running segments, in the clock's metric (seconds).
-    consumed_seconds: float = 0.0
-    running_since: datetime | None = None
-    paused_at: datetime | None = None
-    due_at: datetime | None = None
-    warn_at: datetime | None = None
-    state: ClockState = ClockState.RUNNING
-    warned_at: datetime | None = None
-    breached_at: datetime | None = None
-    breach_detected_at: datetime | None = None
-    met_at: datetime | None = None
-    # Set when the clock's goal stopped applying (withdrawal, reopen) without being met.
-    stopped_at: datetime | None = None
-    elapsed_seconds: float | None = None
-
-
 class Proposal(BaseModel):
     type: ResolutionType
     amount: Decimal = Decimal("0")
@@ -285,6 +269,8 @@ class Proposal(BaseModel):
     proposed_at: datetime
     needs_approval: bool = False
     number: int = 1
+    waive_return: bool = False
+    repair_mode: RepairMode = RepairMode.ON_SITE
 
 
 class ReviewDecision(BaseModel):
@@ -305,6 +291,9 @@ class Resolution(BaseModel):
     amount: Decimal
     executed_at: datetime
     steps: list[ExecutedStep] = []
+    # What was done, for the customer's feedback: refund_reference, replacement_tracking,
+    # repair_record or coupon_code.
+    proof: dict[str, str] = {}
 
 
 class FollowUp(BaseModel):
@@ -359,6 +348,11 @@ class CaseState(BaseModel):
     notifications: list[str] = []
     last_seq: int = 0
     runs: int = 1
+    # The rules the case runs under: 1 resolved every plan in one step; 2 adds the return and
+    # repair legs and the next-reply clock. Fixed when the case opens, so a replay keeps its own.
+    generation: int = 1
+    return_leg: ReturnLeg | None = None
+    repair: RepairJob | None = None
 
     @property
     def sla_state(self) -> str:

@@ -32,7 +32,15 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from cases.calendar import BusinessCalendar, CalendarSettings
-from cases.durations import Duration, parse_duration
+from cases.durations import Duration, DurationText, parse_duration
+from cases.fulfilment_policy import (
+    DEFAULT_FULFILMENT,
+    ConversationSettings,
+    FulfilmentSettings,
+    FulfilmentSnapshot,
+    RepairSettings,
+    ReturnSettings,
+)
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
 
 DEFAULT_POLICY_RESOURCE = "default_policy.toml"
@@ -46,17 +54,6 @@ TIER_CLOCKS: tuple[ClockName, ...] = (
     ClockName.CLOSURE,
 )
 
-# Only the syntax is checked at load time; the length of a working day (for `wd`) is known once
-# the calendar is resolved in `Policy.snapshot`.
-_SYNTAX_CHECK_WORKING_DAY = 8 * 3600.0
-
-
-def _check_duration_text(text: str) -> str:
-    parse_duration(text, _SYNTAX_CHECK_WORKING_DAY)
-    return text.strip()
-
-
-DurationText = Annotated[str, AfterValidator(_check_duration_text)]
 ClockTargets = dict[ClockName, DurationText]
 
 
@@ -134,6 +131,8 @@ class ApprovalSettings(_Strict):
     always_for_tiers: list[Tier] = [Tier.URGENT]
     amount_types: list[ResolutionType] = [
         ResolutionType.REFUND,
+        ResolutionType.REFUND_ONLY,
+        ResolutionType.RETURN_REFUND,
         ResolutionType.EXCHANGE,
         ResolutionType.COMPENSATION,
     ]
@@ -157,6 +156,9 @@ class Policy(_Strict):
     follow_up_always_customers: list[CustomerTier] = [CustomerTier.VIP]
     low_rating_threshold: Annotated[int, Field(ge=0, le=5)] = 2
     calendar: CalendarSettings = CalendarSettings()
+    returns: ReturnSettings = ReturnSettings()
+    repair: RepairSettings = RepairSettings()
+    conversation: ConversationSettings = ConversationSettings()
 
     @field_validator("targets")
     @classmethod
@@ -217,6 +219,9 @@ class Policy(_Strict):
             follow_up_always_customers=list(self.follow_up_always_customers),
             low_rating_threshold=self.low_rating_threshold,
             calendar=calendar,
+            fulfilment=FulfilmentSettings(
+                returns=self.returns, repair=self.repair, conversation=self.conversation
+            ).snapshot(day),
         )
 
 
@@ -252,6 +257,8 @@ class PolicySnapshot(BaseModel):
     follow_up_always_customers: list[CustomerTier]
     low_rating_threshold: int
     calendar: BusinessCalendar
+    # Snapshots taken before returns and repairs had their own legs decode with the defaults.
+    fulfilment: FulfilmentSnapshot = DEFAULT_FULFILMENT
 
     def targets_for(
         self, tier: Tier, category: Category, customer_tier: CustomerTier

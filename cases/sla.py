@@ -21,6 +21,10 @@ LABELS = {
     ClockName.RESOLUTION: "resolution",
     ClockName.CLOSURE: "complaint closure",
     ClockName.APPROVAL: "approval",
+    ClockName.RETURN_WINDOW: "return shipment",
+    ClockName.INSPECTION: "inspection",
+    ClockName.REPAIR: "repair response",
+    ClockName.NEXT_REPLY: "next reply",
 }
 
 # Clocks that are finished: nothing more can fall due on them.

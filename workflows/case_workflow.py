@@ -25,19 +25,18 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LoadPolicy, RecordCase, Visit, VisitKind
-    from activities.followups import FollowUps
+    from activities.contracts import LoadPolicy, RecordCase
     from activities.notifier import Notifier
     from activities.policy_source import PolicySource
     from activities.store import CaseStore
     from cases.action_input import ActionInputError, parse_action
     from cases.effects import Notification
     from cases.ids import WORKFLOW_TYPE, case_id_from
-    from cases.machine import CaseMachine, InvalidAction
+    from cases.machine import GENERATION, CaseMachine, InvalidAction
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
+    from workflows import bookings, saga
     from workflows import retry_policies as rp
-    from workflows import saga
     from workflows.action_updates import action_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.details import clock_table
@@ -46,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The business-minimal path; `workflow.patched` records it in each new run's first task.
 LEAN = "lean-record-v1"
+# Return and repair legs and the next-reply clock (`CaseState.generation` 2), for new cases.
+FULFILMENT = "fulfilment-v1"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -84,7 +85,11 @@ class AfterSalesCase:
                 continue
             if status == Status.FOLLOW_UP and machine.state.follow_up and not machine.state.follow_up.reference:
                 await self._settle()
-                await self._schedule_follow_up()
+                await bookings.follow_up(machine)
+                continue
+            if status == Status.REPAIRING and bookings.repair_needed(machine.state):
+                await self._settle()
+                await bookings.repair(machine)
                 continue
             if self._history_too_long():
                 await self._continue_as_new()
@@ -112,7 +117,8 @@ class AfterSalesCase:
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
             )
-            machine = CaseMachine.open(case_id, plain, policy, now)
+            generation = GENERATION if workflow.patched(FULFILMENT) else 1
+            machine = CaseMachine.open(case_id, plain, policy, now, generation)
         self._machine = machine
         return machine
 
@@ -293,27 +299,6 @@ class AfterSalesCase:
     async def _execute_resolution(self) -> None:
         await saga.run(self._require(), self._settle)
 
-    async def _schedule_follow_up(self) -> None:
-        machine = self._require()
-        state = machine.state
-        assert state.follow_up is not None
-        when = max(machine.follow_up_due(), workflow.now())
-        booked = await workflow.execute_activity_method(
-            FollowUps.schedule,
-            Visit(
-                key=f"{state.case_id}:r{state.reopen_count}:follow_up",
-                case_id=state.case_id,
-                customer_id=state.intake.customer.id,
-                kind=VisitKind.FOLLOW_UP,
-                scheduled_for=when,
-                reason=state.follow_up.reason,
-            ),
-            start_to_close_timeout=rp.PROVIDER_TIMEOUT,
-            retry_policy=rp.NOTIFY_RETRY,
-            summary=f"book follow-up ({state.follow_up.reason})",
-        )
-        machine.follow_up_scheduled(booked.reference, booked.scheduled_for, workflow.now())
-
     # -- actions -------------------------------------------------------------------------------
 
     def _require(self) -> CaseMachine:
@@ -387,6 +372,12 @@ class AfterSalesCase:
     follow_up_result = action_update("follow_up_result")
     escalate = action_update("escalate")
     withdraw = action_update("withdraw")
+    return_shipped = action_update("return_shipped")
+    return_received = action_update("return_received")
+    inspection_result = action_update("inspection_result")
+    repair_result = action_update("repair_result")
+    agent_reply = action_update("agent_reply")
+    customer_message = action_update("customer_message")
 
 
 def _kinds(events: list[Any]) -> str:

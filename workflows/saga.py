@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -35,7 +35,11 @@ with workflow.unsafe.imports_passed_through():
 
 PLAN: dict[ResolutionType, tuple[str, ...]] = {
     ResolutionType.REFUND: ("refund",),
+    ResolutionType.REFUND_ONLY: ("refund",),
+    # After the return passed inspection (cases/fulfilment.py).
+    ResolutionType.RETURN_REFUND: ("refund",),
     ResolutionType.EXCHANGE: ("refund", "replacement"),
+    # The one-step repair of generation 1; later a repair is its own leg and never gets here.
     ResolutionType.REPAIR: ("repair_visit",),
     ResolutionType.COMPENSATION: ("credit",),
     ResolutionType.EXPLANATION: (),
@@ -90,6 +94,7 @@ async def _ship_replacement(state: CaseState, proposal: Proposal, key: str) -> s
 
 
 async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
+    # The one-step repair of cases opened before repairs had their own leg.
     booked = await workflow.execute_activity_method(
         FollowUps.schedule,
         Visit(
@@ -105,6 +110,28 @@ async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
         retry_policy=rp.PROVIDER_RETRY,
     )
     return booked.reference
+
+
+async def book_repair(state: CaseState, when: datetime) -> tuple[str, datetime]:
+    """Book the repair leg's visit or mail-in for `when`; the booking and its confirmed time."""
+    proposal = state.proposal
+    assert proposal is not None and state.repair is not None
+    mode = state.repair.mode.value.replace("_", "-")
+    booked = await workflow.execute_activity_method(
+        FollowUps.schedule,
+        Visit(
+            key=step_key(state, proposal, "repair_visit"),
+            case_id=state.case_id,
+            customer_id=state.intake.customer.id,
+            kind=VisitKind.REPAIR,
+            scheduled_for=when,
+            reason=f"{mode} repair",
+        ),
+        summary=f"book {mode} repair for {when:%Y-%m-%d %H:%M} UTC",
+        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
+        retry_policy=rp.PROVIDER_RETRY,
+    )
+    return booked.reference, booked.scheduled_for
 
 
 async def _reverse_money(state: CaseState, executed: ExecutedStep, key: str) -> None:
@@ -162,13 +189,13 @@ async def run(machine: CaseMachine, settle: Callable[[], Awaitable[None]]) -> No
                 await STEPS[executed.step].undo(state, executed, undo_key)
                 executed.compensated = True
                 compensated.append(executed)
-            machine.resolution_failed(step, _cause(err), compensated, workflow.now())
+            machine.resolution_failed(step, cause(err), compensated, workflow.now())
             return
         done.append(ExecutedStep(step=step, reference=reference))
     machine.resolution_executed(done, workflow.now())
 
 
-def _cause(err: BaseException) -> str:
+def cause(err: BaseException) -> str:
     cause = err.__cause__
     if isinstance(cause, ApplicationError):
         return f"{cause.type}: {cause.message}"

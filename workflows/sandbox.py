@@ -20,6 +20,7 @@ PASSTHROUGH = (
     "workflows.search_attributes",
     "workflows.visibility",
     "workflows.action_updates",
+    "workflows.bookings",
     "workflows.saga",
     "workflows.codec",
     "workflows.converter",

@@ -28,6 +28,8 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+# The customer's return parcel, so the warehouse can find the case a parcel belongs to.
+RETURN_TRACKING = SearchAttributeKey.for_keyword("ReturnTracking")
 
 ALL = (
     CASE_TIER,
@@ -38,7 +40,11 @@ ALL = (
     SLA_STATE,
     SLA_DUE_AT,
     ORDER_ID,
+    RETURN_TRACKING,
 )
+# Attributes added after cases were already running: absent and unset mean the same, so a case
+# that never has a value never upserts one (an older history replays unchanged).
+LATER = frozenset({RETURN_TRACKING.name})
 
 
 def next_due(state: CaseState) -> datetime | None:

@@ -28,6 +28,7 @@ def values_of(state: CaseState) -> dict[str, Any]:
         sa.SLA_STATE.name: state.sla_state,
         sa.SLA_DUE_AT.name: sa.next_due(state),
         sa.ORDER_ID.name: state.intake.order_id,
+        sa.RETURN_TRACKING.name: state.return_leg.tracking_number if state.return_leg else None,
     }
 
 
@@ -51,6 +52,8 @@ class Visibility:
         updates: list[SearchAttributeUpdate[Any]] = []
         for key in sa.ALL:
             value = values[key.name]
+            if value is None and key.name in sa.LATER and key.name not in self._published:
+                continue
             if key.name in self._published:
                 published = self._published[key.name]
                 given_at_start = key.name in self._given_at_start

@@ -1,0 +1,62 @@
+"""The SLA clock's model: which clocks there are, the states one moves through, and its record.
+
+Part of the case vocabulary (`cases/models.py` re-exports it); the arithmetic lives in
+`cases/sla.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ClockName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    INITIAL_HANDLING = "initial_handling"
+    RESOLUTION = "resolution"
+    CLOSURE = "closure"
+    APPROVAL = "approval"
+    # The customer ships the return within the return window (STANDARDS S4.2).
+    RETURN_WINDOW = "return_window"
+    # The warehouse inspects a received return (验货, STANDARDS S4.2).
+    INSPECTION = "inspection"
+    # A repair visit or mail-in is booked (维修响应, STANDARDS S4.3).
+    REPAIR = "repair"
+    # Staff answer the customer's latest message (STANDARDS S4.5).
+    NEXT_REPLY = "next_reply"
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    WARNED = "warned"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class Clock(BaseModel):
+    """One SLA clock. Time is counted over running intervals, in the clock's metric."""
+
+    name: ClockName
+    target_seconds: float
+    business: bool = False
+    target_label: str = ""
+    started_at: datetime
+    # Consumed time of closed running segments, in the clock's metric (seconds).
+    consumed_seconds: float = 0.0
+    running_since: datetime | None = None
+    paused_at: datetime | None = None
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    state: ClockState = ClockState.RUNNING
+    warned_at: datetime | None = None
+    breached_at: datetime | None = None
+    breach_detected_at: datetime | None = None
+    met_at: datetime | None = None
+    # Set when the clock's goal stopped applying (withdrawal, reopen) without being met.
+    stopped_at: datetime | None = None
+    elapsed_seconds: float | None = None
+    # The next-reply clock runs once per customer message answered: 0, 1, 2, ... in a round.
+    turn: int = 0
