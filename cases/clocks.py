@@ -18,13 +18,13 @@ class ClockName(StrEnum):
     RESOLUTION = "resolution"
     CLOSURE = "closure"
     APPROVAL = "approval"
-    # The customer ships the return within the return window (STANDARDS S4.2).
+    # The customer ships the return within the return window (STANDARDS S10.4).
     RETURN_WINDOW = "return_window"
-    # The warehouse inspects a received return (验货, STANDARDS S4.2).
+    # The warehouse inspects a received return (验货, STANDARDS S10.5).
     INSPECTION = "inspection"
-    # A repair visit or mail-in is booked (维修响应, STANDARDS S4.3).
+    # A repair visit or mail-in is booked (维修响应, STANDARDS S10.6).
     REPAIR = "repair"
-    # Staff answer the customer's latest message (STANDARDS S4.5).
+    # Staff answer the customer's latest message (STANDARDS S11.2).
     NEXT_REPLY = "next_reply"
 
 

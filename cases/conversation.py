@@ -1,6 +1,6 @@
 """The conversation with the customer: agent replies, customer messages, and the next-reply clock.
 
-The next-reply clock (STANDARDS S4.5) is owed from the customer's oldest unanswered message:
+The next-reply clock (STANDARDS S11.2) is owed from the customer's oldest unanswered message:
 - it starts at a customer message when no reply is owed, and a second message while it runs
   does not restart it (the customer has waited since the first);
 - an agent reply meets it, and the next customer message starts a new turn of it;

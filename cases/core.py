@@ -61,7 +61,7 @@ class CaseCore:
         self.emit("clock_started", "system", now, **self.clock_data(name))
 
     def pause_clocks(self, now: datetime) -> None:
-        """Stop counting while the case waits on the customer (STANDARDS S1.5)."""
+        """Stop counting while the case waits on the customer (STANDARDS S1.7)."""
         for clock in self.open_clocks():
             sla.pause(clock, now, self.policy.calendar)
             if clock.paused_at == now:  # a breached clock keeps counting; it did not pause

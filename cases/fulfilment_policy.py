@@ -2,7 +2,7 @@
 next-reply targets, as the operator writes them and as a case's snapshot holds them.
 
 The sections `[returns]`, `[repair]` and `[conversation]` of the policy file. Every key has the
-default given in docs/STANDARDS.md (S4), so a policy file written before they existed still loads.
+default given in docs/STANDARDS.md (S10, S11), so a policy file written before they existed still loads.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class Status(StrEnum):
     AWAITING_CONFIRMATION = "awaiting_confirmation"
     AWAITING_RATING = "awaiting_rating"
     FOLLOW_UP = "follow_up"
-    # The legs of a return and of a repair (STANDARDS S4.2, S4.3).
+    # The legs of a return and of a repair (STANDARDS S10.4-S10.6).
     AWAITING_RETURN = "awaiting_return"
     RETURN_IN_TRANSIT = "return_in_transit"
     INSPECTING = "inspecting"
