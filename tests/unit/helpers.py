@@ -28,6 +28,7 @@ from cases.models import (
     Status,
     Withdraw,
 )
+from cases.fulfilment_actions import ReturnReceived, ReturnShipped
 from cases.policy import Policy, PolicySnapshot, shared_snapshot
 from tests.factories import intake
 
@@ -140,6 +141,12 @@ _ACK = ("acknowledge", Acknowledge(actor="agent-1"))
 _SMALL = ("propose_resolution", ProposeResolution(type=ResolutionType.REFUND, amount=Decimal("100")))
 _EXECUTE = ("<resolution_executed>", None)
 _RESOLVED = [_ACK, _SMALL, _EXECUTE, ("confirm", Confirm())]
+_RETURN = (
+    "propose_resolution",
+    ProposeResolution(type=ResolutionType.RETURN_REFUND, amount=Decimal("100")),
+)
+_SHIPPED = ("return_shipped", ReturnShipped(carrier="SF Express", tracking_number="SF1234567890"))
+_LAPSE = ("<return window ends>", None)
 
 # How to reach each status from a freshly opened general case.
 ROUTES: dict[Status, list[tuple[str, Any]]] = {
@@ -156,6 +163,13 @@ ROUTES: dict[Status, list[tuple[str, Any]]] = {
     Status.FOLLOW_UP: [*_RESOLVED, ("rate", Rate(score=5))],  # a sampled case id
     Status.CLOSED: [*_RESOLVED, ("rate", Rate(score=5))],  # a case id out of the sample
     Status.WITHDRAWN: [("withdraw", Withdraw(reason="changed my mind"))],
+    Status.AWAITING_RETURN: [_ACK, _RETURN],
+    Status.RETURN_IN_TRANSIT: [_ACK, _RETURN, _SHIPPED],
+    Status.INSPECTING: [_ACK, _RETURN, _SHIPPED, ("return_received", ReturnReceived())],
+    Status.REPAIRING: [
+        _ACK, ("propose_resolution", ProposeResolution(type=ResolutionType.REPAIR))
+    ],
+    Status.LAPSED: [_ACK, _RETURN, _LAPSE],
 }
 
 
@@ -166,7 +180,10 @@ def machine_in(policy: Policy, status: Status) -> tuple[CaseMachine, datetime]:
     t = T0
     for action, data in ROUTES[status]:
         t += 10 * MINUTE
-        if data is None:
+        if action == "<return window ends>":
+            t = m.state.clocks[ClockName.RETURN_WINDOW].due_at or t
+            m.fire_due(t)
+        elif data is None:
             m.resolution_executed(executed(), t)
         else:
             m.apply(action, data, t)

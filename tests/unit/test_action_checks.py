@@ -37,9 +37,15 @@ def test_reclassify_with_nothing_to_change_is_refused(policy, data: Reclassify) 
 
 
 @pytest.mark.parametrize(
-    "kind", [ResolutionType.REFUND, ResolutionType.EXCHANGE, ResolutionType.COMPENSATION]
+    ("kind", "next_status"),
+    [
+        (ResolutionType.REFUND, Status.RESOLVING),
+        (ResolutionType.RETURN_REFUND, Status.AWAITING_RETURN),
+        (ResolutionType.EXCHANGE, Status.AWAITING_RETURN),
+        (ResolutionType.COMPENSATION, Status.RESOLVING),
+    ],
 )
-def test_money_moving_proposal_above_the_order_amount_is_refused(policy, kind) -> None:
+def test_money_moving_proposal_above_the_order_amount_is_refused(policy, kind, next_status) -> None:
     m = general(policy, order_amount="299.00")
     before = frozen(m)
     data = ProposeResolution(type=kind, amount=Decimal("299.01"))
@@ -50,15 +56,18 @@ def test_money_moving_proposal_above_the_order_amount_is_refused(policy, kind) -
     assert frozen(m) == before
     # The whole order amount is allowed.
     m.apply("propose_resolution", ProposeResolution(type=kind, amount=Decimal("299.00")), T0 + MINUTE)
-    assert m.state.status == Status.RESOLVING
+    assert m.state.status == next_status
 
 
-@pytest.mark.parametrize("kind", [ResolutionType.REPAIR, ResolutionType.EXPLANATION])
-def test_a_proposal_that_moves_no_money_is_not_capped(policy, kind) -> None:
+@pytest.mark.parametrize(
+    ("kind", "next_status"),
+    [(ResolutionType.REPAIR, Status.REPAIRING), (ResolutionType.EXPLANATION, Status.RESOLVING)],
+)
+def test_a_proposal_that_moves_no_money_is_not_capped(policy, kind, next_status) -> None:
     m = general(policy, order_amount="299.00")
     m.apply("propose_resolution", ProposeResolution(type=kind, amount=Decimal("900")), T0 + MINUTE)
     assert m.state.proposal is not None and m.state.proposal.amount == Decimal("900")
-    assert m.state.status == Status.RESOLVING  # repair and explanation never need approval
+    assert m.state.status == next_status  # repair and explanation never need approval
 
 
 def test_escalate_below_level_one_is_allowed_up_to_it(policy) -> None:

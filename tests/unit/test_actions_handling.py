@@ -141,9 +141,10 @@ def test_customer_reply_returns_to_handling_and_resumes_the_clocks(policy) -> No
         ("clock_resumed", "initial_handling"),
         ("clock_resumed", "resolution"),
         ("clock_resumed", "closure"),
+        ("clock_started", "next_reply"),  # the reply is a message the agent now owes an answer
     ]
-    assert (m.events[-4].actor, m.events[-4].data) == ("customer", {"text": "here it is"})
-    assert m.events[-2].data["due_at"] == (T0 + 76 * HOUR).isoformat()  # 72 h + 4 h paused
+    assert (m.events[-5].actor, m.events[-5].data) == ("customer", {"text": "here it is"})
+    assert m.events[-3].data["due_at"] == (T0 + 76 * HOUR).isoformat()  # 72 h + 4 h paused
     assert_gapless(m)
 
 

@@ -59,7 +59,11 @@ def test_resolution_executed_meets_the_resolution_clock_and_opens_the_window(pol
     assert since(m, last) == [
         ("resolution_executed", None), ("clock_met", "resolution"), ("notification_queued", "result"),
     ]
-    assert m.notifications[-1].body.startswith("Resolution: refund of 100 CNY.")
+    assert m.notifications[-1].body.startswith(
+        "Resolution: refund of 100 CNY (refund reference refund-ref-1)."
+    )
+    assert s.resolution.proof == {"refund_reference": "refund-ref-1"}
+    assert m.notifications[-1].data["proof"] == {"refund_reference": "refund-ref-1"}
     assert_gapless(m)
 
 

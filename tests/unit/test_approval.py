@@ -37,6 +37,8 @@ def propose(m, kind: ResolutionType, amount: str, actor: str = "agent-1") -> Non
         ({}, R.EXCHANGE, "600", True),
         ({}, R.COMPENSATION, "600", True),
         ({}, R.REPAIR, "600", False),  # not a money-moving type
+        ({}, R.RETURN_REFUND, "600", True),
+        ({"category": "logistics"}, R.REFUND_ONLY, "600", True),  # a lost parcel
         ({"category": "safety"}, R.REFUND, "10", True),  # urgent: always reviewed
         ({"category": "safety"}, R.EXPLANATION, "0", True),
     ],
@@ -45,7 +47,8 @@ def test_which_proposals_need_approval(policy, intake, kind, amount, needed) -> 
     m = open_case(policy, **({"order_amount": "2000.00"} | intake))
     propose(m, kind, amount)
     assert m.state.proposal is not None and m.state.proposal.needs_approval is needed
-    assert m.state.status == (Status.AWAITING_APPROVAL if needed else Status.RESOLVING)
+    started = {R.REPAIR: Status.REPAIRING}.get(kind, Status.RESOLVING)
+    assert m.state.status == (Status.AWAITING_APPROVAL if needed else started)
     assert (AP in m.state.clocks) is needed
 
 

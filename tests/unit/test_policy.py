@@ -130,9 +130,20 @@ def test_default_policy_holds_the_design_numbers(policy: Policy, snap: PolicySna
     assert snap.approval_always_for_tiers == [Tier.URGENT]
     assert snap.approval_amount_types == [
         ResolutionType.REFUND,
+        ResolutionType.REFUND_ONLY,
+        ResolutionType.RETURN_REFUND,
         ResolutionType.EXCHANGE,
         ResolutionType.COMPENSATION,
     ]
+    f = snap.fulfilment
+    assert (f.return_window, f.inspection_window, f.silent_warehouse) == (
+        wall("7d", 7 * 86400), wall("72h", 72 * 3600), "pass",
+    )
+    assert (f.repair_response, f.refund_only_max_amount) == (wall("48h", 48 * 3600), Decimal(50))
+    assert [f.next_reply[t].seconds for t in (Tier.URGENT, Tier.COMPLEX, Tier.GENERAL)] == [
+        3600, 86400, 86400,
+    ]
+    assert f.next_reply_vip == wall("15m", 900)
     assert snap.confirmation_window == wall("72h", 72 * 3600)
     assert snap.survey_timeout == wall("7d", 7 * 86400)
     assert snap.follow_up_delay == wall("7d", 7 * 86400)

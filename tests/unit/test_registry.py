@@ -13,6 +13,15 @@ from decimal import Decimal
 import pytest
 
 from cases.actions import ACTION_MODELS, ACTIONS
+from cases.fulfilment_actions import (
+    AgentReply,
+    CustomerMessage,
+    InspectionResult,
+    RepairResult,
+    ReturnReceived,
+    ReturnShipped,
+)
+from cases.fulfilment_models import InspectionOutcome, RepairOutcome
 from cases.machine import InvalidAction
 from cases.models import (
     Acknowledge,
@@ -36,7 +45,7 @@ from cases.models import (
     Tier,
     Withdraw,
 )
-from tests.unit import test_actions_after, test_actions_handling
+from tests.unit import test_actions_after, test_actions_handling, test_fulfilment
 from tests.unit.helpers import TESTED_ACTIONS, frozen, general, machine_in
 
 # One valid input per action, accepted by the action's model.
@@ -58,11 +67,21 @@ VALID: dict[str, Action] = {
     "follow_up_result": FollowUpResult(actor="caller-1", outcome=FollowUpOutcome.SATISFIED),
     "escalate": Escalate(actor="agent-1", reason="press enquiry"),
     "withdraw": Withdraw(reason="bought another"),
+    "return_shipped": ReturnShipped(carrier="SF Express", tracking_number="SF1234567890"),
+    "return_received": ReturnReceived(actor="warehouse-sh", note="box intact"),
+    "inspection_result": InspectionResult(
+        actor="inspector-1", result=InspectionOutcome.PASSED, evidence=["photo-1"]
+    ),
+    "repair_result": RepairResult(
+        actor="technician-1", result=RepairOutcome.FIXED, repair_record="RR-1"
+    ),
+    "agent_reply": AgentReply(actor="agent-1", text="We are checking with the warehouse."),
+    "customer_message": CustomerMessage(text="Any news?"),
 }
 
 S = Status
 OPEN = {S.REGISTERED, S.ACKNOWLEDGED, S.AWAITING_CUSTOMER, S.AWAITING_APPROVAL}
-NOT_FINAL = set(Status) - {S.CLOSED, S.WITHDRAWN}
+NOT_FINAL = set(Status) - {S.CLOSED, S.WITHDRAWN, S.LAPSED}
 # The statuses each action is allowed in, written out so that a change to the registry shows.
 EXPECTED_ALLOWED: dict[str, set[Status]] = {
     "acknowledge": {S.REGISTERED},
@@ -79,7 +98,14 @@ EXPECTED_ALLOWED: dict[str, set[Status]] = {
     "rate": {S.AWAITING_RATING},
     "follow_up_result": {S.FOLLOW_UP},
     "escalate": NOT_FINAL,
-    "withdraw": OPEN,  # not once a resolution is being carried out
+    # Not once a resolution is being carried out, except before a return is shipped.
+    "withdraw": OPEN | {S.AWAITING_RETURN},
+    "return_shipped": {S.AWAITING_RETURN},
+    "return_received": {S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
+    "inspection_result": {S.INSPECTING},
+    "repair_result": {S.REPAIRING},
+    "agent_reply": NOT_FINAL,
+    "customer_message": NOT_FINAL,
 }
 
 REFUSED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s not in spec.allowed]
@@ -87,7 +113,8 @@ ALLOWED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s in spec.al
 
 
 def test_every_action_has_an_explicit_test() -> None:
-    assert test_actions_handling.__name__ and test_actions_after.__name__  # both imported
+    # all imported
+    assert test_actions_handling.__name__ and test_actions_after.__name__ and test_fulfilment.__name__
     assert TESTED_ACTIONS == set(ACTIONS)
 
 
