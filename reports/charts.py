@@ -50,8 +50,10 @@ def chart_on_time(report: Report) -> Figure:
     from matplotlib.ticker import PercentFormatter
 
     clocks = clock_names(report)
+    labels = report.clock_labels
     tiers = list(report.by_tier)
-    figure = Figure(figsize=(5.6, 3.4))
+    # Three bars a clock: the figure widens with the clocks so their labels stay legible.
+    figure = Figure(figsize=(max(5.6, 1.0 + 0.75 * len(clocks)), 3.4))
     ax = figure.subplots()
     width = 0.8 / max(len(tiers), 1)
     for i, tier in enumerate(tiers):
@@ -64,7 +66,7 @@ def chart_on_time(report: Report) -> Figure:
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=7, xytext=(0, 2),
                         textcoords="offset points")
-    ax.set_xticks(range(len(clocks)), [c.replace("_", "\n") for c in clocks], fontsize=8)
+    ax.set_xticks(range(len(clocks)), [labels[c].replace(" ", "\n") for c in clocks], fontsize=8)
     ax.set_ylim(0, 125)
     ax.set_yticks(range(0, 101, 20))
     ax.yaxis.set_major_formatter(PercentFormatter())

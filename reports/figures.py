@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, computed_field
 
 from cases.models import Category, ClockName, Tier
+from cases.sla import LABELS
 
 # STANDARDS S6.4: the satisfied share should reach 90 %.
 CSAT_TARGET = 0.90
@@ -73,6 +74,11 @@ class GroupFigures(BaseModel):
     escalated_cases: int = 0
     escalations: int = 0
     reopened: int = 0
+    returns_authorized: int = 0
+    returns_lapsed: int = 0
+    inspections: int = 0
+    inspections_failed: int = 0
+    inspections_silent: int = 0
     clocks: dict[str, ClockFigures] = {}
 
     @computed_field  # type: ignore[prop-decorator]
@@ -85,8 +91,8 @@ class GroupFigures(BaseModel):
     @property
     def complaint_handling_rate(self) -> float | None:
         """Cases dealt with, over cases. A case counts as handled once it has an outcome: it is
-        closed or withdrawn, or a resolution has been executed (even if the customer has yet to
-        confirm or rate it). Cases still waiting for a remedy are not handled."""
+        closed, withdrawn or lapsed, or a resolution has been executed (even if the customer has
+        yet to confirm or rate it). Cases still waiting for a remedy are not handled."""
         return _ratio(self.handled, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -121,6 +127,20 @@ class GroupFigures(BaseModel):
         """Cases reopened at least once (dispute or recurrence), over cases."""
         return _ratio(self.reopened, self.cases)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lapse_rate(self) -> float | None:
+        """Cases whose return lapsed (not shipped within the return window), over cases with a
+        return authorised. Returns still waiting to be shipped count in the denominator."""
+        return _ratio(self.returns_lapsed, self.returns_authorized)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def inspection_failure_rate(self) -> float | None:
+        """Inspection results `failed`, over inspection results. A pass by a silent warehouse
+        (`inspections_silent`) is a result, as the case treats it as one."""
+        return _ratio(self.inspections_failed, self.inspections)
+
 
 class Report(BaseModel):
     """The service report for the cases opened in [since, until).
@@ -137,6 +157,15 @@ class Report(BaseModel):
     by_tier: dict[str, GroupFigures]
     by_category: dict[str, GroupFigures]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clock_labels(self) -> dict[str, str]:
+        """The readable name of every clock any group has figures for, in domain order: the
+        names the engine's own SLA notices use."""
+        groups = [self.overall, *self.by_tier.values(), *self.by_category.values()]
+        seen = {name for g in groups for name in g.clocks}
+        return {name: clock_label(name) for name in ordered(seen, CLOCK_ORDER)}
+
 
 def ordered(present: Iterable[str], order: list[str]) -> list[str]:
     """Known names in domain order, then any name the enums do not know (newer data)."""
@@ -145,6 +174,12 @@ def ordered(present: Iterable[str], order: list[str]) -> list[str]:
 
 
 CLOCK_ORDER = [c.value for c in ClockName]
+_LABELS: dict[str, str] = {clock.value: label for clock, label in LABELS.items()}
+
+
+def clock_label(name: str) -> str:
+    """A clock's readable name; a clock newer than this code reads as its name, spaced."""
+    return _LABELS.get(name) or name.replace("_", " ")
 
 
 def assemble(
@@ -173,6 +208,11 @@ def assemble(
             escalated_cases=row["escalated_cases"],
             escalations=row["escalations"],
             reopened=row["reopened"],
+            returns_authorized=row["returns_authorized"],
+            returns_lapsed=row["returns_lapsed"],
+            inspections=row["inspections"],
+            inspections_failed=row["inspections_failed"],
+            inspections_silent=row["inspections_silent"],
         )
     clocks: dict[tuple[str, str], dict[str, ClockFigures]] = {}
     for row in clock_rows:

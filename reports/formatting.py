@@ -9,14 +9,12 @@ that the model does not already hold.
 from __future__ import annotations
 
 from reports.figures import (
-    CLOCK_ORDER,
     CSAT_TARGET,
     RATINGS,
     SATISFIED_MIN_RATING,
     ClockFigures,
     GroupFigures,
     Report,
-    ordered,
 )
 
 
@@ -48,10 +46,15 @@ def fmt_mean(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def fmt_share(rate: float | None, part: int, whole: int) -> str:
+    """A rate with the counts it was taken of, e.g. "75.0% (3/4)"."""
+    return f"{fmt_rate(rate)} ({part}/{whole})"
+
+
 def fmt_clock(figures: ClockFigures | None) -> str:
     if figures is None:
         return "-"
-    return f"{fmt_rate(figures.on_time_rate)} ({figures.on_time}/{figures.decided})"
+    return fmt_share(figures.on_time_rate, figures.on_time, figures.decided)
 
 
 def groups(report: Report) -> list[tuple[str, GroupFigures]]:
@@ -65,8 +68,7 @@ def groups(report: Report) -> list[tuple[str, GroupFigures]]:
 
 def clock_names(report: Report) -> list[str]:
     """The clocks any group has figures for, in domain order."""
-    seen = {name for _, g in groups(report) for name in g.clocks}
-    return ordered(seen, CLOCK_ORDER)
+    return list(report.clock_labels)
 
 
 def period_text(report: Report) -> str:
@@ -109,10 +111,29 @@ def summary_row(label: str, g: GroupFigures) -> list[str]:
 
 
 def clock_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of the on-time table: one column per clock."""
-    clocks = clock_names(report)
-    rows = [[label, *(fmt_clock(g.clocks.get(c)) for c in clocks)] for label, g in groups(report)]
-    return ["group", *clocks], rows
+    """Headers and rows of the on-time table: one column per clock, headed by its label."""
+    labels = report.clock_labels
+    rows = [[label, *(fmt_clock(g.clocks.get(c)) for c in labels)] for label, g in groups(report)]
+    return ["group", *labels.values()], rows
+
+
+RETURN_HEADERS = ("group", "returns", "lapsed", "inspections", "failed", "silent pass")
+
+
+def return_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the returns table: lapses over returns, failures over inspections."""
+    rows = [
+        [
+            label,
+            str(g.returns_authorized),
+            fmt_share(g.lapse_rate, g.returns_lapsed, g.returns_authorized),
+            str(g.inspections),
+            fmt_share(g.inspection_failure_rate, g.inspections_failed, g.inspections),
+            str(g.inspections_silent),
+        ]
+        for label, g in groups(report)
+    ]
+    return list(RETURN_HEADERS), rows
 
 
 def csat_rows(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -134,10 +155,12 @@ DEFINITIONS = (
     ("FR p50 / p90", "median and 90th percentile of first response time (first response "
      "minus opening), over cases that have had a first response"),
     ("on time", "per SLA clock: clocks met without a breach, over clocks met or breached; "
-     "running, paused and stopped clocks have no verdict yet and are left out"),
+     "running, paused and stopped clocks have no verdict yet and are left out; every round "
+     "of a reopened case and every next-reply turn counts as its own clock; a breached "
+     "return shipment clock is a lapsed return"),
     ("resolved", "cases with a resolution executed, over cases"),
-    ("handled", "complaint handling rate: cases closed, withdrawn or with a resolution "
-     "executed, over cases"),
+    ("handled", "complaint handling rate: cases closed, withdrawn, lapsed or with a "
+     "resolution executed, over cases"),
     ("CSAT", "mean rating (1-5, 5 best) over ratings given"),
     ("satisfied", f"ratings of {_satisfied_ratings()} over ratings given; target "
      f"{CSAT_TARGET:.0%} (STANDARDS S6.4)"),
@@ -145,4 +168,12 @@ DEFINITIONS = (
      "cases whose follow-up is required"),
     ("escalated", "cases escalated at least once, over cases; escalations is the total count"),
     ("reopened", "cases reopened at least once, over cases"),
+    ("returns", "cases with a return authorised"),
+    ("lapsed", "lapse rate: cases whose return was not shipped within the return window, "
+     "over cases with a return authorised"),
+    ("inspections", "inspection results recorded; a case can send its goods back more than "
+     "once"),
+    ("failed", "inspection failure rate: failed results, over inspection results"),
+    ("silent pass", "results the policy passed because the warehouse gave none within the "
+     "inspection window (included in inspections)"),
 )

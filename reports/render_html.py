@@ -20,6 +20,7 @@ from reports.formatting import (
     csat_rows,
     groups,
     period_text,
+    return_rows,
     summary_row,
     target_text,
 )
@@ -73,6 +74,7 @@ def render_html(report: Report) -> str:
         SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)], True
     )
     clock_table = _html_table(*clock_rows(report), True)
+    return_table = _html_table(*return_rows(report), True)
     csat_table = _html_table(*csat_rows(report), True)
     definitions = "".join(
         f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in DEFINITIONS
@@ -91,6 +93,8 @@ def render_html(report: Report) -> str:
         f'<h2>Charts</h2><div class="charts">{images}</div>'
         f"<h2>Summary</h2>{summary}"
         f"<h2>On-time rate per SLA clock (on time / decided)</h2>{clock_table}"
+        "<h2>Returns and inspections (lapsed / returns, failed / inspections)</h2>"
+        f"{return_table}"
         f"<h2>CSAT distribution (number of ratings)</h2>{csat_table}"
         f"<h2>Definitions</h2><dl>{definitions}</dl>"
         "</body></html>\n"

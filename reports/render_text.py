@@ -1,7 +1,8 @@
 """The report as aligned plain-text tables, for a terminal or an e-mail.
 
-A header (period, generation time, the overall CSAT share against its target), then three tables
-(summary, on-time rate per SLA clock, CSAT distribution) and the definitions of every column. The
+A header (period, generation time, the overall CSAT share against its target), then four tables
+(summary, on-time rate per SLA clock, returns and inspections, CSAT distribution) and the
+definitions of every column. The
 first column of each table is a left-aligned label; every other column holds a number and aligns
 right, so the lines of one table are all the same width.
 """
@@ -18,6 +19,7 @@ from reports.formatting import (
     csat_rows,
     groups,
     period_text,
+    return_rows,
     summary_row,
     target_text,
 )
@@ -47,6 +49,9 @@ def render_text(report: Report) -> str:
         "",
         "On-time rate per SLA clock (on time / decided)",
         *_table(*clock_rows(report)),
+        "",
+        "Returns and inspections (lapsed / returns, failed / inspections)",
+        *_table(*return_rows(report)),
         "",
         "CSAT distribution (number of ratings)",
         *_table(*csat_rows(report)),

@@ -3,6 +3,7 @@
 -- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
 -- arrived in, however long it took. GROUPING SETS computes the whole period, each tier and each
 -- category in one pass over the rows; `dimension` says which grouping a row belongs to.
+-- The final statuses are closed, withdrawn and lapsed (cases.models.FINAL_STATUSES).
 
 -- name: case_figures
 SELECT
@@ -23,7 +24,7 @@ SELECT
     ) AS first_response_p90,
     count(resolved_at) AS resolved,
     count(*) FILTER (
-        WHERE status IN ('closed', 'withdrawn') OR resolution_type IS NOT NULL
+        WHERE status IN ('closed', 'withdrawn', 'lapsed') OR resolution_type IS NOT NULL
     ) AS handled,
     count(rating) AS rated,
     avg(rating)::double precision AS csat_mean,
@@ -40,15 +41,41 @@ SELECT
     ) AS follow_ups_done,
     count(*) FILTER (WHERE escalations > 0) AS escalated_cases,
     COALESCE(sum(escalations), 0)::bigint AS escalations,
-    count(*) FILTER (WHERE reopen_count > 0) AS reopened
+    count(*) FILTER (WHERE reopen_count > 0) AS reopened,
+    -- A return is counted per case, however often the case had one authorised; inspections
+    -- are counted per result, since a case whose return failed can send the goods back again.
+    count(*) FILTER (WHERE legs.returns_authorized > 0) AS returns_authorized,
+    count(*) FILTER (WHERE legs.returns_authorized > 0 AND legs.returns_lapsed > 0)
+        AS returns_lapsed,
+    COALESCE(sum(legs.inspections), 0)::bigint AS inspections,
+    COALESCE(sum(legs.inspections_failed), 0)::bigint AS inspections_failed,
+    COALESCE(sum(legs.inspections_silent), 0)::bigint AS inspections_silent
 FROM cases
+-- The projection keeps no per-case column for the return leg, so its audit events are read; the
+-- lateral join looks them up by case (the key's prefix) for the period's cases only.
+CROSS JOIN LATERAL (
+    SELECT
+        count(*) FILTER (WHERE e.type = 'return_authorized') AS returns_authorized,
+        count(*) FILTER (WHERE e.type = 'return_lapsed') AS returns_lapsed,
+        count(*) FILTER (WHERE e.type = 'inspection_result') AS inspections,
+        count(*) FILTER (
+            WHERE e.type = 'inspection_result' AND e.data ->> 'result' = 'failed'
+        ) AS inspections_failed,
+        count(*) FILTER (
+            WHERE e.type = 'inspection_result' AND e.data -> 'silent' = 'true'::jsonb
+        ) AS inspections_silent
+    FROM case_events AS e
+    WHERE e.case_id = cases.case_id
+      AND e.type IN ('return_authorized', 'return_lapsed', 'inspection_result')
+) AS legs
 WHERE opened_at >= $1 AND opened_at < $2
 GROUP BY GROUPING SETS ((), (tier), (category));
 
 -- name: clock_figures
 -- A clock counts once it is decided: met, or breached (met late or not at all). Clocks still
 -- running, paused, or stopped unmet (a withdrawal, a reopen) have no verdict and are left out.
--- Every round of a reopened case is its own set of targets, so each round's clocks count.
+-- Every round of a reopened case is its own set of targets, so each round's clocks count; so does
+-- every turn of a clock that runs once per customer message (next_reply), one row per turn.
 SELECT
     CASE
         WHEN GROUPING(c.tier) = 0 THEN 'tier'

@@ -63,6 +63,7 @@ class AfterSalesCase:
         # task's time, so its decisions disagreed with a later replay of the same history).
         self._reached: datetime | None = None
         self._lean = False
+        self._generation = 1
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
 
     # -- the main loop -------------------------------------------------------------------------
@@ -70,6 +71,10 @@ class AfterSalesCase:
     @workflow.run
     async def run(self, intake: CaseInput) -> CaseState:
         self._lean = workflow.patched(LEAN)
+        # Asked before the first await, as LEAN is: a patch decided after the policy's local
+        # activity would not line up with its marker on replay.
+        if intake.resume is None:
+            self._generation = GENERATION if workflow.patched(FULFILMENT) else 1
         if self._lean:
             self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
@@ -117,8 +122,7 @@ class AfterSalesCase:
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
             )
-            generation = GENERATION if workflow.patched(FULFILMENT) else 1
-            machine = CaseMachine.open(case_id, plain, policy, now, generation)
+            machine = CaseMachine.open(case_id, plain, policy, now, self._generation)
         self._machine = machine
         return machine
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from cases.fulfilment_actions import ReturnReceived, ReturnShipped
 from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,
@@ -28,7 +29,6 @@ from cases.models import (
     Status,
     Withdraw,
 )
-from cases.fulfilment_actions import ReturnReceived, ReturnShipped
 from cases.policy import Policy, PolicySnapshot, shared_snapshot
 from tests.factories import intake
 

@@ -224,6 +224,12 @@ VALID_PAYLOADS: dict[str, dict[str, Any]] = {
     "follow_up_result": {"actor": "agent-z", "outcome": "satisfied", "note": ""},
     "escalate": {"actor": "agent-z", "reason": "angry customer"},
     "withdraw": {"reason": "changed my mind"},
+    "return_shipped": {"carrier": "SF", "tracking_number": "SF12345678"},
+    "return_received": {"actor": "warehouse", "note": "box intact"},
+    "inspection_result": {"result": "failed", "notes": "scratched", "evidence": ["photo-1"]},
+    "repair_result": {"result": "fixed", "repair_record": "RR-1"},
+    "agent_reply": {"actor": "agent-z", "text": "on it"},
+    "customer_message": {"text": "any news?"},
 }
 assert set(VALID_PAYLOADS) == set(ACTION_MODELS)
 
@@ -231,7 +237,11 @@ FIELDS = {name: sorted(model.model_fields) for name, model in ACTION_MODELS.item
 FIELD_SPECIAL: dict[str, list[Any]] = {
     "amount": BAD_AMOUNTS + ["99999999999.99", "1.5", 0, "0"],
     "score": [0, 6, -1, 3.5, "5", "five", 10**20, None, True],
-    "type": ["refund", "exchange", "repair", "compensation", "explanation", "REFUND", "", None, 1],
+    "type": ["refund", "refund_only", "return_refund", "exchange", "repair", "compensation",
+             "explanation", "REFUND", "", None, 1],
+    "result": ["passed", "failed", "fixed", "not_fixable", "PASSED", "", None, 1],
+    "evidence": [[], ["x" * 121], ["a"] * 21, "photo", [None], [1]],
+    "tracking_number": ["SF1", "SF 123456", "x" * 41, "", None, 12345678],
     "tier": ["urgent", "complex", "general", "URGENT", "vip", None, 0],
     "category": ["safety", "logistics", "other", "food", None],
     "outcome": ["satisfied", "unsatisfied", "recurred", "unreachable", "maybe", None],
