@@ -1,9 +1,11 @@
 """The service report against the embedded PostgreSQL: every figure equals one worked out by hand.
 
 The fixture is 20 cases across the three tiers and six categories, opened in January 2025, with
-their SLA clocks, plus two cases just outside the period that must not count. Rows go straight
-into `cases` and `sla_clocks` inside a transaction that is rolled back, under a case-id prefix
-unique to the run, so other tests' rows (opened "now") and this test's rows never meet. Each
+their SLA clocks, plus two cases just outside the period that must not count. A second fixture,
+opened in June 2024, holds the return, inspection, repair and next-reply legs with their audit
+events. Rows go straight into `cases`, `sla_clocks` and `case_events` inside a transaction that is
+rolled back, under a case-id prefix unique to the run, so other tests' rows (opened "now") and this
+test's rows never meet. Each
 expected number below is computed by hand in the comments next to it. The HTML page is checked for
 embedded charts and for the absence of any URL, and, when Debian's chromium is installed, opened
 headless and photographed.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import re
 import shutil
 import struct
@@ -49,11 +52,16 @@ CLOCKS = {
     "RES": "resolution",
     "CL": "closure",
     "APP": "approval",
+    "RW": "return_window",
+    "INS": "inspection",
+    "REP": "repair",
+    "NR": "next_reply",
 }
 
 # Clock outcomes: met = met in time; late = breached, then met; breached = breached, never met;
 # running / paused = no verdict yet; stopped = stopped unmet (withdrawal or reopen), no verdict.
-# A digit after the clock is the round (a reopened case starts round 1).
+# A digit after the clock is the round (a reopened case starts round 1); `.n` after that is the
+# turn of a clock that runs once per customer message (NR.1 is round 0's second next reply).
 #
 # Fields: id, tier, category, status, first response (minutes after opening), resolution type,
 # rating, follow-up reason (= required), follow-up outcome, escalations, reopens, clocks.
@@ -240,14 +248,33 @@ VALUES ($1, $2, 'order-1', 'cust-1', 'standard', 'app', $3, $4, $5, $6, 300.00, 
 """
 
 _INSERT_CLOCK = """
-INSERT INTO sla_clocks (case_id, round, clock, target_seconds, business, target_label,
+INSERT INTO sla_clocks (case_id, round, clock, turn, target_seconds, business, target_label,
     started_at, due_at, state, warned_at, breached_at, met_at, stopped_at, elapsed_seconds)
-VALUES ($1, $2, $3, 3600, false, '1h', $4, $5, $6, NULL, $7, $8, $9, NULL)
+VALUES ($1, $2, $3, $4, 3600, false, '1h', $5, $6, $7, NULL, $8, $9, $10, NULL)
 """
+
+_INSERT_EVENT = """
+INSERT INTO case_events (case_id, seq, type, actor, at, data)
+VALUES ($1, $2, $3, 'system', $4, $5::jsonb)
+"""
+
+# Audit events of the return leg: RA return_authorized, RL return_lapsed, and inspection_result
+# IP passed, IF failed, IS passed because the warehouse stayed silent.
+EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "RA": ("return_authorized", {"plan": "return_refund"}),
+    "RL": ("return_lapsed", {}),
+    "IP": ("inspection_result", {"result": "passed", "silent": False}),
+    "IF": ("inspection_result", {"result": "failed", "silent": False}),
+    "IS": ("inspection_result", {"result": "passed", "silent": True}),
+}
 
 
 async def insert_case(
-    conn: asyncpg.Connection, case_id: str, opened_at: datetime, spec: tuple[Any, ...]
+    conn: asyncpg.Connection,
+    case_id: str,
+    opened_at: datetime,
+    spec: tuple[Any, ...],
+    events: str = "",
 ) -> None:
     (_, tier, category, status, fr, resolution, rating, fu_reason, fu_outcome, escalations,
      reopens, clocks) = spec
@@ -263,7 +290,7 @@ async def insert_case(
         opened_at,
         opened_at + timedelta(minutes=fr) if fr is not None else None,
         opened_at + 40 * hour if resolution else None,
-        opened_at + 200 * hour if status in ("closed", "withdrawn") else None,
+        opened_at + 200 * hour if status in ("closed", "withdrawn", "lapsed") else None,
         resolution,
         100 if resolution in ("refund", "compensation") else None,
         rating,
@@ -273,18 +300,25 @@ async def insert_case(
         escalations,
     )
     for token in clocks.split():
-        match = re.fullmatch(r"([A-Z]+)(\d?):(\w+)", token)
+        match = re.fullmatch(r"([A-Z]+)(\d?)(?:\.(\d))?:(\w+)", token)
         assert match is not None, token
-        short, round_, outcome = match[1], int(match[2] or 0), match[3]
-        started = opened_at + round_ * 100 * hour
+        short, round_, turn, outcome = match[1], int(match[2] or 0), int(match[3] or 0), match[4]
+        started = opened_at + round_ * 100 * hour + turn * 4 * hour
         due = started + hour
         breached = due if outcome in ("late", "breached") else None
         met = {"met": started + hour / 2, "late": started + 2 * hour}.get(outcome)
         stopped = started + 3 * hour if outcome == "stopped" else None
         state = {"late": "breached", "stopped": "running"}.get(outcome, outcome)
         await conn.execute(
-            _INSERT_CLOCK, case_id, round_, CLOCKS[short], started, due, state, breached, met,
-            stopped,
+            _INSERT_CLOCK, case_id, round_, CLOCKS[short], turn, started, due, state, breached,
+            met, stopped,
+        )
+    rma = f"RMA-{case_id}-1"
+    for seq, token in enumerate(events.split(), start=1):
+        kind, data = EVENTS[token]
+        await conn.execute(
+            _INSERT_EVENT, case_id, seq, kind, opened_at + seq * hour,
+            json.dumps({"rma": rma, **data}),
         )
 
 
@@ -377,6 +411,9 @@ async def test_report_figures_equal_hand_computed(report: Report) -> None:
     assert report.overall.clocks["first_response"].on_time_rate == pytest.approx(17 / 21)
     assert report.overall.clocks["initial_handling"].on_time_rate is None
     assert report.by_category["billing"].clocks["closure"].on_time_rate == 0.0
+    # No case had a return: no return figures, and no rate rather than 0 %.
+    assert return_figures(report.overall) == (0, 0, 0, 0, 0)
+    assert (report.overall.lapse_rate, report.overall.inspection_failure_rate) == (None, None)
 
 
 async def test_report_on_a_pool_reads_committed_rows_only(
@@ -396,6 +433,8 @@ async def test_empty_period_has_no_rates(conn: asyncpg.Connection) -> None:
     )
     assert empty.overall.cases == 0
     assert rates(empty.overall) == (None, None, None, None, None, None, None)
+    assert (empty.overall.lapse_rate, empty.overall.inspection_failure_rate) == (None, None)
+    assert empty.clock_labels == {}
     assert empty.overall.first_response_p50_seconds is None
     assert empty.overall.clocks == {}
     assert list(empty.by_tier) == ["urgent", "complex", "general"]
@@ -408,6 +447,183 @@ async def test_build_report_rejects_naive_or_empty_periods(conn: asyncpg.Connect
         await build_report(conn, datetime(2025, 1, 1), UNTIL)
     with pytest.raises(ReportError, match="empty"):
         await build_report(conn, UNTIL, SINCE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Returns, inspections, repairs and next replies (a second fixture, June 2024)
+
+RETURNS_SINCE = datetime(2024, 6, 1, tzinfo=UTC)
+RETURNS_UNTIL = datetime(2024, 7, 1, tzinfo=UTC)
+
+# The fields of CASES, then the case's audit events (see EVENTS).
+RETURN_CASES: list[tuple[tuple[Any, ...], str]] = [
+    # Authorised, never shipped: the return window breached and the case lapsed.
+    (("R1", "urgent", "product_quality", "lapsed", 10, None, None, None, None, 0, 0,
+      "FR:met RES:stopped RW:breached NR:met NR.1:late"), "RA RL"),
+    (("R2", "urgent", "product_quality", "closed", 20, "refund", 5, "urgent", "satisfied", 0, 0,
+      "FR:met RW:met INS:met RES:met NR:met NR.1:met NR.2:met CL:met"), "RA IP"),
+    # Failed inspection, back with the agent.
+    (("R3", "complex", "product_quality", "acknowledged", 30, None, None, None, None, 1, 0,
+      "FR:met RW:met INS:late RES:running NR:met"), "RA IF"),
+    # Failed, sent back again, then passed: one case with a return, two inspections.
+    (("R4", "complex", "logistics", "closed", 40, "exchange", 4, "complex", "satisfied", 0, 0,
+      "FR:met RW:met INS:met RES:met NR:breached CL:met"), "RA IF RA IP"),
+    (("R5", "general", "billing", "closed", 50, "repair", 4, None, None, 0, 0,
+      "FR:met REP:met RES:met CL:met NR:met NR.1:met"), ""),
+    (("R6", "general", "logistics", "repairing", 60, None, None, None, None, 1, 0,
+      "FR:met REP:late RES:running"), ""),
+    (("R7", "general", "logistics", "lapsed", 70, None, None, None, None, 0, 0,
+      "FR:met RW:breached RES:stopped"), "RA RL"),
+    # The warehouse said nothing within the window and the policy passed the goods.
+    (("R8", "general", "product_quality", "closed", 80, "refund", 3, "low_rating", "satisfied",
+      0, 0, "FR:met RW:met INS:late RES:met CL:met"), "RA IS"),
+    # Authorised, not shipped yet: in the denominator of the lapse rate, not the numerator.
+    (("R9", "complex", "billing", "awaiting_return", 90, None, None, None, None, 0, 0,
+      "FR:met RW:running RES:paused"), "RA"),
+]
+
+# Just outside the period, each with a lapse and a failed inspection that must not count.
+RETURNS_OUTSIDE: list[tuple[datetime, tuple[Any, ...], str]] = [
+    (RETURNS_SINCE - timedelta(seconds=1),
+     ("XR1", "urgent", "product_quality", "lapsed", 5, None, None, None, None, 0, 0,
+      "RW:breached NR:late NR.1:late"), "RA IF RA RL"),
+    (RETURNS_UNTIL,
+     ("XR2", "general", "logistics", "lapsed", 5, None, None, None, None, 0, 0,
+      "RW:breached INS:breached REP:late"), "RA IF RA RL"),
+]
+
+# (returns authorised, lapsed, inspections, failed, silent passes), by hand:
+#   returns: R1 R2 R3 R4 R7 R8 R9 = 7 cases (R4 counts once); lapsed R1 R7
+#   inspections: R2 IP, R3 IF, R4 IF IP, R8 IS = 5; failed R3 R4; silent R8
+EXPECTED_RETURNS: dict[str, tuple[int, int, int, int, int]] = {
+    "all": (7, 2, 5, 2, 1),
+    "urgent": (2, 1, 1, 0, 0),  # R1 R2
+    "complex": (3, 0, 3, 2, 0),  # R3 R4 R9
+    "general": (2, 1, 1, 0, 1),  # R7 R8 (R5 R6 repairs)
+    "product_quality": (4, 1, 3, 1, 1),  # R1 R2 R3 R8
+    "logistics": (2, 1, 2, 1, 0),  # R4 R7 (R6 a repair)
+    "billing": (1, 0, 0, 0, 0),  # R9 (R5 a repair)
+}
+# (lapse rate, inspection failure rate); no inspections is no rate, not 0 %.
+EXPECTED_RETURN_RATES: dict[str, tuple[float | None, float | None]] = {
+    "all": (2 / 7, 2 / 5),
+    "urgent": (1 / 2, 0.0),
+    "complex": (0.0, 2 / 3),
+    "general": (1 / 2, 0.0),
+    "product_quality": (1 / 4, 1 / 3),
+    "logistics": (1 / 2, 1 / 2),
+    "billing": (0.0, None),
+}
+# (cases, resolved, handled). Lapsed cases are handled: R1 R7 with R2 R4 R5 R8 make 6 of 9;
+# R3 (back with the agent), R6 (repairing) and R9 (awaiting the return) are not.
+EXPECTED_HANDLED: dict[str, tuple[int, int, int]] = {
+    "all": (9, 4, 6),
+    "urgent": (2, 1, 2),
+    "complex": (3, 1, 1),
+    "general": (4, 2, 3),
+    "product_quality": (4, 2, 3),
+    "logistics": (3, 1, 2),
+    "billing": (2, 1, 1),
+}
+# (decided, on time). RW: R1 R7 breached (lapsed), R9 running. INS: R3 R8 late. REP: R6 late.
+# NR counts every turn: R1 met + late, R2 3 met, R3 met, R4 breached, R5 2 met -> 9 decided,
+# 7 on time (5 and 4 if a case's turns counted once). RES: R1 R7 stopped, R3 R6 running,
+# R9 paused.
+EXPECTED_RETURN_CLOCKS: dict[str, dict[str, tuple[int, int]]] = {
+    "all": {"first_response": (9, 9), "resolution": (4, 4), "closure": (4, 4),
+            "return_window": (6, 4), "inspection": (4, 2), "repair": (2, 1),
+            "next_reply": (9, 7)},
+    "urgent": {"first_response": (2, 2), "resolution": (1, 1), "closure": (1, 1),
+               "return_window": (2, 1), "inspection": (1, 1), "next_reply": (5, 4)},
+    "complex": {"first_response": (3, 3), "resolution": (1, 1), "closure": (1, 1),
+                "return_window": (2, 2), "inspection": (2, 1), "next_reply": (2, 1)},
+    "general": {"first_response": (4, 4), "resolution": (2, 2), "closure": (2, 2),
+                "return_window": (2, 1), "inspection": (1, 0), "repair": (2, 1),
+                "next_reply": (2, 2)},
+    "product_quality": {"first_response": (4, 4), "resolution": (2, 2), "closure": (2, 2),
+                        "return_window": (4, 3), "inspection": (3, 1), "next_reply": (6, 5)},
+    "logistics": {"first_response": (3, 3), "resolution": (1, 1), "closure": (1, 1),
+                  "return_window": (2, 1), "inspection": (1, 1), "repair": (1, 0),
+                  "next_reply": (1, 0)},
+    "billing": {"first_response": (2, 2), "resolution": (1, 1), "closure": (1, 1),
+                "return_window": (0, 0), "repair": (1, 1), "next_reply": (2, 2)},
+}
+
+
+def return_figures(g: GroupFigures) -> tuple[int, int, int, int, int]:
+    return (g.returns_authorized, g.returns_lapsed, g.inspections, g.inspections_failed,
+            g.inspections_silent)
+
+
+@pytest.fixture
+async def returns_report(conn: asyncpg.Connection) -> Report:
+    prefix = f"rpr{uuid.uuid4().hex[:8]}-"
+    for i, (spec, events) in enumerate(RETURN_CASES):
+        opened_at = RETURNS_SINCE + timedelta(days=i, hours=i % 5)
+        await insert_case(conn, f"{prefix}{spec[0]}", opened_at, spec, events)
+    for opened_at, spec, events in RETURNS_OUTSIDE:
+        await insert_case(conn, f"{prefix}{spec[0]}", opened_at, spec, events)
+    return await build_report(conn, RETURNS_SINCE, RETURNS_UNTIL)
+
+
+async def test_return_figures_equal_hand_computed(returns_report: Report) -> None:
+    got = groups_of(returns_report)
+    assert {name for name, g in got.items() if g.cases} == set(EXPECTED_RETURNS)
+    for name, expected in EXPECTED_RETURNS.items():
+        assert return_figures(got[name]) == expected, name
+        lapse, failure = EXPECTED_RETURN_RATES[name]
+        assert got[name].lapse_rate == pytest.approx(lapse), name
+        assert got[name].inspection_failure_rate == pytest.approx(failure), name
+        assert (got[name].cases, got[name].resolved, got[name].handled) == EXPECTED_HANDLED[name]
+    assert returns_report.overall.complaint_handling_rate == pytest.approx(6 / 9)
+
+
+async def test_new_clocks_count_every_turn(returns_report: Report) -> None:
+    got = groups_of(returns_report)
+    for name, expected_clocks in EXPECTED_RETURN_CLOCKS.items():
+        clocks = {c: (f.decided, f.on_time) for c, f in got[name].clocks.items()}
+        assert clocks == expected_clocks, name
+        assert list(got[name].clocks) == [c for c in CLOCKS.values() if c in expected_clocks]
+    assert returns_report.overall.clocks["next_reply"].on_time_rate == pytest.approx(7 / 9)
+    assert returns_report.by_category["billing"].clocks["return_window"].on_time_rate is None
+    assert returns_report.clock_labels == {
+        "first_response": "first response", "resolution": "resolution",
+        "closure": "complaint closure", "return_window": "return shipment",
+        "inspection": "inspection", "repair": "repair response", "next_reply": "next reply",
+    }
+
+
+async def test_renderers_show_the_return_figures_and_clock_labels(returns_report: Report) -> None:
+    lines = render_text(returns_report).splitlines()
+    start = lines.index("On-time rate per SLA clock (on time / decided)") + 1
+    assert lines[start].split("  ")[0] == "group"
+    assert [h.strip() for h in lines[start].split("  ") if h.strip()] == [
+        "group", "first response", "resolution", "complaint closure", "return shipment",
+        "inspection", "repair response", "next reply",
+    ]
+    assert lines[start + 2].split()[-2:] == ["77.8%", "(7/9)"]  # next reply, all cases
+    start = lines.index("Returns and inspections (lapsed / returns, failed / inspections)") + 1
+    table = lines[start : start + 2 + 1 + 3 + 3]  # header, rule, all, 3 tiers, 3 categories
+    assert len({len(line) for line in table}) == 1, "\n".join(table)
+    assert table[2].split() == ["all", "cases", "7", "28.6%", "(2/7)", "5", "40.0%", "(2/5)",
+                                "1"]
+    billing = next(line for line in table if line.startswith("category billing")).split()
+    assert billing[2:] == ["1", "0.0%", "(0/1)", "0", "-", "(0/0)", "0"]
+
+    data = json.loads(render_json(returns_report))
+    assert data["overall"]["lapse_rate"] == 2 / 7
+    assert data["overall"]["inspection_failure_rate"] == 2 / 5
+    assert data["by_tier"]["complex"]["returns_lapsed"] == 0
+    assert data["overall"]["clocks"]["next_reply"] == {
+        "decided": 9, "on_time": 7, "on_time_rate": 7 / 9,
+    }
+    assert data["clock_labels"]["next_reply"] == "next reply"
+    assert Report.model_validate(data) == returns_report
+
+    pytest.importorskip("matplotlib")
+    page = render_html(returns_report)
+    assert "<th>return shipment</th>" in page and "<th>next reply</th>" in page
+    assert "<td>28.6% (2/7)</td>" in page and "<td>40.0% (2/5)</td>" in page
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,8 +646,6 @@ async def test_text_report_is_an_aligned_table_with_the_figures(report: Report) 
 
 
 async def test_json_report_round_trips(report: Report) -> None:
-    import json
-
     data = json.loads(render_json(report))
     assert data["overall"]["cases"] == 20
     assert data["overall"]["resolution_rate"] == 0.7
