@@ -16,7 +16,6 @@ from datetime import datetime
 
 from cases import sla
 from cases.core import CaseCore
-from cases.effects import RetiredClock
 from cases.fulfilment_actions import AgentReply, CustomerMessage
 from cases.models import ClockName, Status
 
@@ -50,10 +49,5 @@ def reply_owed(m: CaseCore, now: datetime) -> None:
         if clock.paused_at is not None:
             m.resume(clock, now)
         return
-    turn = 0
-    if clock is not None:
-        # The answered turn keeps its own row in the record; the new one is counted apart.
-        m.retired_clocks.append(RetiredClock(round=state.reopen_count, clock=clock.model_copy(deep=True)))
-        turn = clock.turn + 1
     target = m.policy.fulfilment.next_reply_target(state.tier, state.intake.customer.tier)
-    m.start_clock(ClockName.NEXT_REPLY, target, now, turn=turn)
+    m.start_clock(ClockName.NEXT_REPLY, target, now)  # a new turn; the answered one is kept

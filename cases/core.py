@@ -54,9 +54,15 @@ class CaseCore:
             )
             self.emit("clock_started", "system", now, **self.clock_data(name))
 
-    def start_clock(self, name: ClockName, target: Duration, now: datetime, turn: int = 0) -> None:
+    def start_clock(self, name: ClockName, target: Duration, now: datetime) -> None:
+        """Start `name`; a clock of that name run earlier in this round keeps its own record."""
+        earlier = self.state.clocks.get(name)
         clock = sla.start_clock(name, target, now, self.policy.calendar, self.policy.warning_fraction)
-        clock.turn = turn
+        if earlier is not None:
+            self.retired_clocks.append(
+                RetiredClock(round=self.state.reopen_count, clock=earlier.model_copy(deep=True))
+            )
+            clock.turn = earlier.turn + 1
         self.state.clocks[name] = clock
         self.emit("clock_started", "system", now, **self.clock_data(name))
 

@@ -163,14 +163,14 @@ def _inspected(
     )
 
 
-def lapse(m: CaseCore, now: datetime) -> None:
-    """The customer did not ship the return in time: the case closes as lapsed."""
+def lapse(m: CaseCore, ended: datetime, now: datetime) -> None:
+    """The customer did not ship the return by `ended`: the case closes as lapsed, then."""
     state = m.state
     leg = _leg(m)
-    m.emit("return_lapsed", "system", now, rma=leg.rma)
+    m.emit("return_lapsed", "system", now, rma=leg.rma, window_ended=iso(ended))
     m.stop_clocks(now)
     state.status = Status.LAPSED
-    state.closed_at = now
+    state.closed_at = ended
     m.notify_customer(
         "return_lapsed",
         now,
@@ -202,12 +202,14 @@ def _request_repair(m: CaseCore, now: datetime) -> None:
 
 
 def repair_visit_due(m: CaseCore, now: datetime) -> datetime:
-    """When to book the visit: the policy's lead time after now, never after the response target."""
-    wanted = m.after(now, m.policy.fulfilment.repair_visit_lead)
+    """When to book the visit: the policy's lead time after the approval, never after the
+    response target, and never in the past (a booking retried for long)."""
     clock = m.state.clocks.get(ClockName.REPAIR)
+    start = clock.started_at if clock is not None else now
+    wanted = m.after(start, m.policy.fulfilment.repair_visit_lead)
     if clock is not None and clock.due_at is not None:
-        return min(wanted, clock.due_at)
-    return wanted
+        wanted = min(wanted, clock.due_at)
+    return max(wanted, now)
 
 
 def repair_booked(m: CaseCore, reference: str, scheduled_for: datetime, now: datetime) -> None:

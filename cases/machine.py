@@ -164,7 +164,7 @@ class CaseMachine(CaseCore):
                 "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
             )
             if event.clock == ClockName.RETURN_WINDOW:
-                fulfilment.lapse(self, now)  # the customer's window, not a target staff missed
+                fulfilment.lapse(self, event.due_at, now)  # the customer's window, not a target staff missed
             elif event.clock == ClockName.INSPECTION and fulfilment.warehouse_silent(self, now):
                 pass
             else:

@@ -6,9 +6,10 @@ replay, so keep them until no running case can have produced them):
     make histories        # or: python -m tests.golden
 
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
-`tests/histories/<GENERATION>_<scenario>.json` in the format the Web UI downloads. The files
-without a prefix were recorded before the business-minimal path (`LEAN` in the workflow); they
-stay, because cases started then may still be running, and each must replay on its own path.
+`tests/histories/<GENERATION>_<scenario>.json` in the format the Web UI downloads. Older
+generations stay, because cases started then may still be running, and each must replay on its
+own path: the files without a prefix were recorded before the business-minimal path (`LEAN` in
+the workflow), the `lean_` ones before the return and repair legs (`FULFILMENT`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.factories import intake
 from workflows.case_input import CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
-GENERATION = "lean"
+GENERATION = "fulfilment"
 
 Scenario = Callable[[WorkflowEnvironment, CaseClient], Awaitable[list[str]]]
 
@@ -66,6 +67,8 @@ async def complex_follow_up(env: WorkflowEnvironment, client: CaseClient) -> lis
     await client.open(case)
     await client.act(case.case_id, "acknowledge", {"actor": "agent-2"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-2", "type": "repair"})
+    await skip(env, timedelta(days=1))
+    await client.act(case.case_id, "repair_result", {"actor": "tech-1", "result": "fixed", "repair_record": "RR-7"})
     await _finish(env, client, case.case_id)
     return [case.case_id]
 
@@ -90,6 +93,82 @@ async def approval_rejected_then_saga(env: WorkflowEnvironment, client: CaseClie
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "refund", "amount": "1500"})
     await client.act(case.case_id, "reject", {"actor": "supervisor-2", "reason": "partial refund"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "exchange", "amount": "200"})
+    await _return_and_inspect(env, client, case.case_id, "passed")
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def _return_and_inspect(env: WorkflowEnvironment, client: CaseClient, case_id: str, result: str) -> None:
+    await skip(env, timedelta(days=6))  # past the reminder at 80 % of the 7-day window
+    await client.act(case_id, "return_shipped", {"carrier": "SF Express", "tracking_number": "SF1029384756"})
+    await skip(env, timedelta(days=1))
+    await client.act(case_id, "return_received", {"actor": "warehouse-sh"})
+    notes = "as new" if result == "passed" else "liquid damage inside"
+    await client.act(case_id, "inspection_result", {"result": result, "notes": notes, "evidence": ["IMG-1"]})
+
+
+async def return_refund(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-return", order_amount="2000.00")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-7"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-7", "type": "return_refund", "amount": "299"})
+    await _return_and_inspect(env, client, case.case_id, "passed")
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def return_lapsed(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-lapse", order_amount="2000.00")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-7"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-7", "type": "return_refund", "amount": "299"})
+    await skip(env, timedelta(days=7, seconds=1))
+    await client.handle(case.case_id).result()
+    return [case.case_id]
+
+
+async def inspection_failed_silent_pass(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    # A failed inspection, then an exchange whose inspection the warehouse never reports.
+    case = intake(case_id="golden-inspection", order_amount="2000.00")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-8"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-8", "type": "return_refund", "amount": "299"})
+    await _return_and_inspect(env, client, case.case_id, "failed")
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-8", "type": "exchange", "amount": "0"})
+    await client.act(case.case_id, "return_received", {"actor": "warehouse-sh"})
+    await skip(env, timedelta(hours=72, seconds=1))  # silence past the window counts as a pass
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def repair_not_fixable_then_fixed(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-repair", category="product_quality", order_amount="2000.00")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-9"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-9", "type": "repair"})
+    await skip(env, timedelta(days=1))
+    await client.act(case.case_id, "repair_result", {"actor": "tech-1", "result": "not_fixable", "note": "board"})
+    mail_in = {"actor": "agent-9", "type": "repair", "repair_mode": "mail_in"}
+    await client.act(case.case_id, "propose_resolution", mail_in)
+    await skip(env, timedelta(days=1))
+    await client.act(case.case_id, "repair_result", {"actor": "tech-2", "result": "fixed", "repair_record": "RR-42"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def conversation(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    case = intake(case_id="golden-conversation", order_amount="2000.00")
+    await client.open(case)
+    await client.act(case.case_id, "customer_message", {"text": "Is anyone there?"})
+    await skip(env, timedelta(minutes=30))
+    await client.act(case.case_id, "agent_reply", {"actor": "agent-10", "text": "Yes, looking now."})
+    await client.act(case.case_id, "customer_message", {"text": "Thanks. Any news?"})
+    await client.act(case.case_id, "request_info", {"actor": "agent-10", "question": "Order photo?"})
+    await skip(env, timedelta(hours=3))
+    await client.act(case.case_id, "customer_reply", {"text": "Attached."})
+    await skip(env, timedelta(hours=25))  # the next reply breaches and escalates
+    await client.act(case.case_id, "agent_reply", {"actor": "agent-10", "text": "Sorry for the wait."})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-10", "type": "explanation"})
     await _finish(env, client, case.case_id)
     return [case.case_id]
 
@@ -135,6 +214,11 @@ SCENARIOS: dict[str, Scenario] = {
     "approval_rejected_then_exchange": approval_rejected_then_saga,
     "dispute_reopen": dispute_reopen,
     "continue_as_new": continue_as_new,
+    "return_refund": return_refund,
+    "return_lapsed": return_lapsed,
+    "inspection_failed_silent_pass": inspection_failed_silent_pass,
+    "repair_not_fixable_then_fixed": repair_not_fixable_then_fixed,
+    "conversation": conversation,
 }
 
 

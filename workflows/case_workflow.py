@@ -73,7 +73,7 @@ class AfterSalesCase:
         self._lean = workflow.patched(LEAN)
         # Asked before the first await, as LEAN is: a patch decided after the policy's local
         # activity would not line up with its marker on replay.
-        if intake.resume is None:
+        if intake.resume is None or intake.resume.state is None:
             self._generation = GENERATION if workflow.patched(FULFILMENT) else 1
         if self._lean:
             self._visibility.seed_from_start(fresh=intake.resume is None)

@@ -1,10 +1,11 @@
 """The shape of the golden histories: what each path costs in events, tasks and round trips.
 
-The histories recorded since the business-minimal path (`lean_*.json`) must show it: the record
+The histories recorded since the business-minimal path (`lean_*.json`, and `fulfilment_*.json`
+since the return and repair legs) must show it: the record
 as a local activity in the deciding task, no bookkeeping activities, every update answered in
 the task that accepted it, at most one upsert of our attributes per task, and a timer re-armed
 only for an earlier deadline. The older histories must show the older path, so each replays on
-the path it recorded.
+the path it recorded; only the `fulfilment_` ones carry the patch of the legs.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from typing import Any
 
 import pytest
 
-from workflows.case_workflow import LEAN
+from workflows.case_workflow import FULFILMENT, LEAN
 
 HISTORIES = Path(__file__).parent.parent / "histories"
-LEAN_FILES = sorted(HISTORIES.glob("lean_*.json"))
-OLD_FILES = sorted(p for p in HISTORIES.glob("*.json") if not p.name.startswith("lean_"))
+FULFILMENT_FILES = sorted(HISTORIES.glob("fulfilment_*.json"))
+LEAN_FILES = sorted(HISTORIES.glob("lean_*.json")) + FULFILMENT_FILES
+OLD_FILES = sorted(
+    p for p in HISTORIES.glob("*.json") if not p.name.startswith(("lean_", "fulfilment_"))
+)
+NEW_PATHS = {
+    "return_refund", "return_lapsed", "inspection_failed_silent_pass",
+    "repair_not_fixable_then_fixed", "conversation",
+}
 BOOKKEEPING = {"record_case", "send_notification"}
 # The SDK's own record of a patch; Temporal Cloud does not bill it.
 CHANGE_VERSION = "TemporalChangeVersion"
@@ -63,7 +71,16 @@ def _time(text: str) -> datetime:
 
 def test_there_are_lean_histories_of_every_main_path() -> None:
     old = {p.stem for p in OLD_FILES}
-    assert {p.stem.removeprefix("lean_") for p in LEAN_FILES} == old
+    lean = {p.stem.removeprefix("lean_") for p in LEAN_FILES if p.name.startswith("lean_")}
+    assert lean == old
+    assert {p.stem.removeprefix("fulfilment_") for p in FULFILMENT_FILES} == old | NEW_PATHS
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+def test_only_the_newest_histories_took_the_legs(path: Path) -> None:
+    # A continued run carries the generation in its state; only a new case asks for the patch.
+    new_case = path.name.startswith("fulfilment_") and path.stem != "fulfilment_continue_as_new"
+    assert (FULFILMENT in _patches(_events(path))) is new_case
 
 
 @pytest.mark.parametrize("path", OLD_FILES, ids=lambda p: p.stem)
@@ -105,22 +122,24 @@ def test_lean_histories_upsert_at_most_once_per_task(path: Path) -> None:
 @pytest.mark.parametrize("path", LEAN_FILES, ids=lambda p: p.stem)
 def test_lean_histories_rearm_a_timer_only_for_an_earlier_deadline(path: Path) -> None:
     armed: dict[str, datetime] = {}
-    for task in _tasks(_events(path)):
-        cancelled: list[datetime] = []
-        for e in task:
-            kind = _type(e)
-            if kind == "TIMER_CANCELED":
-                cancelled.append(armed.pop(e["timerCanceledEventAttributes"]["timerId"]))
-            elif kind == "TIMER_STARTED":
-                attrs = e["timerStartedEventAttributes"]
-                fires = _time(e["eventTime"]) + timedelta(
-                    seconds=float(attrs["startToFireTimeout"].removesuffix("s"))
-                )
-                assert all(fires < earlier for earlier in cancelled), path.name
-                assert not armed, f"a second timer armed beside another in {path.name}"
-                armed[attrs["timerId"]] = fires
-            elif kind == "TIMER_FIRED":
-                armed.pop(e["timerFiredEventAttributes"]["timerId"], None)
+    cancelled: list[datetime] = []
+    task_time: datetime | None = None
+    for e in _events(path):
+        kind = _type(e)
+        if kind == "WORKFLOW_TASK_STARTED":
+            # The workflow's clock in this task: a timer's instant is counted from it.
+            task_time, cancelled = _time(e["eventTime"]), []
+        elif kind == "TIMER_CANCELED":
+            cancelled.append(armed.pop(e["timerCanceledEventAttributes"]["timerId"]))
+        elif kind == "TIMER_STARTED":
+            assert task_time is not None
+            attrs = e["timerStartedEventAttributes"]
+            fires = task_time + timedelta(seconds=float(attrs["startToFireTimeout"].removesuffix("s")))
+            assert all(fires < earlier for earlier in cancelled), path.name
+            assert not armed, f"a second timer armed beside another in {path.name}"
+            armed[attrs["timerId"]] = fires
+        elif kind == "TIMER_FIRED":
+            armed.pop(e["timerFiredEventAttributes"]["timerId"], None)
 
 
 def test_the_general_path_costs_at_most_50_events() -> None:
