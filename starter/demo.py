@@ -2,7 +2,10 @@
 
 It opens one case per tier, a VIP case whose 15-minute first-response clock will warn and breach
 within minutes, a logistics case, a case waiting on the customer, one waiting for approval, and
-one already resolved and waiting for the customer's confirmation.
+one already resolved and waiting for the customer's confirmation. Then one case on each leg of a
+physical resolution: a return waiting to be shipped, one in transit (findable by its
+`ReturnTracking`), one in inspection, an exchange, a repair, and a conversation whose next reply
+is owed to a VIP customer within 15 minutes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def _case(tag: str, category: str, amount: str, description: str, **extra: Any) 
     }
 
 
+_ACK_6 = ("acknowledge", {"actor": "agent-ops-6"})
+
 # (intake, actions to send after opening)
 SCENARIOS: list[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
     (_case("urgent", "safety", "899.00", "Charger overheated and scorched the desk.",
@@ -50,6 +55,24 @@ SCENARIOS: list[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
      [("acknowledge", {"actor": "agent-ops-5"}),
       ("propose_resolution", {"actor": "agent-ops-5", "type": "compensation", "amount": "20.00",
                               "note": "coupon"})]),
+    (_case("return-to-ship", "description_mismatch", "329.00", "Shoes a size too small."),
+     [_ACK_6, ("propose_resolution", {"actor": "agent-ops-6", "type": "return_refund", "amount": "329.00"})]),
+    (_case("return-in-transit", "product_quality", "459.00", "Kettle leaks at the seam."),
+     [_ACK_6, ("propose_resolution", {"actor": "agent-ops-6", "type": "return_refund", "amount": "459.00"}),
+      ("return_shipped", {"carrier": "SF Express", "tracking_number": "SF7001002003"})]),
+    (_case("inspection", "product_quality", "299.00", "Headphones crackle on the left side."),
+     [_ACK_6, ("propose_resolution", {"actor": "agent-ops-6", "type": "return_refund", "amount": "299.00"}),
+      ("return_shipped", {"carrier": "JD Logistics", "tracking_number": "JD0098765432"}),
+      ("return_received", {"actor": "warehouse-sh", "note": "box intact"})]),
+    (_case("exchange", "product_quality", "1299.00", "Phone camera shows a dead pixel."),
+     [_ACK_6, ("propose_resolution", {"actor": "agent-ops-6", "type": "exchange", "amount": "0"}),
+      ("return_shipped", {"carrier": "SF Express", "tracking_number": "SF7001002099"})]),
+    (_case("repair", "product_quality", "3999.00", "Washing machine drum does not spin."),
+     [_ACK_6, ("propose_resolution", {"actor": "agent-ops-6", "type": "repair"})]),
+    (_case("conversation", "logistics", "89.00", "Parcel stuck at the depot for five days.",
+           customer={"tier": "vip"}),
+     [("agent_reply", {"actor": "agent-ops-7", "text": "We are chasing the depot now."}),
+      ("customer_message", {"text": "Thanks - can you give me a date?"})]),
 ]
 
 

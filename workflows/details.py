@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 from cases.models import CaseState
@@ -21,6 +22,7 @@ def clock_table(state: CaseState, zone: tzinfo) -> str:
         "| clock | target | state | due | warned | breached | met |",
         "|---|---|---|---|---|---|---|",
     ]
+    lines[1:1] = _legs(state, local)
     for clock in state.clocks.values():
         lines.append(
             f"| {LABELS[clock.name]} | {clock.target_label} | {clock.state.value} | "
@@ -28,3 +30,28 @@ def clock_table(state: CaseState, zone: tzinfo) -> str:
             f"{local(clock.breached_at)} | {local(clock.met_at)} |"
         )
     return "\n".join(lines)
+
+
+def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str]:
+    """A line for a return or a repair under way: what the warehouse or the field service sees."""
+    leg, job = state.return_leg, state.repair
+    lines: list[str] = []
+    if leg is not None:
+        parts = [f"return **{leg.rma}**"]
+        if leg.tracking_number:
+            parts.append(f"{leg.carrier} {leg.tracking_number}")
+        if leg.received_at:
+            parts.append(f"received {local(leg.received_at)}")
+        if leg.inspection:
+            parts.append(f"inspection {leg.inspection.value}" + (" (silence)" if leg.passed_by_silence else ""))
+        lines.append(" · ".join(parts))
+    if job is not None:
+        parts = [f"repair ({job.mode.value.replace('_', '-')})"]
+        if job.booking:
+            parts.append(f"booking {job.booking} for {local(job.scheduled_for)}")
+        if job.outcome:
+            parts.append(job.outcome.value.replace("_", " ") + (f", record {job.record}" if job.record else ""))
+        lines.append(" · ".join(parts))
+    if state.resolution is not None and state.resolution.proof:
+        lines.append("proof: " + ", ".join(f"{k} {v}" for k, v in state.resolution.proof.items()))
+    return ["", *lines] if lines else []
