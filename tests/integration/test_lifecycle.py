@@ -49,7 +49,6 @@ from tests.lifecycle_helpers import (
     IH,
     RES,
     Cases,
-    FailingWarehouse,
     advance_to,
     assert_breached,
     assert_clock_schedule,

@@ -31,6 +31,9 @@ async def _run_full_case(env, pool, policy):  # type: ignore[no-untyped-def]
         client = CaseClient(env.client, tq)
         await client.open(case)
         await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        # Messages carry whatever the customer writes, contact details included.
+        await client.act(case.case_id, "customer_message", {"text": f"Call me on {PHONE}, {NAME}"})
+        await client.act(case.case_id, "agent_reply", {"actor": "agent-1", "text": f"Will do, {NAME}."})
         await client.act(case.case_id, "propose_resolution", {"actor": "agent-1", "type": "refund", "amount": "50"})
         await skip(env, timedelta(seconds=1))
         await client.act(case.case_id, "confirm", {})

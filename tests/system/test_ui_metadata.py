@@ -105,3 +105,38 @@ async def test_case_is_legible_in_the_ui(dev_client, pool, policy, tier):
         listed = await client.list(f"CaseTier = '{tier}' AND OrderId = '{order}'")
         assert [c.case_id for c in listed] == [case.case_id]
         await client.act(case.case_id, "withdraw", {"reason": "done"})
+
+
+async def test_a_return_is_found_by_its_parcel_and_shows_its_leg(dev_client, pool, policy):
+    case = intake(order_amount="2000.00")
+    tracking = f"SF{uuid.uuid4().int % 10**10:010d}"
+    async with case_worker(dev_client, pool, policy) as task_queue:
+        client = CaseClient(dev_client, task_queue)
+        await client.open(case)
+        await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        proposal = {"actor": "agent-1", "type": "return_refund", "amount": "99"}
+        await client.act(case.case_id, "propose_resolution", proposal)
+        await client.act(case.case_id, "customer_message", {"text": "Where do I send it? My flat is 12B."})
+        state = await client.act(case.case_id, "return_shipped", {"carrier": "SF Express", "tracking_number": tracking})
+        handle = client.handle(case.case_id)
+        for _ in range(50):
+            if (await handle.describe()).typed_search_attributes.get(sa.RETURN_TRACKING) == tracking:
+                break
+            await asyncio.sleep(0.1)
+        listed = await client.list(f"ReturnTracking = '{tracking}'")
+        assert [c.case_id for c in listed] == [case.case_id]
+
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert state.return_leg is not None
+        assert f"return **{state.return_leg.rma}** · SF Express {tracking}" in metadata.current_details
+        assert "| return shipment | 7d | met |" in metadata.current_details
+        assert "| next reply | 24h | running |" in metadata.current_details
+        # The timer armed for the first response's warning stays armed: the return window's
+        # instants are later, so they wait for it to fire.
+        timers = await _summaries(dev_client, handle)
+        everything = " ".join(timers + await _activity_summaries(dev_client, handle) + [metadata.current_details])
+        everything += str((await handle.describe()).typed_search_attributes)
+        assert "12B" not in everything and "Where do I send" not in everything
+        await client.act(case.case_id, "return_received", {"actor": "warehouse-sh"})
+        await client.act(case.case_id, "inspection_result", {"result": "failed", "notes": "wrong item"})
+        await client.act(case.case_id, "withdraw", {"reason": "done"})
