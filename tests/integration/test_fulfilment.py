@@ -210,6 +210,20 @@ async def test_an_exchange_whose_shipment_fails_for_good_undoes_the_refund(env, 
         await wait_notifications(pool, case_id, 1, audience="supervisor", kind="escalation")
 
 
+async def test_an_exchange_ships_after_the_pass_and_names_the_tracking(env, pool, policy) -> None:
+    async with running_cases(env, pool, policy) as cases:
+        state = await received(cases, await authorised_return(cases, kind="exchange", amount="0"))
+        case_id = state.case_id
+        await cases.act(case_id, "inspection_result", {"result": "passed"})
+        done = await cases.wait_status(case_id, Status.AWAITING_CONFIRMATION)
+        assert await refund_rows(pool, case_id) == []  # no price difference, no money
+        [shipment] = await pool.fetch("SELECT reference, status FROM shipments WHERE case_id = $1", case_id)
+        assert done.resolution is not None
+        assert done.resolution.proof == {"replacement_tracking": shipment["reference"]}
+        [result] = await wait_notifications(pool, case_id, 1, audience="customer", kind="result")
+        assert data_of(result)["proof"] == {"replacement_tracking": shipment["reference"]}
+
+
 class FieldService:
     """Books repair visits; `late` books three days out, past the 48 h response target."""
 

@@ -147,7 +147,7 @@ def test_a_repair_is_booked_within_its_response_target_and_fixed_with_a_record(p
     clock = m.state.clocks[REP]
     assert clock.due_at == clock.started_at + 48 * HOUR
     when = m.repair_visit_due(t)
-    assert when == t + 24 * HOUR
+    assert when == m.state.clocks[REP].started_at + 24 * HOUR
     m.repair_booked("RV-1", when, t)
     assert m.state.clocks[REP].state == ClockState.MET
     m.apply("repair_result", RepairResult(result=RepairOutcome.FIXED, repair_record="RR-7"), t + DAY)
@@ -218,3 +218,20 @@ def test_an_agent_reply_meets_the_next_reply_and_the_first_response(policy) -> N
     m.apply("customer_message", CustomerMessage(text="Thanks, and?"), T0 + 2 * HOUR)
     assert m.state.clocks[NR].turn == 1 and m.state.clocks[NR].state == ClockState.RUNNING
     assert [r.clock.turn for r in m.retired_clocks if r.clock.name == NR] == [0]
+
+
+def test_a_vip_customer_is_owed_a_reply_within_fifteen_minutes(policy) -> None:
+    m = general(policy, customer_tier="vip")
+    m.apply("customer_message", CustomerMessage(text="Hello?"), T0 + MINUTE)
+    assert m.state.clocks[NR].due_at == T0 + MINUTE + 15 * MINUTE
+    urgent = general(policy, category="safety")
+    urgent.apply("customer_message", CustomerMessage(text="It smokes"), T0 + MINUTE)
+    assert urgent.state.clocks[NR].due_at == T0 + MINUTE + HOUR
+
+
+def test_a_compensation_names_its_coupon_code(policy) -> None:
+    m = general(policy)
+    m.apply("propose_resolution", ProposeResolution(type=ResolutionType.COMPENSATION, amount=Decimal("20")), T0)
+    m.resolution_executed([ExecutedStep(step="credit", reference="CP-20-XYZ")], T0 + MINUTE)
+    assert m.state.resolution is not None and m.state.resolution.proof == {"coupon_code": "CP-20-XYZ"}
+    assert "coupon code CP-20-XYZ" in m.notifications[-1].body
