@@ -20,6 +20,8 @@ class ClockName(StrEnum):
     APPROVAL = "approval"
     # The customer ships the return within the return window (STANDARDS S10.4).
     RETURN_WINDOW = "return_window"
+    # The carrier delivers the shipped return to the warehouse (STANDARDS S10.4).
+    RETURN_TRANSIT = "return_transit"
     # The warehouse inspects a received return (验货, STANDARDS S10.5).
     INSPECTION = "inspection"
     # A repair visit or mail-in is booked (维修响应, STANDARDS S10.6).

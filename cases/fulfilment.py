@@ -102,6 +102,7 @@ def return_shipped(m: CaseCore, data: ReturnShipped, now: datetime) -> None:
     )
     m.meet(ClockName.RETURN_WINDOW, now)
     m.state.status = Status.RETURN_IN_TRANSIT
+    m.start_clock(ClockName.RETURN_TRANSIT, m.policy.fulfilment.return_transit, now)
 
 
 def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
@@ -109,6 +110,7 @@ def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
     leg.received_at = now
     m.emit("return_received", data.actor, now, rma=leg.rma, note=data.note)
     m.meet(ClockName.RETURN_WINDOW, now)  # goods that arrive without a shipping notice count
+    m.meet(ClockName.RETURN_TRANSIT, now)
     m.state.status = Status.INSPECTING
     m.resume_clocks(now)
     m.start_clock(ClockName.INSPECTION, m.policy.fulfilment.inspection_window, now)

@@ -22,6 +22,8 @@ class _Strict(BaseModel):
 
 class ReturnSettings(_Strict):
     window: DurationText = "7d"
+    # A shipped return that has not arrived by then escalates: someone chases the carrier.
+    transit_window: DurationText = "7d"
     inspection_window: DurationText = "72h"
     # What a warehouse's silence past the inspection window means: the goods pass, or a person
     # is called in.
@@ -59,6 +61,7 @@ class FulfilmentSettings(_Strict):
         tiers = {tier: d(c.next_reply.get(tier, "24h")) for tier in Tier}
         return FulfilmentSnapshot(
             return_window=d(r.window),
+            return_transit=d(r.transit_window),
             inspection_window=d(r.inspection_window),
             silent_warehouse=r.silent_warehouse,
             return_address=r.address,
@@ -74,6 +77,7 @@ class FulfilmentSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     return_window: Duration
+    return_transit: Duration
     inspection_window: Duration
     silent_warehouse: Literal["pass", "escalate"]
     return_address: str

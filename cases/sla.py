@@ -22,6 +22,7 @@ LABELS = {
     ClockName.CLOSURE: "complaint closure",
     ClockName.APPROVAL: "approval",
     ClockName.RETURN_WINDOW: "return shipment",
+    ClockName.RETURN_TRANSIT: "return delivery",
     ClockName.INSPECTION: "inspection",
     ClockName.REPAIR: "repair response",
     ClockName.NEXT_REPLY: "next reply",

@@ -143,6 +143,24 @@ async def test_a_return_not_shipped_in_the_window_lapses(env, pool, policy) -> N
         assert status.name == "COMPLETED"
 
 
+async def test_a_return_not_delivered_in_the_transit_window_escalates(env, pool, policy) -> None:
+    async with running_cases(env, pool, policy) as cases:
+        state = await authorised_return(cases)
+        case_id = state.case_id
+        parcel = {"carrier": "SF Express", "tracking_number": "SF5550001112"}
+        shipped = await cases.act(case_id, "return_shipped", parcel)
+        due = shipped.clocks[ClockName.RETURN_TRANSIT].due_at
+        assert due is not None and due == shipped.clocks[ClockName.RETURN_TRANSIT].started_at + 7 * DAY
+        await advance_to(env, due - SECOND)
+        assert (await cases.state(case_id)).escalations == 0
+        await advance_to(env, due + SECOND)
+        late = await cases.wait(case_id, lambda s: s.escalations == 1, "escalated")
+        assert_breached(late.clocks[ClockName.RETURN_TRANSIT], due)
+        assert late.status == Status.RETURN_IN_TRANSIT  # still waiting for the parcel
+        [notice] = await wait_notifications(pool, case_id, 1, audience="supervisor", kind="escalation")
+        assert "return delivery SLA breached" in notice["subject"]
+
+
 async def test_a_failed_inspection_goes_back_to_the_agent_with_the_evidence(env, pool, policy) -> None:
     async with running_cases(env, pool, policy) as cases:
         state = await received(cases, await authorised_return(cases))

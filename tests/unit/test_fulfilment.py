@@ -64,8 +64,23 @@ def test_return_shipped_meets_the_return_window(policy) -> None:
     assert s.status == Status.RETURN_IN_TRANSIT
     assert s.return_leg is not None and s.return_leg.tracking_number == "SF99887766"
     assert (s.clocks[RW].state, s.clocks[RW].met_at) == (ClockState.MET, t)
-    assert since(m, last) == [("return_shipped", None), ("clock_met", "return_window")]
+    assert since(m, last) == [
+        ("return_shipped", None), ("clock_met", "return_window"), ("clock_started", "return_transit"),
+    ]
     assert s.clocks[RES].state == ClockState.PAUSED  # still with the carrier
+    assert s.clocks[ClockName.RETURN_TRANSIT].due_at == t + 7 * DAY
+
+
+def test_a_return_lost_in_transit_escalates_at_the_end_of_the_transit_window(policy) -> None:
+    m, t = machine_in(policy, Status.RETURN_IN_TRANSIT)
+    due = m.state.clocks[ClockName.RETURN_TRANSIT].due_at
+    assert due is not None
+    m.fire_due(due)
+    assert m.state.status == Status.RETURN_IN_TRANSIT
+    assert [e.data["reason"] for e in m.events if e.type == "escalated"] == ["return delivery SLA breached"]
+    m.apply("return_received", ReturnReceived(), due + HOUR)
+    transit = m.state.clocks[ClockName.RETURN_TRANSIT]
+    assert (transit.state, transit.met_at) == (ClockState.BREACHED, due + HOUR)  # late, on record
 
 
 @covers("return_received")

@@ -139,6 +139,7 @@ def test_default_policy_holds_the_design_numbers(policy: Policy, snap: PolicySna
     assert (f.return_window, f.inspection_window, f.silent_warehouse) == (
         wall("7d", 7 * 86400), wall("72h", 72 * 3600), "pass",
     )
+    assert f.return_transit == wall("7d", 7 * 86400)
     assert (f.repair_response, f.refund_only_max_amount) == (wall("48h", 48 * 3600), Decimal(50))
     assert [f.next_reply[t].seconds for t in (Tier.URGENT, Tier.COMPLEX, Tier.GENERAL)] == [
         3600, 86400, 86400,
