@@ -73,7 +73,8 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     "reclassify": ActionSpec(Reclassify, OPEN_STATUSES, h.reclassify, h.check_reclassify),
     "propose_resolution": ActionSpec(
         ProposeResolution,
-        frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}),
+        # Also while a return is under way: the agent may change the plan (a parcel lost).
+        frozenset({Status.REGISTERED, Status.ACKNOWLEDGED, Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}),
         h.propose_resolution,
         h.check_propose_resolution,
     ),
@@ -86,7 +87,9 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         FollowUpResult, frozenset({Status.FOLLOW_UP}), h.follow_up_result
     ),
     "escalate": ActionSpec(Escalate, NOT_FINAL, h.escalate, h.check_escalate),
-    "withdraw": ActionSpec(Withdraw, OPEN_STATUSES | {Status.AWAITING_RETURN}, h.withdraw),
+    "withdraw": ActionSpec(
+        Withdraw, OPEN_STATUSES | {Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}, h.withdraw
+    ),
     "return_shipped": ActionSpec(
         ReturnShipped, frozenset({Status.AWAITING_RETURN}), fulfilment.return_shipped
     ),

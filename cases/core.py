@@ -66,9 +66,11 @@ class CaseCore:
         self.state.clocks[name] = clock
         self.emit("clock_started", "system", now, **self.clock_data(name))
 
-    def pause_clocks(self, now: datetime) -> None:
+    def pause_clocks(self, now: datetime, keep: frozenset[ClockName] = frozenset()) -> None:
         """Stop counting while the case waits on the customer (STANDARDS S1.7)."""
         for clock in self.open_clocks():
+            if clock.name in keep:
+                continue
             sla.pause(clock, now, self.policy.calendar)
             if clock.paused_at == now:  # a breached clock keeps counting; it did not pause
                 self.emit("clock_paused", "system", now, clock=clock.name.value)

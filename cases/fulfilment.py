@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cases import sla
 from cases.core import CaseCore, InvalidAction, iso
 from cases.fulfilment_actions import InspectionResult, RepairResult, ReturnReceived, ReturnShipped
 from cases.fulfilment_models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
@@ -27,6 +28,7 @@ from cases.models import (
 )
 
 RETURN_PLANS = frozenset({ResolutionType.RETURN_REFUND, ResolutionType.EXCHANGE})
+NEW_PLANS = frozenset({ResolutionType.RETURN_REFUND, ResolutionType.REFUND_ONLY})
 
 # The name each saga step's reference goes by in the customer's proof of what was done.
 PROOF_NAMES = {
@@ -57,14 +59,31 @@ def begin(m: CaseCore, now: datetime) -> None:
     state = m.state
     proposal = state.proposal
     assert proposal is not None
+    leg = state.return_leg
     if state.generation < 2:
         state.status = Status.RESOLVING  # cases opened before the legs existed keep their rules
+    elif proposal.type in RETURN_PLANS and leg is not None and leg.inspection == InspectionOutcome.PASSED:
+        state.status = Status.RESOLVING  # the goods already passed inspection here: no second return
     elif proposal.type in RETURN_PLANS:
         _authorize_return(m, now)
     elif proposal.type == ResolutionType.REPAIR:
         _request_repair(m, now)
     else:
         state.status = Status.RESOLVING
+
+
+def abandon_return(m: CaseCore, now: datetime) -> None:
+    """A new plan while the goods are on their way: the return leg stops, the clocks count again."""
+    state = m.state
+    leg = state.return_leg
+    if state.status not in (Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT) or leg is None:
+        return
+    for name in (ClockName.RETURN_WINDOW, ClockName.RETURN_TRANSIT):
+        clock = state.clocks.get(name)
+        if clock is not None:
+            sla.stop(clock, now, m.policy.calendar)
+    m.emit("return_abandoned", "system", now, rma=leg.rma)
+    m.resume_clocks(now)
 
 
 # -- the return leg ------------------------------------------------------------------------------
@@ -79,8 +98,9 @@ def _authorize_return(m: CaseCore, now: datetime) -> None:
     state.return_leg = ReturnLeg(rma=rma, address=f.return_address, authorized_at=now)
     state.status = Status.AWAITING_RETURN
     m.emit("return_authorized", "system", now, rma=rma, plan=proposal.type.value)
-    # While the goods are with the customer and the carrier, the case waits on them.
-    m.pause_clocks(now)
+    # While the goods are with the customer and the carrier, the handling waits on them; a reply
+    # owed to the customer does not.
+    m.pause_clocks(now, keep=frozenset({ClockName.NEXT_REPLY}))
     m.start_clock(ClockName.RETURN_WINDOW, f.return_window, now)
     window = state.clocks[ClockName.RETURN_WINDOW]
     assert window.due_at is not None
@@ -214,13 +234,32 @@ def repair_visit_due(m: CaseCore, now: datetime) -> datetime:
     return max(wanted, now)
 
 
-def repair_booked(m: CaseCore, reference: str, scheduled_for: datetime, now: datetime) -> None:
+def repair_still_wanted(m: CaseCore, job: RepairJob) -> bool:
+    """False when the result arrived, or the case moved on, while the booking was in flight."""
     state = m.state
-    job = state.repair
-    if state.status != Status.REPAIRING or job is None or job.outcome is not None:
-        # The result arrived (or the case moved on) while the booking was in flight.
+    return state.status == Status.REPAIRING and state.repair is job and job.outcome is None
+
+
+def repair_booking_failed(m: CaseCore, job: RepairJob, error: str, now: datetime) -> bool:
+    """Whether the failure still matters; if so the repair clock stops (nobody will book now)."""
+    if not repair_still_wanted(m, job):
+        m.emit("repair_booking_superseded", "system", now, error=error)
+        return False
+    job.booking_failed = True
+    clock = m.state.clocks.get(ClockName.REPAIR)
+    if clock is not None:
+        sla.stop(clock, now, m.policy.calendar)
+    return True
+
+
+def repair_booked(
+    m: CaseCore, job: RepairJob, reference: str, scheduled_for: datetime, now: datetime
+) -> bool:
+    """Record the booking; False when it is no longer wanted and must be cancelled."""
+    state = m.state
+    if not repair_still_wanted(m, job):
         m.emit("repair_booking_superseded", "system", now, reference=reference)
-        return
+        return False
     job.booking, job.scheduled_for = reference, scheduled_for
     m.emit(
         "repair_booked", "system", now, reference=reference, scheduled_for=iso(scheduled_for),
@@ -237,6 +276,7 @@ def repair_booked(m: CaseCore, reference: str, scheduled_for: datetime, now: dat
         f"{what} on {m.local(scheduled_for)} (booking {reference}).",
         booking=reference,
     )
+    return True
 
 
 def repair_result(m: CaseCore, data: RepairResult, now: datetime) -> None:

@@ -62,6 +62,11 @@ def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
             f"propose_resolution.amount {data.amount} exceeds the order amount "
             f"{m.state.intake.order_amount}"
         )
+    if data.type in fulfilment.NEW_PLANS and m.state.generation < 2:
+        raise InvalidAction(
+            f"propose_resolution.type: {data.type.value} needs a case opened since returns had "
+            "their own leg; propose refund, exchange or repair"
+        )
     if data.type == ResolutionType.REFUND_ONLY:
         fulfilment.check_refund_only(m, data)
 
@@ -142,6 +147,7 @@ def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
 
 def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> None:
     state = m.state
+    fulfilment.abandon_return(m, now)
     m.first_response(now)
     state.proposals_made += 1
     needs_approval = m.policy.needs_approval(state.tier, data.type, data.amount)
@@ -169,11 +175,8 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
     m.meet(ClockName.INITIAL_HANDLING, now)
     if needs_approval:
         state.status = Status.AWAITING_APPROVAL
-        target = m.policy.approval_target
-        state.clocks[ClockName.APPROVAL] = sla.start_clock(
-            ClockName.APPROVAL, target, now, m.policy.calendar, m.policy.warning_fraction
-        )
-        m.emit("clock_started", "system", now, **m.clock_data(ClockName.APPROVAL))
+        # A second approval in a round (a new proposal after a failed leg) keeps the first's row.
+        m.start_clock(ClockName.APPROVAL, m.policy.approval_target, now)
         m.notify_supervisor(
             "approval_requested",
             now,

@@ -15,6 +15,7 @@ from datetime import datetime
 from cases import actions, fulfilment, sla
 from cases.classification import classify, team_for
 from cases.core import CaseCore, InvalidAction, due, iso
+from cases.fulfilment_models import RepairJob
 from cases.ids import workflow_id_for
 from cases.models import (
     FINAL_STATUSES,
@@ -85,6 +86,10 @@ class CaseMachine(CaseCore):
         actions.check(self, action, data)
 
     def apply(self, action: str, data: Action, now: datetime) -> None:
+        if self.state.generation >= 2:
+            # An action that arrives with a deadline already past (in the task its timer fires
+            # in, or after an outage) comes after that deadline: a lapsed return stays lapsed.
+            self.fire_due(now)
         actions.apply(self, action, data, now)
 
     # -- transitions driven by the workflow ----------------------------------------------------
@@ -92,8 +97,14 @@ class CaseMachine(CaseCore):
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
         fulfilment.executed(self, steps, now)
 
-    def repair_booked(self, reference: str, scheduled_for: datetime, now: datetime) -> None:
-        fulfilment.repair_booked(self, reference, scheduled_for, now)
+    def repair_booked(
+        self, job: RepairJob, reference: str, scheduled_for: datetime, now: datetime
+    ) -> bool:
+        return fulfilment.repair_booked(self, job, reference, scheduled_for, now)
+
+    def repair_booking_failed(self, job: RepairJob, error: str, now: datetime) -> None:
+        if fulfilment.repair_booking_failed(self, job, error, now):
+            self.resolution_failed("repair_visit", error, [], now)
 
     def repair_visit_due(self, now: datetime) -> datetime:
         return fulfilment.repair_visit_due(self, now)
@@ -169,6 +180,8 @@ class CaseMachine(CaseCore):
                 pass
             else:
                 self.escalate(f"{label} SLA breached", "system", now)
+                if event.clock == ClockName.RETURN_TRANSIT:
+                    self.resume_clocks(now)  # a parcel lost on the way is the merchant's problem
         if state.status in FINAL_STATUSES:
             return
         if state.status == Status.AWAITING_CONFIRMATION and due(state.confirmation_due_at, now):

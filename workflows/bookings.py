@@ -45,13 +45,19 @@ def repair_needed(state: CaseState) -> bool:
 
 
 async def repair(machine: CaseMachine) -> None:
-    """Book the repair leg's visit or mail-in; a booking that fails for good goes to a person."""
+    """Book the repair leg's visit or mail-in; a booking that fails for good goes to a person.
+
+    Actions go on while the booking is in flight; a booking the case no longer wants (the
+    result came first, or the case moved on) is cancelled, under its own idempotency key.
+    """
     state = machine.state
-    assert state.repair is not None
+    job = state.repair
+    assert job is not None
+    key = saga.repair_key(state)
     try:
-        reference, when = await saga.book_repair(state, machine.repair_visit_due(workflow.now()))
+        reference, when = await saga.book_repair(state, key, machine.repair_visit_due(workflow.now()))
     except ActivityError as err:
-        state.repair.booking_failed = True
-        machine.resolution_failed("repair_visit", saga.cause(err), [], workflow.now())
+        machine.repair_booking_failed(job, saga.cause(err), workflow.now())
         return
-    machine.repair_booked(reference, when, workflow.now())
+    if not machine.repair_booked(job, reference, when, workflow.now()):
+        await saga.cancel_repair(state, reference, f"{key}:undo")

@@ -75,6 +75,10 @@ class AfterSalesCase:
         # activity would not line up with its marker on replay.
         if intake.resume is None or intake.resume.state is None:
             self._generation = GENERATION if workflow.patched(FULFILMENT) else 1
+        elif intake.resume.state.generation >= 2:
+            # The state decides; asking again keeps the patch in a continued run's
+            # TemporalChangeVersion, so visibility can still tell the generations apart.
+            workflow.patched(FULFILMENT)
         if self._lean:
             self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())

@@ -112,15 +112,19 @@ async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
     return booked.reference
 
 
-async def book_repair(state: CaseState, when: datetime) -> tuple[str, datetime]:
+def repair_key(state: CaseState) -> str:
+    assert state.proposal is not None
+    return step_key(state, state.proposal, "repair_visit")
+
+
+async def book_repair(state: CaseState, key: str, when: datetime) -> tuple[str, datetime]:
     """Book the repair leg's visit or mail-in for `when`; the booking and its confirmed time."""
-    proposal = state.proposal
-    assert proposal is not None and state.repair is not None
+    assert state.repair is not None
     mode = state.repair.mode.value.replace("_", "-")
     booked = await workflow.execute_activity_method(
         FollowUps.schedule,
         Visit(
-            key=step_key(state, proposal, "repair_visit"),
+            key=key,
             case_id=state.case_id,
             customer_id=state.intake.customer.id,
             kind=VisitKind.REPAIR,
@@ -144,11 +148,19 @@ async def _reverse_money(state: CaseState, executed: ExecutedStep, key: str) -> 
     )
 
 
-def _cancel(method: Any, what: str) -> Callable[[CaseState, ExecutedStep, str], Awaitable[None]]:
+async def cancel_repair(state: CaseState, reference: str, key: str) -> None:
+    await _cancel(FollowUps.cancel, "repair visit", "the case no longer needs the visit")(
+        state, ExecutedStep(step="repair_visit", reference=reference), key
+    )
+
+
+def _cancel(
+    method: Any, what: str, reason: str = UNDO_REASON
+) -> Callable[[CaseState, ExecutedStep, str], Awaitable[None]]:
     async def cancel(state: CaseState, executed: ExecutedStep, key: str) -> None:
         await workflow.execute_activity_method(
             method,
-            Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=UNDO_REASON),
+            Cancellation(key=key, case_id=state.case_id, reference=executed.reference, reason=reason),
             summary=f"cancel {what} {executed.reference}",
             start_to_close_timeout=rp.PROVIDER_TIMEOUT,
             retry_policy=rp.COMPENSATION_RETRY,

@@ -1,6 +1,7 @@
 -- The next-reply clock runs once per answered customer message, so a round can hold several
 -- turns of one clock: `turn` joins the key (0 for every clock that runs once a round), and
--- record_case writes it.
+-- record_case writes it. The function is restated whole, as a migration must, and now also
+-- refreshes a clock row's start.
 ALTER TABLE sla_clocks ADD COLUMN turn integer NOT NULL DEFAULT 0;
 ALTER TABLE sla_clocks DROP CONSTRAINT sla_clocks_pkey;
 ALTER TABLE sla_clocks ADD PRIMARY KEY (case_id, round, clock, turn);
@@ -61,7 +62,7 @@ BEGIN
             warned_at timestamptz, breached_at timestamptz, met_at timestamptz,
             stopped_at timestamptz, elapsed_seconds double precision)
         ON CONFLICT (case_id, round, clock, turn) DO UPDATE SET
-            target_seconds = EXCLUDED.target_seconds, business = EXCLUDED.business,
+            started_at = EXCLUDED.started_at, target_seconds = EXCLUDED.target_seconds, business = EXCLUDED.business,
             target_label = EXCLUDED.target_label, due_at = EXCLUDED.due_at, state = EXCLUDED.state,
             warned_at = EXCLUDED.warned_at, breached_at = EXCLUDED.breached_at,
             met_at = EXCLUDED.met_at, stopped_at = EXCLUDED.stopped_at,

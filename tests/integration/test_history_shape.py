@@ -78,9 +78,7 @@ def test_there_are_lean_histories_of_every_main_path() -> None:
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 def test_only_the_newest_histories_took_the_legs(path: Path) -> None:
-    # A continued run carries the generation in its state; only a new case asks for the patch.
-    new_case = path.name.startswith("fulfilment_") and path.stem != "fulfilment_continue_as_new"
-    assert (FULFILMENT in _patches(_events(path))) is new_case
+    assert (FULFILMENT in _patches(_events(path))) is path.name.startswith("fulfilment_")
 
 
 @pytest.mark.parametrize("path", OLD_FILES, ids=lambda p: p.stem)

@@ -19,7 +19,10 @@ from cases.fulfilment_actions import (
     ReturnShipped,
 )
 from cases.fulfilment_models import InspectionOutcome, RepairOutcome
+from cases.machine import CaseMachine
 from cases.models import ClockName, ClockState, ExecutedStep, ProposeResolution, ResolutionType, Status
+from cases.policy import Policy
+from tests.factories import intake
 from tests.unit.helpers import (
     DAY,
     HOUR,
@@ -33,6 +36,7 @@ from tests.unit.helpers import (
     general,
     machine_in,
     since,
+    snapshot_for,
 )
 
 RW = ClockName.RETURN_WINDOW
@@ -163,7 +167,8 @@ def test_a_repair_is_booked_within_its_response_target_and_fixed_with_a_record(p
     assert clock.due_at == clock.started_at + 48 * HOUR
     when = m.repair_visit_due(t)
     assert when == m.state.clocks[REP].started_at + 24 * HOUR
-    m.repair_booked("RV-1", when, t)
+    assert m.state.repair is not None
+    assert m.repair_booked(m.state.repair, "RV-1", when, t)
     assert m.state.clocks[REP].state == ClockState.MET
     m.apply("repair_result", RepairResult(result=RepairOutcome.FIXED, repair_record="RR-7"), t + DAY)
     s = m.state
@@ -175,7 +180,8 @@ def test_a_repair_is_booked_within_its_response_target_and_fixed_with_a_record(p
 
 def test_a_repair_not_fixable_goes_back_for_an_exchange_with_the_clocks_running(policy) -> None:
     m, t = machine_in(policy, Status.REPAIRING)
-    m.repair_booked("RV-1", m.repair_visit_due(t), t)
+    assert m.state.repair is not None
+    m.repair_booked(m.state.repair, "RV-1", m.repair_visit_due(t), t)
     m.apply("repair_result", RepairResult(result=RepairOutcome.NOT_FIXABLE), t + DAY)
     assert (m.state.status, m.state.proposal) == (Status.ACKNOWLEDGED, None)
     assert m.state.clocks[RES].state == ClockState.RUNNING
@@ -250,3 +256,86 @@ def test_a_compensation_names_its_coupon_code(policy) -> None:
     m.resolution_executed([ExecutedStep(step="credit", reference="CP-20-XYZ")], T0 + MINUTE)
     assert m.state.resolution is not None and m.state.resolution.proof == {"coupon_code": "CP-20-XYZ"}
     assert "coupon code CP-20-XYZ" in m.notifications[-1].body
+
+
+def test_a_booking_that_lands_after_the_result_is_not_wanted(policy) -> None:
+    m, t = machine_in(policy, Status.REPAIRING)
+    job = m.state.repair
+    assert job is not None
+    m.apply("repair_result", RepairResult(result=RepairOutcome.FIXED, repair_record="RR-1"), t)
+    assert not m.repair_booked(job, "RV-9", t + HOUR, t + MINUTE)  # the workflow cancels it
+    assert m.state.status == Status.AWAITING_CONFIRMATION
+    m.repair_booking_failed(job, "VisitUnavailable: no slot", t + 2 * MINUTE)
+    assert m.state.status == Status.AWAITING_CONFIRMATION  # a late failure changes nothing
+    assert [e.type for e in m.events].count("repair_booking_superseded") == 2
+
+
+def test_a_failed_booking_stops_the_repair_clock_and_goes_back_to_the_agent(policy) -> None:
+    m, t = machine_in(policy, Status.REPAIRING)
+    job = m.state.repair
+    assert job is not None
+    m.repair_booking_failed(job, "VisitUnavailable: no slot", t)
+    assert (m.state.status, m.state.proposal) == (Status.ACKNOWLEDGED, None)
+    assert m.state.clocks[REP].stopped_at == t and m.next_wake() is not None
+    due = m.state.clocks[REP].started_at + 48 * HOUR
+    m.fire_due(due)
+    assert "repair response SLA breached" not in [e.data.get("reason") for e in m.events]
+
+
+def test_a_second_return_is_not_asked_for_goods_that_passed(policy) -> None:
+    m, t = machine_in(policy, Status.INSPECTING)
+    m.apply("inspection_result", InspectionResult(result=InspectionOutcome.PASSED), t)
+    m.resolution_failed("refund", "RefundDeclined: account closed", [], t + MINUTE)
+    again = ProposeResolution(actor="agent-1", type=ResolutionType.EXCHANGE, amount=Decimal("0"))
+    m.apply("propose_resolution", again, t + HOUR)
+    assert m.state.status == Status.RESOLVING
+    assert m.state.return_leg is not None and m.state.return_leg.rma.endswith("-1")
+
+
+def test_a_lost_parcel_can_be_refunded_once_the_transit_window_breaches(policy) -> None:
+    m, t = machine_in(policy, Status.RETURN_IN_TRANSIT)
+    due = m.state.clocks[ClockName.RETURN_TRANSIT].due_at
+    assert due is not None
+    m.fire_due(due)
+    assert m.state.clocks[RES].state != ClockState.PAUSED  # the merchant's problem now
+    lost = ProposeResolution(
+        actor="agent-1", type=ResolutionType.REFUND_ONLY, amount=Decimal("100"),
+        waive_return=True, note="parcel lost by the carrier",
+    )
+    m.apply("propose_resolution", lost, due + HOUR)
+    s = m.state
+    assert s.status == Status.RESOLVING
+    assert s.clocks[ClockName.RETURN_TRANSIT].breached_at == due
+    assert "return_abandoned" in [e.type for e in m.events]
+
+
+def test_a_shipping_notice_after_the_window_finds_the_return_lapsed(policy) -> None:
+    m, _ = machine_in(policy, Status.AWAITING_RETURN)
+    due = m.state.clocks[RW].due_at
+    assert due is not None
+    with pytest.raises(InvalidAction, match="return_shipped is not allowed while the case is lapsed"):
+        m.apply("return_shipped", ReturnShipped(carrier="SF", tracking_number="SF12345678"), due + MINUTE)
+    assert m.state.status == Status.LAPSED and m.state.closed_at == due
+
+
+def test_an_owed_reply_keeps_counting_while_the_goods_come_back(policy) -> None:
+    m, t = machine_in(policy, Status.ACKNOWLEDGED)
+    m.apply("customer_message", CustomerMessage(text="Can I return it?"), t)
+    m.apply("propose_resolution", ProposeResolution(type=ResolutionType.RETURN_REFUND, amount=Decimal("100")), t)
+    assert m.state.status == Status.AWAITING_RETURN
+    assert m.state.clocks[NR].state == ClockState.RUNNING
+    assert m.state.clocks[RES].state == ClockState.PAUSED
+
+
+def test_return_plans_are_refused_on_a_case_of_the_first_generation(policy) -> None:
+    m = open_case_of_generation_one(policy)
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match="return_refund needs a case opened since returns"):
+        m.apply("propose_resolution", ProposeResolution(type=ResolutionType.RETURN_REFUND, amount=Decimal("9")), T0)
+    assert frozen(m) == before
+
+
+def open_case_of_generation_one(policy: Policy) -> CaseMachine:
+    data = intake(order_amount="2000.00")
+    assert data.case_id is not None
+    return CaseMachine.open(data.case_id, data, snapshot_for(policy, T0), T0, generation=1)

@@ -90,7 +90,7 @@ EXPECTED_ALLOWED: dict[str, set[Status]] = {
     "request_info": {S.REGISTERED, S.ACKNOWLEDGED},
     "customer_reply": {S.AWAITING_CUSTOMER},
     "reclassify": OPEN,
-    "propose_resolution": {S.REGISTERED, S.ACKNOWLEDGED},
+    "propose_resolution": {S.REGISTERED, S.ACKNOWLEDGED, S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
     "approve": {S.AWAITING_APPROVAL},
     "reject": {S.AWAITING_APPROVAL},
     "confirm": {S.AWAITING_CONFIRMATION},
@@ -99,7 +99,7 @@ EXPECTED_ALLOWED: dict[str, set[Status]] = {
     "follow_up_result": {S.FOLLOW_UP},
     "escalate": NOT_FINAL,
     # Not once a resolution is being carried out, except before a return is shipped.
-    "withdraw": OPEN | {S.AWAITING_RETURN},
+    "withdraw": OPEN | {S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
     "return_shipped": {S.AWAITING_RETURN},
     "return_received": {S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
     "inspection_result": {S.INSPECTING},
