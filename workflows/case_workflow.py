@@ -342,6 +342,9 @@ class AfterSalesCase:
         try:
             machine.apply(action, data, workflow.now())
         except InvalidAction as err:
+            # What fell due before the action may have moved the case even though the action
+            # does not fit; the loop records it.
+            self._changed = self._changed or bool(machine.events)
             raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
         seq = machine.state.last_seq
         self._changed = True
