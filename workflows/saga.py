@@ -93,8 +93,9 @@ async def _ship_replacement(state: CaseState, proposal: Proposal, key: str) -> s
     return shipped.reference
 
 
-async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
-    # The one-step repair of cases opened before repairs had their own leg.
+async def _schedule_repair(
+    state: CaseState, key: str, when: datetime, reason: str, summary: str
+) -> tuple[str, datetime]:
     booked = await workflow.execute_activity_method(
         FollowUps.schedule,
         Visit(
@@ -102,14 +103,22 @@ async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
             case_id=state.case_id,
             customer_id=state.intake.customer.id,
             kind=VisitKind.REPAIR,
-            scheduled_for=workflow.now() + timedelta(days=1),
-            reason=proposal.note or state.intake.description[:200],
+            scheduled_for=when,
+            reason=reason,
         ),
-        summary="book on-site repair visit",
+        summary=summary,
         start_to_close_timeout=rp.PROVIDER_TIMEOUT,
         retry_policy=rp.PROVIDER_RETRY,
     )
-    return booked.reference
+    return booked.reference, booked.scheduled_for
+
+
+async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
+    # The one-step repair of cases opened before repairs had their own leg.
+    when = workflow.now() + timedelta(days=1)
+    reason = proposal.note or state.intake.description[:200]
+    reference, _ = await _schedule_repair(state, key, when, reason, "book on-site repair visit")
+    return reference
 
 
 def repair_key(state: CaseState) -> str:
@@ -121,21 +130,8 @@ async def book_repair(state: CaseState, key: str, when: datetime) -> tuple[str, 
     """Book the repair leg's visit or mail-in for `when`; the booking and its confirmed time."""
     assert state.repair is not None
     mode = state.repair.mode.value.replace("_", "-")
-    booked = await workflow.execute_activity_method(
-        FollowUps.schedule,
-        Visit(
-            key=key,
-            case_id=state.case_id,
-            customer_id=state.intake.customer.id,
-            kind=VisitKind.REPAIR,
-            scheduled_for=when,
-            reason=f"{mode} repair",
-        ),
-        summary=f"book {mode} repair for {when:%Y-%m-%d %H:%M} UTC",
-        start_to_close_timeout=rp.PROVIDER_TIMEOUT,
-        retry_policy=rp.PROVIDER_RETRY,
-    )
-    return booked.reference, booked.scheduled_for
+    summary = f"book {mode} repair for {when:%Y-%m-%d %H:%M} UTC"
+    return await _schedule_repair(state, key, when, f"{mode} repair", summary)
 
 
 async def _reverse_money(state: CaseState, executed: ExecutedStep, key: str) -> None:
