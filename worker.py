@@ -32,6 +32,8 @@ from activities.memory import (
 from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
 from activities.policy_source import PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
+from activities.roster import NoRoster, Roster, RosterProvider
+from activities.roster_pg import PostgresRoster
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
 from cases.policy import Policy, load_policy
@@ -55,6 +57,7 @@ def activities_for(
     shipments: ShipmentProvider | None = None,
     visits: VisitProvider | None = None,
     notifications: NotificationProvider | None = None,
+    roster: RosterProvider | None = None,
 ) -> list[Any]:
     """The activities over PostgreSQL providers, with any of them replaced.
 
@@ -68,6 +71,7 @@ def activities_for(
         refunds=refunds or LedgerRefunds(pool),
         shipments=shipments or WarehouseLedger(pool),
         visits=visits or VisitLedger(pool),
+        roster=roster or PostgresRoster(pool, policy.calendar),
     )
 
 
@@ -79,6 +83,7 @@ def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
         "refunds": MemoryRefunds(),
         "shipments": MemoryShipments(),
         "visits": MemoryVisits(),
+        "roster": NoRoster(),
     }
     chosen = defaults | providers
     chosen["projection"] = MemoryOutbox(chosen["projection"], chosen["notifications"])
@@ -93,8 +98,10 @@ def activities_over(
     refunds: RefundProvider,
     shipments: ShipmentProvider,
     visits: VisitProvider,
+    roster: RosterProvider,
 ) -> list[Any]:
     store = CaseStore(projection)
+    routing = Roster(roster)
     notifier = Notifier(notifications)
     money = Refunds(refunds)
     goods = Shipments(shipments)
@@ -109,6 +116,9 @@ def activities_over(
         goods.cancel,
         follow_ups.schedule,
         follow_ups.cancel,
+        routing.place,
+        routing.take,
+        routing.release,
     ]
 
 

@@ -9,9 +9,11 @@ replay.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from cases.models import CaseIntake, Category, Tier
+from cases.text_signals import find_signals
 
 MAJOR_COMPLAINTS_TEAM = "major_complaints"
 
@@ -33,3 +35,19 @@ def team_for(intake: CaseIntake) -> str | None:
     if intake.flags.major_complaint:
         return MAJOR_COMPLAINTS_TEAM
     return None
+
+
+def flags_from_text(
+    intake: CaseIntake, signals: Mapping[str, Sequence[str]]
+) -> tuple[CaseIntake, dict[str, list[str]]]:
+    """The intake with every flag its description signals set, and the phrases that set them.
+
+    A flag the backend already set stays as it is; the phrases only add what it left out
+    (STANDARDS S12.2). `reclassify` can take a flag back.
+    """
+    found = find_signals(intake.description, signals)
+    unset = {flag: phrases for flag, phrases in found.items() if not getattr(intake.flags, flag)}
+    if not unset:
+        return intake, {}
+    flags = intake.flags.model_copy(update={flag: True for flag in unset})
+    return intake.model_copy(update={"flags": flags}), unset

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import conversation, fulfilment, sla
+from cases import conversation, fulfilment, routing, sla
 from cases.classification import classify, team_for
 from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.models import (
@@ -78,6 +78,7 @@ def acknowledge(m: CaseCore, data: Acknowledge, now: datetime) -> None:
     m.emit("acknowledged", data.actor, now, message=data.message)
     m.first_response(now)
     m.state.status = Status.ACKNOWLEDGED
+    routing.acknowledged(m, data.actor)
     if m.state.handler is None:
         m.state.handler = data.actor
 
@@ -87,6 +88,7 @@ def assign(m: CaseCore, data: Assign, now: datetime) -> None:
     if data.team is not None:
         m.state.team = data.team
     m.emit("assigned", data.actor, now, handler=data.handler, team=data.team)
+    routing.taken(m, data.handler)
 
 
 def note(m: CaseCore, data: Note, now: datetime) -> None:

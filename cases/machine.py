@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import actions, fulfilment, sla
-from cases.classification import classify, team_for
+from cases import actions, fulfilment, routing, sla
+from cases.classification import classify, flags_from_text, team_for
 from cases.core import CaseCore, InvalidAction, due, iso
 from cases.fulfilment_models import RepairJob
 from cases.ids import workflow_id_for
@@ -28,11 +28,12 @@ from cases.models import (
     Status,
 )
 from cases.policy import PolicySnapshot
+from cases.routing_models import RoutingChange, RoutingOp
 
 __all__ = ["GENERATION", "CaseMachine", "InvalidAction"]
 
 # The rules a case opened now runs under (see `CaseState.generation`).
-GENERATION = 2
+GENERATION = 3
 
 
 class CaseMachine(CaseCore):
@@ -45,6 +46,9 @@ class CaseMachine(CaseCore):
         now: datetime,
         generation: int = GENERATION,
     ) -> CaseMachine:
+        found: dict[str, list[str]] = {}
+        if generation >= 3:
+            intake, found = flags_from_text(intake, policy.intake.signals)
         tier = classify(intake, policy.complex_amount_threshold)
         state = CaseState(
             case_id=case_id,
@@ -69,6 +73,10 @@ class CaseMachine(CaseCore):
             order_id=intake.order_id,
             escalation_level=state.escalation_level,
         )
+        if found:
+            machine.emit("classified_from_text", "system", now, flags=sorted(found), phrases=found)
+        if generation >= 3:
+            routing.begin(machine)
         machine.start_handling_clocks(now)
         machine.notify_customer(
             "acknowledgement",
@@ -93,6 +101,13 @@ class CaseMachine(CaseCore):
         actions.apply(self, action, data, now)
 
     # -- transitions driven by the workflow ----------------------------------------------------
+
+    def routing_settled(self, op: RoutingOp, change: RoutingChange, now: datetime) -> None:
+        routing.settled(self, op, change, now)
+
+    def routing_notice(self, change: RoutingChange, now: datetime) -> None:
+        """Another case's release (or the roster command) assigned this one from the queue."""
+        routing.apply(self, change, now)
 
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
         fulfilment.executed(self, steps, now)
@@ -152,6 +167,7 @@ class CaseMachine(CaseCore):
         state = self.state
         if state.status in FINAL_STATUSES:
             return
+        routing.fire_due(self, now)
         fired = []
         for clock in state.clocks.values():
             fired += sla.due_events(clock, now)
@@ -221,7 +237,7 @@ class CaseMachine(CaseCore):
         state = self.state
         if state.status in FINAL_STATUSES:
             return None
-        candidates: list[tuple[datetime, str]] = []
+        candidates: list[tuple[datetime, str]] = routing.next_wake(self)
         nxt = sla.next_instant(list(state.clocks.values()))
         if nxt is not None:
             at, event = nxt

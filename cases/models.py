@@ -18,6 +18,7 @@ from cases.clocks import Clock as Clock
 from cases.clocks import ClockName as ClockName
 from cases.clocks import ClockState as ClockState
 from cases.fulfilment_models import RepairJob, RepairMode, ReturnLeg
+from cases.routing_models import Routing
 
 
 class Strict(BaseModel):
@@ -349,10 +350,13 @@ class CaseState(BaseModel):
     last_seq: int = 0
     runs: int = 1
     # The rules the case runs under: 1 resolved every plan in one step; 2 adds the return and
-    # repair legs and the next-reply clock. Fixed when the case opens, so a replay keeps its own.
+    # repair legs and the next-reply clock; 3 reads the description for flags and routes the
+    # case through the roster. Fixed when the case opens, so a replay keeps its own.
     generation: int = 1
     return_leg: ReturnLeg | None = None
     repair: RepairJob | None = None
+    # Generation 3: the case's place in the roster (team queue or agent), see cases/routing.py.
+    routing: Routing | None = None
 
     @property
     def sla_state(self) -> str:

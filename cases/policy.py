@@ -41,6 +41,7 @@ from cases.fulfilment_policy import (
     RepairSettings,
     ReturnSettings,
 )
+from cases.intake_policy import DEFAULT_INTAKE, IntakeSettings, IntakeSnapshot, RoutingSettings, SignalSettings
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
 
 DEFAULT_POLICY_RESOURCE = "default_policy.toml"
@@ -159,6 +160,8 @@ class Policy(_Strict):
     returns: ReturnSettings = ReturnSettings()
     repair: RepairSettings = RepairSettings()
     conversation: ConversationSettings = ConversationSettings()
+    signals: SignalSettings = SignalSettings()
+    routing: RoutingSettings = RoutingSettings()
 
     @field_validator("targets")
     @classmethod
@@ -222,6 +225,7 @@ class Policy(_Strict):
             fulfilment=FulfilmentSettings(
                 returns=self.returns, repair=self.repair, conversation=self.conversation
             ).snapshot(day),
+            intake=IntakeSettings(signals=self.signals, routing=self.routing).snapshot(day),
         )
 
 
@@ -259,6 +263,7 @@ class PolicySnapshot(BaseModel):
     calendar: BusinessCalendar
     # Snapshots taken before returns and repairs had their own legs decode with the defaults.
     fulfilment: FulfilmentSnapshot = DEFAULT_FULFILMENT
+    intake: IntakeSnapshot = DEFAULT_INTAKE
 
     def targets_for(
         self, tier: Tier, category: Category, customer_tier: CustomerTier

@@ -21,6 +21,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -67,7 +68,7 @@ def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
 
 
 def start_options(
-    intake: CaseIntake, task_queue: str, opening: CaseState | None = None
+    intake: CaseIntake, task_queue: str, opening: CaseState | None = None, priority: int | None = None
 ) -> dict[str, Any]:
     """How every case is started (id, reuse policy, attributes at start, UI summary and details).
 
@@ -96,6 +97,9 @@ def start_options(
     return {
         "id": workflow_id_for(intake.case_id),
         "task_queue": task_queue,
+        # Urgent and VIP cases first when the workers are saturated (STANDARDS S12.4); its
+        # activities inherit it.
+        "priority": Priority(priority_key=priority) if priority else Priority.default,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "search_attributes": TypedSearchAttributes(pairs),
         "static_summary": static_summary(intake, tier),
@@ -133,6 +137,11 @@ class CaseClient:
                 pass  # the workflow refuses it too; the attributes stay those of the opening
         return machine.state
 
+    def _priority(self, opening: CaseState) -> int:
+        assert self._policy is not None  # loaded by `_opening`
+        snapshot = self._policy.snapshot(opening.opened_at)
+        return snapshot.intake.priority(opening.tier, opening.intake.customer.tier)
+
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
 
@@ -143,12 +152,14 @@ class CaseClient:
         case_id = intake.case_id
         assert case_id is not None
         created = True
+        # A resumed run opens nothing: its attributes come from the state it carries.
+        opening = None if run and run.state else self._opening(intake)
+        priority = self._priority(opening) if opening else None
         try:
             handle = await self.client.start_workflow(
                 AfterSalesCase.run,
                 CaseInput.model_validate(intake.model_dump() | {"resume": run}),
-                # A resumed run opens nothing: its attributes come from the state it carries.
-                **start_options(intake, self.task_queue, None if run and run.state else self._opening(intake)),
+                **start_options(intake, self.task_queue, opening, priority),
             )
             run_id = handle.result_run_id
         except WorkflowAlreadyStartedError as err:
@@ -220,11 +231,12 @@ class CaseClient:
         model = _valid_action(action, data)
         case_id = intake.case_id
         assert case_id is not None
+        opening = self._opening(intake, action, model)
         start = WithStartWorkflowOperation(
             AfterSalesCase.run,
             CaseInput.model_validate(intake.model_dump() | {"resume": None}),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            **start_options(intake, self.task_queue, self._opening(intake, action, model)),
+            **start_options(intake, self.task_queue, opening, self._priority(opening)),
         )
         try:
             state: CaseState = await self.client.execute_update_with_start_workflow(

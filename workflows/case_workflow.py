@@ -32,21 +32,20 @@ with workflow.unsafe.imports_passed_through():
     from cases.action_input import ActionInputError, parse_action
     from cases.effects import Notification
     from cases.ids import WORKFLOW_TYPE, case_id_from
-    from cases.machine import GENERATION, CaseMachine, InvalidAction
+    from cases.machine import CaseMachine, InvalidAction
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
-    from workflows import bookings, saga
+    from cases.routing_models import RoutingChange
+    from workflows import bookings, generations, routing_steps, saga
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.details import clock_table
+    from workflows.generations import FULFILMENT, LEAN, ROUTING
     from workflows.visibility import Visibility
 
 
-# The business-minimal path; `workflow.patched` records it in each new run's first task.
-LEAN = "lean-record-v1"
-# Return and repair legs and the next-reply clock (`CaseState.generation` 2), for new cases.
-FULFILMENT = "fulfilment-v1"
+__all__ = ["FULFILMENT", "LEAN", "ROUTING", "AfterSalesCase"]
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -70,15 +69,7 @@ class AfterSalesCase:
 
     @workflow.run
     async def run(self, intake: CaseInput) -> CaseState:
-        self._lean = workflow.patched(LEAN)
-        # Asked before the first await, as LEAN is: a patch decided after the policy's local
-        # activity would not line up with its marker on replay.
-        if intake.resume is None or intake.resume.state is None:
-            self._generation = GENERATION if workflow.patched(FULFILMENT) else 1
-        elif intake.resume.state.generation >= 2:
-            # The state decides; asking again keeps the patch in a continued run's
-            # TemporalChangeVersion, so visibility can still tell the generations apart.
-            workflow.patched(FULFILMENT)
+        self._lean, self._generation = generations.decide(intake)
         if self._lean:
             self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
@@ -96,6 +87,9 @@ class AfterSalesCase:
                 await self._settle()
                 await bookings.follow_up(machine)
                 continue
+            if routing_steps.needed(machine):
+                await routing_steps.step(machine)
+                continue
             if status == Status.REPAIRING and bookings.repair_needed(machine.state):
                 await self._settle()
                 await bookings.repair(machine)
@@ -103,6 +97,8 @@ class AfterSalesCase:
             if self._history_too_long():
                 await self._continue_as_new()
             await self._sleep_until_next()
+        while routing_steps.needed(machine):
+            await routing_steps.step(machine)  # the seat goes back before the run ends
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)
         return machine.state
@@ -365,6 +361,13 @@ class AfterSalesCase:
             and self._machine.state.status not in FINAL_STATUSES
         ):
             self._machine.apply("note", data, workflow.now())
+            self._changed = True
+
+    @workflow.signal(name=routing_steps.ROUTED_SIGNAL)
+    def routed(self, change: RoutingChange) -> None:
+        """The roster assigned this case from its team's queue (another case freed a seat)."""
+        if isinstance(change, RoutingChange) and self._machine is not None:
+            self._machine.routing_notice(change, workflow.now())
             self._changed = True
 
     # One named update per action of the registry; a new action adds one line here.

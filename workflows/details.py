@@ -52,6 +52,17 @@ def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str
         if job.outcome:
             parts.append(job.outcome.value.replace("_", " ") + (f", record {job.record}" if job.record else ""))
         lines.append(" · ".join(parts))
+    routing = state.routing
+    if routing is not None and routing.status.value in ("queued", "assigned"):
+        if routing.status.value == "queued":
+            line = f"waiting in the queue of team **{routing.team}** since {local(routing.queued_at)}"
+            if routing.recheck_at:
+                line += f" · shift starts {local(routing.recheck_at)}"
+        else:
+            line = f"handler **{state.handler}** · team {routing.team}"
+            if routing.accept_by:
+                line += f" · to accept by {local(routing.accept_by)}"
+        lines.append(line + (f" · passed over {routing.bypasses}×" if routing.bypasses else ""))
     if state.resolution is not None and state.resolution.proof:
         lines.append("proof: " + ", ".join(f"{k} {v}" for k, v in state.resolution.proof.items()))
     return ["", *lines] if lines else []

@@ -30,6 +30,9 @@ SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 # The customer's return parcel, so the warehouse can find the case a parcel belongs to.
 RETURN_TRACKING = SearchAttributeKey.for_keyword("ReturnTracking")
+# Who holds the case and which team's queue it is in (unset handler with a team: waiting).
+CASE_HANDLER = SearchAttributeKey.for_keyword("CaseHandler")
+CASE_TEAM = SearchAttributeKey.for_keyword("CaseTeam")
 
 ALL = (
     CASE_TIER,
@@ -41,10 +44,12 @@ ALL = (
     SLA_DUE_AT,
     ORDER_ID,
     RETURN_TRACKING,
+    CASE_HANDLER,
+    CASE_TEAM,
 )
 # Attributes added after cases were already running: absent and unset mean the same, so a case
 # that never has a value never upserts one (an older history replays unchanged).
-LATER = frozenset({RETURN_TRACKING.name})
+LATER = frozenset({RETURN_TRACKING.name, CASE_HANDLER.name, CASE_TEAM.name})
 
 
 def next_due(state: CaseState) -> datetime | None:

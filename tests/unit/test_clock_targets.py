@@ -115,11 +115,11 @@ def test_an_override_never_loosens_a_tighter_tier_target(policy) -> None:
 @pytest.mark.parametrize(
     ("overrides", "tier", "team"),
     [
-        ({"flags": {"outage": True}}, Tier.URGENT, None),
-        ({"flags": {"cross_department": True}}, Tier.COMPLEX, None),
+        ({"flags": {"outage": True}}, Tier.URGENT, "customer_service"),
+        ({"flags": {"cross_department": True}}, Tier.COMPLEX, "customer_service"),
         ({"flags": {"major_complaint": True}}, Tier.COMPLEX, "major_complaints"),
-        ({"order_amount": "5000.00"}, Tier.COMPLEX, None),
-        ({"order_amount": "4999.99"}, Tier.GENERAL, None),
+        ({"order_amount": "5000.00"}, Tier.COMPLEX, "customer_service"),
+        ({"order_amount": "4999.99"}, Tier.GENERAL, "customer_service"),
     ],
 )
 def test_the_intake_sets_tier_team_and_level(policy, overrides, tier, team) -> None:

@@ -1,0 +1,242 @@
+"""The roster in PostgreSQL: placing, taking and releasing cases, and the roster commands.
+
+Every change locks the rows of the teams it touches (in name order, so two changes never wait on
+each other in a circle), then the case's row, then decides with `cases.dispatch` and writes the
+answer in the same transaction. So any number of workers can route at once and the last free
+seat goes to one case only; a second call for the same request finds its own answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from activities import roster_queries as q
+from cases import dispatch
+from cases.calendar import BusinessCalendar, CalendarSettings
+from cases.routing_models import (
+    PlaceRequest,
+    Presence,
+    ReleaseRequest,
+    Requirement,
+    RoutingChange,
+    RoutingResult,
+    RoutingStatus,
+    TakeRequest,
+)
+
+HOLDING = ("queued", "assigned")
+
+
+class RosterError(ValueError):
+    """A roster command that cannot be carried out (an unknown team or agent)."""
+
+
+def change_of(row: Any, lead: str | None, at: datetime, agent: str | None = None) -> RoutingChange:
+    return RoutingChange(
+        case_id=row["case_id"],
+        workflow_id=row["workflow_id"],
+        seq=row["seq"],
+        status=RoutingStatus(row["status"]),
+        team=row["team"],
+        agent=row["agent_id"] or agent,
+        lead=lead,
+        at=at,
+    )
+
+
+def _unrouted(case_id: str, workflow_id: str, at: datetime) -> RoutingChange:
+    return RoutingChange(case_id=case_id, workflow_id=workflow_id, seq=1, status=RoutingStatus.UNROUTED, at=at)
+
+
+class PostgresRoster:
+    def __init__(self, pool: asyncpg.Pool, calendar: CalendarSettings) -> None:
+        self._pool = pool
+        self._settings = calendar
+        self._calendars: dict[int, BusinessCalendar] = {}
+
+    def calendar(self, at: datetime) -> BusinessCalendar:
+        year = at.year
+        if year not in self._calendars:
+            self._calendars[year] = self._settings.resolve(range(year - 1, year + 2))
+        return self._calendars[year]
+
+    # -- the activities' side ------------------------------------------------------------------
+
+    async def place(self, request: PlaceRequest) -> RoutingResult:
+        at = request.at
+        async with self._pool.acquire() as conn, conn.transaction():
+            teams = await conn.fetch(q.LOCK_TEAMS, [request.team])
+            if not teams:
+                return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
+            team = teams[0]
+            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+            if row is None:
+                row = await conn.fetchrow(
+                    q.ENQUEUE, request.case_id, request.workflow_id, team["name"],
+                    request.requirement.model_dump_json(), request.priority, request.excluded, at,
+                )
+            elif row["status"] == "assigned" and row["agent_id"] in request.excluded:
+                row = await conn.fetchrow(q.REQUEUE, request.case_id, request.excluded, at)
+            elif row["status"] == "queued" and set(request.excluded) - set(row["excluded"]):
+                row = await conn.fetchrow(q.SET_EXCLUDED, request.case_id, request.excluded)
+            drained = await self._drain(conn, team, at)
+            own = await conn.fetchrow(q.ROW, request.case_id)
+        return self._result(own, team, drained, at)
+
+    async def take(self, request: TakeRequest) -> RoutingResult:
+        at = request.at
+        async with self._pool.acquire() as conn, conn.transaction():
+            agent = await conn.fetchrow(q.AGENT, request.agent)
+            row = await conn.fetchrow(q.ROW, request.case_id)
+            names = {r for r in (agent["team"] if agent else None, row["team"] if row else None) if r}
+            locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, sorted(names))}
+            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+            if agent is None:
+                if row is None or row["status"] not in HOLDING:
+                    return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
+                previous = row["agent_id"]
+                row = await conn.fetchrow(q.RELEASE, request.case_id, at)
+                team = locked[row["team"]]
+                drained = await self._drain(conn, team, at)
+                return RoutingResult(change=change_of(row, team["lead"], at, previous), drained=drained)
+            team = locked[agent["team"]]
+            if row is not None and row["status"] == "assigned" and row["agent_id"] == request.agent:
+                return RoutingResult(change=change_of(row, team["lead"], at))
+            freed = row["team"] if row is not None and row["status"] == "assigned" else None
+            if row is None:
+                row = await conn.fetchrow(
+                    q.INSERT_ASSIGNED, request.case_id, request.workflow_id, team["name"],
+                    request.agent, request.requirement.model_dump_json(), request.priority, at,
+                )
+            else:
+                row = await conn.fetchrow(q.ASSIGN, request.case_id, request.agent, team["name"], True, at)
+            load = await conn.fetchval(q.LOAD, request.agent)
+            await conn.execute(q.TOUCH_AGENT, request.agent, at)
+            await conn.execute(q.LOG, request.case_id, team["name"], request.agent, load, agent["capacity"], True, at)
+            drained = await self._drain(conn, locked[freed], at) if freed in locked else []
+        return RoutingResult(change=change_of(row, team["lead"], at), drained=drained)
+
+    async def release(self, request: ReleaseRequest) -> RoutingResult:
+        at = request.at
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(q.ROW, request.case_id)
+            if row is None:
+                return RoutingResult(change=_unrouted(request.case_id, "", at))
+            team = (await conn.fetch(q.LOCK_TEAMS, [row["team"]]))[0]
+            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+            if row["status"] not in HOLDING:
+                return RoutingResult(change=change_of(row, team["lead"], at))
+            previous = row["agent_id"]
+            row = await conn.fetchrow(q.RELEASE, request.case_id, at)
+            drained = await self._drain(conn, team, at)
+        return RoutingResult(change=change_of(row, team["lead"], at, previous), drained=drained)
+
+    # -- the roster commands' side -------------------------------------------------------------
+
+    async def add_team(self, name: str, skills: Sequence[str], hours: str | None, lead: str | None) -> None:
+        for skill in skills:
+            dispatch.check_skill(skill)
+        if hours is not None:
+            dispatch.parse_hours(hours)
+        async with self._pool.acquire() as conn:
+            await conn.execute(q.UPSERT_TEAM, name, list(skills), hours, lead)
+
+    async def add_agent(
+        self, agent_id: str, team: str, skills: Sequence[str], capacity: int, presence: Presence, at: datetime
+    ) -> list[RoutingChange]:
+        for skill in skills:
+            dispatch.check_skill(skill)
+        if capacity < 0:
+            raise RosterError(f"capacity {capacity} must be 0 or more")
+        async with self._pool.acquire() as conn, conn.transaction():
+            teams = await conn.fetch(q.LOCK_TEAMS, [team])
+            if not teams:
+                raise RosterError(f"team {team!r} does not exist; add it with `aftersales roster team add`")
+            await conn.execute(q.UPSERT_AGENT, agent_id, team, list(skills), capacity, presence.value)
+            return await self._drain(conn, teams[0], at)
+
+    async def set_agent(
+        self, agent_id: str, at: datetime, *, presence: Presence | None = None, capacity: int | None = None
+    ) -> list[RoutingChange]:
+        if capacity is not None and capacity < 0:
+            raise RosterError(f"capacity {capacity} must be 0 or more")
+        async with self._pool.acquire() as conn, conn.transaction():
+            agent = await conn.fetchrow(q.AGENT, agent_id)
+            if agent is None:
+                raise RosterError(f"agent {agent_id!r} does not exist")
+            team = (await conn.fetch(q.LOCK_TEAMS, [agent["team"]]))[0]
+            if presence is not None:
+                await conn.execute(q.SET_PRESENCE, agent_id, presence.value)
+            if capacity is not None:
+                await conn.execute(q.SET_CAPACITY, agent_id, capacity)
+            return await self._drain(conn, team, at)
+
+    async def drain(self, team: str | None, at: datetime) -> list[RoutingChange]:
+        """Assign what can be assigned now, and every assignment a case has not heard of yet."""
+        changes: dict[str, RoutingChange] = {}
+        async with self._pool.acquire() as conn:
+            names = [team] if team else [r["name"] for r in await conn.fetch(q.TEAMS)]
+            for name in names:
+                async with conn.transaction():
+                    locked = await conn.fetch(q.LOCK_TEAMS, [name])
+                    if not locked:
+                        raise RosterError(f"team {name!r} does not exist")
+                    for change in await self._drain(conn, locked[0], at):
+                        changes[change.case_id] = change
+            leads = {r["name"]: r["lead"] for r in await conn.fetch(q.TEAMS)}
+            for row in await conn.fetch(q.UNHEARD, team):
+                changes.setdefault(row["case_id"], change_of(row, leads.get(row["team"]), at))
+        return list(changes.values())
+
+    async def listing(self) -> dict[str, Any]:
+        async with self._pool.acquire() as conn:
+            teams = [dict(r) for r in await conn.fetch(q.TEAMS)]
+            agents = [dict(r) for r in await conn.fetch(q.AGENTS)]
+        return {"teams": teams, "agents": agents}
+
+    # -- shared --------------------------------------------------------------------------------
+
+    async def _drain(self, conn: asyncpg.Connection, team: Any, at: datetime) -> list[RoutingChange]:
+        """Serve the team's queue from its free seats; the caller holds the team's lock."""
+        if not dispatch.on_shift(team["hours"], self.calendar(at), at):
+            return []
+        seats = [
+            dispatch.Seat(
+                agent_id=r["agent_id"], skills=list(r["skills"]), capacity=r["capacity"], load=r["load"],
+                presence=Presence(r["presence"]), last_assigned_at=r["last_assigned_at"],
+            )
+            for r in await conn.fetch(q.SEATS, team["name"])
+        ]
+        if not any(s.presence == Presence.AVAILABLE and s.load < s.capacity for s in seats):
+            return []
+        queue = [
+            dispatch.Waiting(
+                case_id=r["case_id"], requirement=Requirement.model_validate(json.loads(r["requirement"])),
+                priority=r["priority"], queued_at=r["queued_at"], excluded=list(r["excluded"]),
+            )
+            for r in await conn.fetch(q.QUEUE, team["name"])
+        ]
+        changes = []
+        for waiting, seat in dispatch.drain(queue, seats, list(team["skills"]), at):
+            row = await conn.fetchrow(q.ASSIGN, waiting.case_id, seat.agent_id, team["name"], False, at)
+            await conn.execute(q.TOUCH_AGENT, seat.agent_id, at)
+            await conn.execute(
+                q.LOG, waiting.case_id, team["name"], seat.agent_id, seat.load, seat.capacity, False, at
+            )
+            changes.append(change_of(row, team["lead"], at))
+        return changes
+
+    def _result(self, own: Any, team: Any, drained: list[RoutingChange], at: datetime) -> RoutingResult:
+        change = change_of(own, team["lead"], at)
+        if change.status == RoutingStatus.QUEUED:
+            change.next_check_at = (
+                None
+                if dispatch.on_shift(team["hours"], self.calendar(at), at)
+                else dispatch.next_shift_start(team["hours"], self.calendar(at), at)
+            )
+        return RoutingResult(change=change, drained=[d for d in drained if d.case_id != own["case_id"]])

@@ -1,0 +1,73 @@
+"""The roster calls the workflow makes: place the case, record who took it, give its seat back.
+
+Each is a local activity over PostgreSQL and idempotent (the roster finds its own earlier answer),
+as the record is, and becomes an ordinary activity if the database is out for long. The cases the
+call assigned from the queue are told with a signal each, sent as workflow commands, so a crash
+after the roster committed still tells them once the task is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.roster import Roster
+    from cases import routing
+    from cases.machine import CaseMachine
+    from cases.routing_models import (
+        PlaceRequest,
+        ReleaseRequest,
+        RoutingChange,
+        RoutingOp,
+        RoutingResult,
+        TakeRequest,
+    )
+    from workflows import retry_policies as rp
+
+ROUTED_SIGNAL = "routed"
+
+
+def needed(machine: CaseMachine) -> bool:
+    return routing.pending(machine.state) is not None
+
+
+async def step(machine: CaseMachine) -> None:
+    op = routing.pending(machine.state)
+    assert op is not None
+    request = routing.request(machine, workflow.now())
+    result = await _call(op, request)
+    machine.routing_settled(op, result.change, workflow.now())
+    if result.drained:
+        await asyncio.gather(*(_tell(change) for change in result.drained))
+
+
+async def _call(op: RoutingOp, request: PlaceRequest | TakeRequest | ReleaseRequest) -> RoutingResult:
+    method = {RoutingOp.PLACE: Roster.place, RoutingOp.TAKE: Roster.take, RoutingOp.RELEASE: Roster.release}[op]
+    summary = f"roster: {op.value}"
+    try:
+        return await workflow.execute_local_activity_method(
+            method,  # type: ignore[arg-type]
+            request,
+            start_to_close_timeout=rp.RECORD_TIMEOUT,
+            schedule_to_close_timeout=rp.LOCAL_RECORD_LIMIT,
+            retry_policy=rp.STORE_RETRY,
+            summary=summary,
+        )
+    except ActivityError:
+        return await workflow.execute_activity_method(
+            method,  # type: ignore[arg-type]
+            request,
+            start_to_close_timeout=rp.RECORD_TIMEOUT,
+            retry_policy=rp.STORE_RETRY,
+            summary=f"{summary} (after the store was out)",
+        )
+
+
+async def _tell(change: RoutingChange) -> None:
+    try:
+        await workflow.get_external_workflow_handle(change.workflow_id).signal(ROUTED_SIGNAL, change)
+    except Exception as err:  # noqa: BLE001 - a case that ended meanwhile gave its seat back itself
+        workflow.logger.info("routing notice not delivered: %s", type(err).__name__)
