@@ -9,7 +9,8 @@ It runs each scenario on the time-skipping server against an embedded PostgreSQL
 `tests/histories/<GENERATION>_<scenario>.json` in the format the Web UI downloads. Older
 generations stay, because cases started then may still be running, and each must replay on its
 own path: the files without a prefix were recorded before the business-minimal path (`LEAN` in
-the workflow), the `lean_` ones before the return and repair legs (`FULFILMENT`).
+the workflow), the `lean_` ones before the return and repair legs (`FULFILMENT`), the
+`fulfilment_` ones before intake read the description and routed through the roster (`ROUTING`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import json
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import create_pool
+from activities.roster_pg import PostgresRoster
 from activities.schema import migrate
 from cases.policy import load_policy
+from cases.routing_models import Presence
 from devstack.postgres import EmbeddedPostgres
 from starter.client import CaseClient
 from tests.clock import skip
@@ -36,7 +39,10 @@ from tests.factories import intake
 from workflows.case_input import CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
-GENERATION = "fulfilment"
+GENERATION = "routing"
+# The roster every scenario runs against: one team, two agents of two seats each.
+TEAM = "customer_service"
+AGENTS = ("agent-a", "agent-b")
 
 Scenario = Callable[[WorkflowEnvironment, CaseClient], Awaitable[list[str]]]
 
@@ -207,6 +213,26 @@ async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[
     return [case.case_id]
 
 
+async def routing(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """Four cases fill the four seats, a fifth (urgent from its own words) waits; an agent who
+    lets the acceptance window pass is passed over; a withdrawal frees a seat for the queue."""
+    ids = [f"golden-route-{n}" for n in range(1, 5)]
+    for case_id in ids:
+        await client.open(intake(case_id=case_id))
+    urgent = intake(case_id="golden-route-urgent", description="充電寶冒煙了，外殼發燙")
+    await client.open(urgent)
+    for case_id in ids[1:]:
+        state = await client.state(case_id)
+        await client.act(case_id, "acknowledge", {"actor": state.handler or "agent-x"})
+    await skip(env, timedelta(hours=2, seconds=1))  # the first case's agent never accepted
+    await client.act(ids[1], "withdraw", {"reason": "solved by phone"})
+    await skip(env, timedelta(seconds=1))
+    for case_id in [ids[0], ids[2], ids[3], urgent.case_id]:
+        await client.act(case_id, "withdraw", {"reason": "recorded"})
+        await client.handle(case_id).result()
+    return [ids[0], urgent.case_id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "general": general,
     "complex_follow_up": complex_follow_up,
@@ -219,6 +245,7 @@ SCENARIOS: dict[str, Scenario] = {
     "inspection_failed_silent_pass": inspection_failed_silent_pass,
     "repair_not_fixable_then_fixed": repair_not_fixable_then_fixed,
     "conversation": conversation,
+    "routing": routing,
 }
 
 
@@ -241,13 +268,18 @@ async def record_all() -> list[Path]:
                 test_server_existing_path=binary("temporal-test-server"),
             )
             await register_search_attributes(env.client)
+            policy = load_policy(None)
+            roster = PostgresRoster(pool, policy.calendar)
+            await roster.add_team(TEAM, [], None, "lead-cs")
+            for agent in AGENTS:
+                await roster.add_agent(agent, TEAM, [], 2, Presence.AVAILABLE, datetime.now(UTC))
             async with env:
-                async with case_worker(env.client, pool, load_policy(None)) as task_queue:
+                async with case_worker(env.client, pool, policy) as task_queue:
                     client = CaseClient(env.client, task_queue)
                     for name, scenario in SCENARIOS.items():
-                        for case_id in await scenario(env, client):
+                        for n, case_id in enumerate(await scenario(env, client)):
                             history = await client.handle(case_id).fetch_history()
-                            await _write(f"{GENERATION}_{name}", history)
+                            await _write(f"{GENERATION}_{name}" + (f"_{n + 1}" if n else ""), history)
             await pool.close()
         finally:
             server.stop()

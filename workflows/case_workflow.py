@@ -4,8 +4,7 @@ The workflow moves time forward and carries out side effects; `CaseMachine` deci
 on one timer until the next SLA warning, breach or phase deadline (never a periodic sweep),
 wakes early when an action arrives, records every change before the action's update returns,
 and runs the resolution as a saga that undoes completed steps in reverse order when a later one
-fails for good. It continues as new when the history grows, carrying the whole state and the
-policy snapshot.
+fails for good. It continues as new when the history grows, carrying state and policy snapshot.
 
 Runs started since the `LEAN` patch take the business-minimal path: the record (audit events,
 projection and the outbox rows of the notifications) is one local activity inside the workflow
@@ -64,6 +63,7 @@ class AfterSalesCase:
         self._lean = False
         self._generation = 1
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
+        self._tells: list[asyncio.Task[None]] = []  # routing notices to other cases, in flight
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ class AfterSalesCase:
                 await bookings.follow_up(machine)
                 continue
             if routing_steps.needed(machine):
-                await routing_steps.step(machine)
+                await routing_steps.step(machine, self._tells)
                 continue
             if status == Status.REPAIRING and bookings.repair_needed(machine.state):
                 await self._settle()
@@ -97,8 +97,7 @@ class AfterSalesCase:
             if self._history_too_long():
                 await self._continue_as_new()
             await self._sleep_until_next()
-        while routing_steps.needed(machine):
-            await routing_steps.step(machine)  # the seat goes back before the run ends
+        await routing_steps.finish(machine, self._tells)
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)
         return machine.state
@@ -193,6 +192,7 @@ class AfterSalesCase:
 
     async def _continue_as_new(self) -> None:
         machine = self._require()
+        await asyncio.gather(*self._tells)
         await self._drain()
         resume = CaseRun(state=machine.state, policy=machine.policy, history_limit=self._history_limit)
         workflow.continue_as_new(

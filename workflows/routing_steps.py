@@ -9,6 +9,8 @@ after the roster committed still tells them once the task is retried.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -34,22 +36,34 @@ def needed(machine: CaseMachine) -> bool:
     return routing.pending(machine.state) is not None
 
 
-async def step(machine: CaseMachine) -> None:
+async def step(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
+    """One roster call. The notices to other cases go on in the background (each waits for its
+    own task), so an update that led to this call is still answered in the task that took it."""
     op = routing.pending(machine.state)
     assert op is not None
     request = routing.request(machine, workflow.now())
     result = await _call(op, request)
     machine.routing_settled(op, result.change, workflow.now())
-    if result.drained:
-        await asyncio.gather(*(_tell(change) for change in result.drained))
+    tells.extend(asyncio.create_task(_tell(change)) for change in result.drained)
+
+
+async def finish(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
+    """Before the run ends: give the seat back, and let every notice reach its case."""
+    while needed(machine):
+        await step(machine, tells)
+    await asyncio.gather(*tells)
+    tells.clear()
 
 
 async def _call(op: RoutingOp, request: PlaceRequest | TakeRequest | ReleaseRequest) -> RoutingResult:
-    method = {RoutingOp.PLACE: Roster.place, RoutingOp.TAKE: Roster.take, RoutingOp.RELEASE: Roster.release}[op]
+    methods: dict[RoutingOp, Callable[[Roster, Any], Awaitable[RoutingResult]]] = {
+        RoutingOp.PLACE: Roster.place, RoutingOp.TAKE: Roster.take, RoutingOp.RELEASE: Roster.release
+    }
+    method = methods[op]
     summary = f"roster: {op.value}"
     try:
         return await workflow.execute_local_activity_method(
-            method,  # type: ignore[arg-type]
+            method,
             request,
             start_to_close_timeout=rp.RECORD_TIMEOUT,
             schedule_to_close_timeout=rp.LOCAL_RECORD_LIMIT,
@@ -58,7 +72,7 @@ async def _call(op: RoutingOp, request: PlaceRequest | TakeRequest | ReleaseRequ
         )
     except ActivityError:
         return await workflow.execute_activity_method(
-            method,  # type: ignore[arg-type]
+            method,
             request,
             start_to_close_timeout=rp.RECORD_TIMEOUT,
             retry_policy=rp.STORE_RETRY,

@@ -1,11 +1,12 @@
 """The shape of the golden histories: what each path costs in events, tasks and round trips.
 
-The histories recorded since the business-minimal path (`lean_*.json`, and `fulfilment_*.json`
-since the return and repair legs) must show it: the record
+The histories recorded since the business-minimal path (`lean_*.json`, `fulfilment_*.json` since
+the return and repair legs, and `routing_*.json` since routing) must show it: the record
 as a local activity in the deciding task, no bookkeeping activities, every update answered in
 the task that accepted it, at most one upsert of our attributes per task, and a timer re-armed
 only for an earlier deadline. The older histories must show the older path, so each replays on
-the path it recorded; only the `fulfilment_` ones carry the patch of the legs.
+the path it recorded; only the `fulfilment_` ones carry the patch of the legs, and only the
+`routing_` ones that of routing.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 
 import pytest
 
-from workflows.case_workflow import FULFILMENT, LEAN
+from workflows.case_workflow import FULFILMENT, LEAN, ROUTING
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 FULFILMENT_FILES = sorted(HISTORIES.glob("fulfilment_*.json"))
-LEAN_FILES = sorted(HISTORIES.glob("lean_*.json")) + FULFILMENT_FILES
+ROUTING_FILES = sorted(HISTORIES.glob("routing_*.json"))
+LEAN_FILES = sorted(HISTORIES.glob("lean_*.json")) + FULFILMENT_FILES + ROUTING_FILES
 OLD_FILES = sorted(
-    p for p in HISTORIES.glob("*.json") if not p.name.startswith(("lean_", "fulfilment_"))
+    p for p in HISTORIES.glob("*.json") if not p.name.startswith(("lean_", "fulfilment_", "routing_"))
 )
 NEW_PATHS = {
     "return_refund", "return_lapsed", "inspection_failed_silent_pass",
@@ -74,11 +76,15 @@ def test_there_are_lean_histories_of_every_main_path() -> None:
     lean = {p.stem.removeprefix("lean_") for p in LEAN_FILES if p.name.startswith("lean_")}
     assert lean == old
     assert {p.stem.removeprefix("fulfilment_") for p in FULFILMENT_FILES} == old | NEW_PATHS
+    routed = {p.stem.removeprefix("routing_") for p in ROUTING_FILES}
+    assert routed == old | NEW_PATHS | {"routing", "routing_2"}
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 def test_only_the_newest_histories_took_the_legs(path: Path) -> None:
-    assert (FULFILMENT in _patches(_events(path))) is path.name.startswith("fulfilment_")
+    patches = _patches(_events(path))
+    assert (FULFILMENT in patches) is path.name.startswith("fulfilment_")
+    assert (ROUTING in patches) is path.name.startswith("routing_")
 
 
 @pytest.mark.parametrize("path", OLD_FILES, ids=lambda p: p.stem)
@@ -143,3 +149,19 @@ def test_lean_histories_rearm_a_timer_only_for_an_earlier_deadline(path: Path) -
 def test_the_general_path_costs_at_most_50_events() -> None:
     old, lean = _events(HISTORIES / "general.json"), _events(HISTORIES / "lean_general.json")
     assert len(lean) <= 50 < len(old)
+
+
+def test_the_routing_history_was_assigned_from_the_queue_by_another_case() -> None:
+    # The case passed over by its agent freed a seat for the urgent case and told it; it was
+    # then assigned itself when a withdrawal freed the next seat.
+    for name, tells in (("routing_routing", 1), ("routing_routing_2", 0)):
+        events = _events(HISTORIES / f"{name}.json")
+        signals = [
+            e["workflowExecutionSignaledEventAttributes"]["signalName"]
+            for e in events
+            if _type(e) == "WORKFLOW_EXECUTION_SIGNALED"
+        ]
+        assert signals == ["routed"], name
+        told = [e for e in events if _type(e) == "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED"]
+        assert len(told) == tells, name
+        assert ROUTING in _patches(events)
