@@ -128,6 +128,7 @@ def build_worker(
     activities: Sequence[Any],
     *,
     max_cached_workflows: int = 1000,
+    max_concurrent_workflow_tasks: int | None = None,
 ) -> Worker:
     return Worker(
         client,
@@ -137,6 +138,7 @@ def build_worker(
         interceptors=[LogContextInterceptor()],
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached_workflows,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
     )
 
 

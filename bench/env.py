@@ -100,7 +100,9 @@ class WorkerProcess:
         name: str | None = None,
         root: Path = ROOT,
         status_every: float = 0.5,
+        extra: tuple[str, ...] = (),
     ) -> None:
+        self.extra = extra
         self.env = env
         self.root = root
         self.status_every = status_every
@@ -139,6 +141,7 @@ class WorkerProcess:
         ]
         if self.policy is not None:
             args += ["--policy", str(self.policy)]
+        args += list(self.extra)
         env = {
             k: v
             for k, v in os.environ.items()

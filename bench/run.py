@@ -18,7 +18,7 @@ from pathlib import Path
 
 import temporalio
 
-from bench import breach, drivers, e2e, latency, memory, paths, replay, scaleout
+from bench import breach, drivers, e2e, latency, memory, paths, priority, replay, scaleout
 from bench.drivers import RealTarget, now
 from bench.env import ROOT, BenchEnv, WorkerProcess
 from bench.profile import Profiler, executable
@@ -26,7 +26,7 @@ from bench.report import Report, progress
 from cases.policy import load_policy
 from devstack.temporal_server import temporal_binary
 
-ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory")
+ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class Sizes:
     memory_cases: int
     scale_cases: int
     scale_sizes: tuple[int, ...]
+    priority_general: int = 150
+    priority_urgent: int = 30
 
 
 FULL = Sizes(
@@ -321,6 +323,8 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
         if "memory" in only:
             progress(f"memory: {sizes.memory_cases} open workflows per worker")
             await memory.measure(env, rep, cases=sizes.memory_cases, policy=policy, plan=start_plan)
+        if "priority" in only:
+            await priority.measure(env, rep, general=sizes.priority_general, urgent=sizes.priority_urgent)
     finally:
         profiler.stop()
         await env.close(keep=args.keep)

@@ -46,6 +46,8 @@ async def main() -> None:
     parser.add_argument("--policy", type=Path)
     parser.add_argument("--max-cached", type=int, default=1000)
     parser.add_argument("--status-every", type=float, default=0.5)
+    # A starved worker, so that tasks wait in the queue and their priority decides the order.
+    parser.add_argument("--max-workflow-tasks", type=int)
     args = parser.parse_args()
 
     configure_logging()
@@ -67,6 +69,7 @@ async def main() -> None:
             args.task_queue,
             activities_for(pool, policy),
             max_cached_workflows=args.max_cached,
+            max_concurrent_workflow_tasks=args.max_workflow_tasks,
         )
     else:
         worker = Worker(

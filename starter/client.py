@@ -145,13 +145,16 @@ class CaseClient:
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
 
-    async def open(
+    async def start(
         self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
-    ) -> OpenResult:
+    ) -> tuple[str, str | None, bool]:
+        """Start the case without waiting for its first task: (case id, run id, created).
+
+        For callers that open many cases at once (a product recall) and read them later.
+        """
         intake = _valid_intake(intake)
         case_id = intake.case_id
         assert case_id is not None
-        created = True
         # A resumed run opens nothing: its attributes come from the state it carries.
         opening = None if run and run.state else self._opening(intake)
         priority = self._priority(opening) if opening else None
@@ -161,13 +164,17 @@ class CaseClient:
                 CaseInput.model_validate(intake.model_dump() | {"resume": run}),
                 **start_options(intake, self.task_queue, opening, priority),
             )
-            run_id = handle.result_run_id
+            return case_id, handle.result_run_id, True
         except WorkflowAlreadyStartedError as err:
             # The same case id again: hand back the case that exists, never start another.
-            created = False
-            run_id = err.run_id
+            return case_id, err.run_id, False
         except RPCError as err:
             raise CaseError(f"open case {case_id}: {err.message}") from err
+
+    async def open(
+        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
+    ) -> OpenResult:
+        case_id, run_id, created = await self.start(intake, run=run)
         state = await self.wait_for_state(case_id)
         return OpenResult(
             case_id=case_id,
