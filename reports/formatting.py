@@ -136,6 +136,31 @@ def return_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     return list(RETURN_HEADERS), rows
 
 
+ROUTING_TITLE = "Routing (assigned / routed; queue time over queued cases)"
+ROUTING_HEADERS = (
+    "group", "routed", "assigned", "assign p50", "assign p90", "queued", "queue p50", "queue p90",
+)
+
+
+def routing_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the routing table: assignments over routed cases, then the time to
+    assignment and the time in the queue."""
+    rows = [
+        [
+            label,
+            str(g.routed),
+            fmt_share(g.assigned_share, g.assigned, g.routed),
+            fmt_duration(g.assignment_p50_seconds),
+            fmt_duration(g.assignment_p90_seconds),
+            str(g.queued),
+            fmt_duration(g.queue_p50_seconds),
+            fmt_duration(g.queue_p90_seconds),
+        ]
+        for label, g in groups(report)
+    ]
+    return list(ROUTING_HEADERS), rows
+
+
 def csat_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the CSAT distribution table: one column per rating, then the total."""
     rows = [
@@ -176,4 +201,16 @@ DEFINITIONS = (
     ("failed", "inspection failure rate: failed results, over inspection results"),
     ("silent pass", "results the policy passed because the warehouse gave none within the "
      "inspection window (included in inspections)"),
+    ("routed", "cases the roster has placed with a team or an agent; a case never routed "
+     "counts in none of the routing columns"),
+    ("assigned", "routed cases that have had an agent assigned at least once, over routed "
+     "cases"),
+    ("assign p50 / p90", "median and 90th percentile of time to assignment (first assignment "
+     "minus opening), over cases that have had an agent assigned"),
+    ("queued", "routed cases placed in a team's queue at least once, even if an agent took "
+     "them the same moment; a case an agent took by hand before it was ever placed is not "
+     "queued"),
+    ("queue p50 / p90", "median and 90th percentile of the time a case has spent in the queue, "
+     "all its waits added up, over queued cases; a wait still under way counts once it ends "
+     "in an assignment or a release"),
 )

@@ -15,12 +15,14 @@ from reports.charts import CHARTS, png_base64, require_matplotlib
 from reports.figures import Report
 from reports.formatting import (
     DEFINITIONS,
+    ROUTING_TITLE,
     SUMMARY_HEADERS,
     clock_rows,
     csat_rows,
     groups,
     period_text,
     return_rows,
+    routing_rows,
     summary_row,
     target_text,
 )
@@ -75,6 +77,7 @@ def render_html(report: Report) -> str:
     )
     clock_table = _html_table(*clock_rows(report), True)
     return_table = _html_table(*return_rows(report), True)
+    routing_table = _html_table(*routing_rows(report), True)
     csat_table = _html_table(*csat_rows(report), True)
     definitions = "".join(
         f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in DEFINITIONS
@@ -95,6 +98,7 @@ def render_html(report: Report) -> str:
         f"<h2>On-time rate per SLA clock (on time / decided)</h2>{clock_table}"
         "<h2>Returns and inspections (lapsed / returns, failed / inspections)</h2>"
         f"{return_table}"
+        f"<h2>{html.escape(ROUTING_TITLE)}</h2>{routing_table}"
         f"<h2>CSAT distribution (number of ratings)</h2>{csat_table}"
         f"<h2>Definitions</h2><dl>{definitions}</dl>"
         "</body></html>\n"

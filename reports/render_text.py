@@ -1,10 +1,9 @@
 """The report as aligned plain-text tables, for a terminal or an e-mail.
 
-A header (period, generation time, the overall CSAT share against its target), then four tables
-(summary, on-time rate per SLA clock, returns and inspections, CSAT distribution) and the
-definitions of every column. The
-first column of each table is a left-aligned label; every other column holds a number and aligns
-right, so the lines of one table are all the same width.
+A header (period, generation time, the overall CSAT share against its target), then five tables
+(summary, on-time rate per SLA clock, returns and inspections, routing, CSAT distribution) and the
+definitions of every column. The first column of each table is a left-aligned label; every other
+column holds a number and aligns right, so the lines of one table are all the same width.
 """
 
 from __future__ import annotations
@@ -14,12 +13,14 @@ from collections.abc import Sequence
 from reports.figures import CSAT_TARGET, Report
 from reports.formatting import (
     DEFINITIONS,
+    ROUTING_TITLE,
     SUMMARY_HEADERS,
     clock_rows,
     csat_rows,
     groups,
     period_text,
     return_rows,
+    routing_rows,
     summary_row,
     target_text,
 )
@@ -52,6 +53,9 @@ def render_text(report: Report) -> str:
         "",
         "Returns and inspections (lapsed / returns, failed / inspections)",
         *_table(*return_rows(report)),
+        "",
+        ROUTING_TITLE,
+        *_table(*routing_rows(report)),
         "",
         "CSAT distribution (number of ratings)",
         *_table(*csat_rows(report)),

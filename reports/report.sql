@@ -23,8 +23,9 @@ SELECT
         ORDER BY EXTRACT(EPOCH FROM first_response_at - opened_at)::double precision
     ) AS first_response_p90,
     count(resolved_at) AS resolved,
+    -- Qualified: case_routing, joined below, has a status of its own.
     count(*) FILTER (
-        WHERE status IN ('closed', 'withdrawn', 'lapsed') OR resolution_type IS NOT NULL
+        WHERE cases.status IN ('closed', 'withdrawn', 'lapsed') OR resolution_type IS NOT NULL
     ) AS handled,
     count(rating) AS rated,
     avg(rating)::double precision AS csat_mean,
@@ -49,7 +50,22 @@ SELECT
         AS returns_lapsed,
     COALESCE(sum(legs.inspections), 0)::bigint AS inspections,
     COALESCE(sum(legs.inspections_failed), 0)::bigint AS inspections_failed,
-    COALESCE(sum(legs.inspections_silent), 0)::bigint AS inspections_silent
+    COALESCE(sum(legs.inspections_silent), 0)::bigint AS inspections_silent,
+    count(routing.case_id) AS routed,
+    count(routing.first_assigned_at) AS assigned,
+    percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY EXTRACT(EPOCH FROM routing.first_assigned_at - opened_at)::double precision
+    ) AS assignment_p50,
+    percentile_cont(0.9) WITHIN GROUP (
+        ORDER BY EXTRACT(EPOCH FROM routing.first_assigned_at - opened_at)::double precision
+    ) AS assignment_p90,
+    -- queue_seconds is 0, not NULL, for a case taken by hand without ever waiting in a queue, so
+    -- the queue figures are taken over the cases that were queued at least once.
+    count(routing.first_queued_at) AS queued,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY routing.queue_seconds)
+        FILTER (WHERE routing.first_queued_at IS NOT NULL) AS queue_p50,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY routing.queue_seconds)
+        FILTER (WHERE routing.first_queued_at IS NOT NULL) AS queue_p90
 FROM cases
 -- The projection keeps no per-case column for the return leg, so its audit events are read; the
 -- lateral join looks them up by case (the key's prefix) for the period's cases only.
@@ -68,6 +84,9 @@ CROSS JOIN LATERAL (
     WHERE e.case_id = cases.case_id
       AND e.type IN ('return_authorized', 'return_lapsed', 'inspection_result')
 ) AS legs
+-- At most one row per case (its primary key), so the join never counts a case twice; a case
+-- never routed has none and counts in no routing figure.
+LEFT JOIN case_routing AS routing ON routing.case_id = cases.case_id
 WHERE opened_at >= $1 AND opened_at < $2
 GROUP BY GROUPING SETS ((), (tier), (category));
 

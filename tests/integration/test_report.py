@@ -3,12 +3,11 @@
 The fixture is 20 cases across the three tiers and six categories, opened in January 2025, with
 their SLA clocks, plus two cases just outside the period that must not count. A second fixture,
 opened in June 2024, holds the return, inspection, repair and next-reply legs with their audit
-events. Rows go straight into `cases`, `sla_clocks` and `case_events` inside a transaction that is
-rolled back, under a case-id prefix unique to the run, so other tests' rows (opened "now") and this
-test's rows never meet. Each
-expected number below is computed by hand in the comments next to it. The HTML page is checked for
-embedded charts and for the absence of any URL, and, when Debian's chromium is installed, opened
-headless and photographed.
+events. Rows go straight into `cases`, `sla_clocks`, `case_events` and `case_routing` inside a
+transaction that is rolled back, under a case-id prefix unique to the run, so other tests' rows
+(opened "now") and this test's rows never meet. Each expected number below is computed by hand
+in the comments next to it. The HTML page is checked for embedded charts and for the absence of
+any URL, and, when Debian's chromium is installed, opened headless and photographed.
 """
 
 from __future__ import annotations
@@ -238,6 +237,58 @@ EXPECTED_CLOCKS: dict[str, dict[str, tuple[int, int]]] = {
     "service_attitude": {"first_response": (1, 1), "resolution": (1, 1), "closure": (1, 1)},
 }
 
+# The roster's row in case_routing for some of the cases: status, whether the case was ever placed
+# in a queue (first_queued_at set), minutes from opening to the first assignment (None: never
+# assigned), and queue_seconds. C1 was taken by hand before it was ever placed, so it is routed
+# and assigned but not queued; C5 is still waiting, and the wait under way is not in its
+# queue_seconds yet. Every other case has no row and must count in no routing figure.
+ROUTING: dict[str, tuple[str, bool, int | None, float]] = {
+    "U1": ("assigned", True, 5, 0.0),
+    "U2": ("assigned", True, 15, 600.0),
+    "U3": ("released", True, None, 1200.0),
+    "C1": ("assigned", False, 30, 0.0),
+    "C2": ("assigned", True, 60, 3600.0),
+    "C5": ("queued", True, None, 0.0),
+    "G1": ("assigned", True, 10, 600.0),
+    "G5": ("released", True, None, 1800.0),
+    "G7": ("assigned", True, 90, 3600.0),
+    # Outside the period: figures far off every expected one, should the period filter leak.
+    "X1": ("assigned", True, 10000, 99999.0),
+    "X2": ("released", True, None, 88888.0),
+}
+
+# Routing, by hand: percentile_cont as above, position p*(n-1) in the sorted values.
+#   time to assignment (minutes), assigned cases:
+#     urgent U1 5, U2 15: p50 10 min = 600 s; p90 pos 0.9 -> 5 + 0.9*10 = 14 min = 840 s
+#     complex C1 30, C2 60: p50 45 min = 2700 s; p90 30 + 0.9*30 = 57 min = 3420 s
+#     general G1 10, G7 90: p50 50 min = 3000 s; p90 10 + 0.9*80 = 82 min = 4920 s
+#     all 5 10 15 30 60 90: p50 pos 2.5 -> 22.5 min = 1350 s; p90 pos 4.5 -> 75 min = 4500 s
+#   queue seconds, queued cases (C1 is not one; were it counted, complex's p50 would be 0):
+#     urgent 0 600 1200: p50 600; p90 pos 1.8 -> 600 + 0.8*600 = 1080
+#     complex C5 0, C2 3600: p50 1800; p90 pos 0.9 -> 3240
+#     general 600 1800 3600: p50 1800; p90 pos 1.8 -> 1800 + 0.8*1800 = 3240
+#     all 0 0 600 600 1200 1800 3600 3600: p50 pos 3.5 -> 900; p90 pos 6.3 -> 3600
+#   by category: safety U1 U2; product_quality U3 C1; billing C2 G7; logistics C5 G1;
+#     service_attitude G5; description_mismatch has no routed case, so no figure at all.
+# Columns: routed, assigned, assignment p50 s, p90 s, queued, queue p50 s, p90 s.
+EXPECTED_ROUTING: dict[str, tuple[Any, ...]] = {
+    "all": (9, 6, 1350.0, 4500.0, 8, 900.0, 3600.0),
+    "urgent": (3, 2, 600.0, 840.0, 3, 600.0, 1080.0),
+    "complex": (3, 2, 2700.0, 3420.0, 2, 1800.0, 3240.0),
+    "general": (3, 2, 3000.0, 4920.0, 3, 1800.0, 3240.0),
+    # U1 5, U2 15 | queue 0, 600: p50 300, p90 0 + 0.9*600 = 540
+    "safety": (2, 2, 600.0, 840.0, 2, 300.0, 540.0),
+    # C1 30 | U3 1200 alone
+    "product_quality": (2, 1, 1800.0, 1800.0, 1, 1200.0, 1200.0),
+    # C2 60, G7 90: p50 75 min = 4500 s, p90 60 + 0.9*30 = 87 min = 5220 s | 3600, 3600
+    "billing": (2, 2, 4500.0, 5220.0, 2, 3600.0, 3600.0),
+    # G1 10 alone | C5 0, G1 600
+    "logistics": (2, 1, 600.0, 600.0, 2, 300.0, 540.0),
+    "description_mismatch": (0, 0, None, None, 0, None, None),
+    # G5 released unassigned | 1800 alone
+    "service_attitude": (1, 0, None, None, 1, 1800.0, 1800.0),
+}
+
 _INSERT_CASE = """
 INSERT INTO cases (case_id, workflow_id, order_id, customer_id, customer_tier, channel, category,
     tier, status, escalation_level, order_amount, currency, opened_at, first_response_at,
@@ -251,6 +302,12 @@ _INSERT_CLOCK = """
 INSERT INTO sla_clocks (case_id, round, clock, turn, target_seconds, business, target_label,
     started_at, due_at, state, warned_at, breached_at, met_at, stopped_at, elapsed_seconds)
 VALUES ($1, $2, $3, $4, 3600, false, '1h', $5, $6, $7, NULL, $8, $9, $10, NULL)
+"""
+
+_INSERT_ROUTING = """
+INSERT INTO case_routing (case_id, workflow_id, team, agent_id, status, requirement, priority,
+    queued_at, first_queued_at, assigned_at, first_assigned_at, released_at, queue_seconds)
+VALUES ($1, $2, 'support', $3, $4, '{}'::jsonb, 1, $5, $6, $7, $7, $8, $9)
 """
 
 _INSERT_EVENT = """
@@ -322,14 +379,34 @@ async def insert_case(
         )
 
 
+async def insert_routing(conn: asyncpg.Connection, case_id: str, opened_at: datetime) -> None:
+    status, queued, assigned_after, queue_seconds = ROUTING[case_id.rpartition("-")[2]]
+    assigned_at = None if assigned_after is None else opened_at + timedelta(minutes=assigned_after)
+    await conn.execute(
+        _INSERT_ROUTING,
+        case_id,
+        f"case-{case_id}",
+        "agent-1" if status == "assigned" else None,
+        status,
+        opened_at + timedelta(minutes=5) if status == "queued" else None,
+        opened_at if queued else None,
+        assigned_at,
+        opened_at + timedelta(hours=3) if status == "released" else None,
+        queue_seconds,
+    )
+
+
 async def insert_fixture(conn: asyncpg.Connection, prefix: str, since: datetime) -> None:
-    for i, spec in enumerate(CASES):
-        # Spread over the month, each at its own hour, so ordering never depends on ties.
-        opened_at = since + timedelta(days=i, hours=i % 7, minutes=i)
-        await insert_case(conn, f"{prefix}{spec[0]}", opened_at, spec)
     offset = since - SINCE
-    for opened_at, spec in OUTSIDE:
-        await insert_case(conn, f"{prefix}{spec[0]}", opened_at + offset, spec)
+    opened = [
+        # Spread over the month, each at its own hour, so ordering never depends on ties.
+        *((since + timedelta(days=i, hours=i % 7, minutes=i), spec) for i, spec in enumerate(CASES)),
+        *((opened_at + offset, spec) for opened_at, spec in OUTSIDE),
+    ]
+    for opened_at, spec in opened:
+        await insert_case(conn, f"{prefix}{spec[0]}", opened_at, spec)
+        if spec[0] in ROUTING:
+            await insert_routing(conn, f"{prefix}{spec[0]}", opened_at)
 
 
 @pytest.fixture
@@ -363,6 +440,22 @@ def assert_figures(g: GroupFigures, expected: tuple[Any, ...], name: str = "") -
     """Counts exactly; the percentiles and the mean to float precision (SQL computes them)."""
     got = figures(g)
     assert len(got) == len(expected), name
+    for i, (value, want) in enumerate(zip(got, expected, strict=True)):
+        if isinstance(want, float):
+            assert value == pytest.approx(want, rel=1e-12), (name, i, value, want)
+        else:
+            assert value == want, (name, i, value, want)
+
+
+def routing_figures(g: GroupFigures) -> tuple[Any, ...]:
+    return (
+        g.routed, g.assigned, g.assignment_p50_seconds, g.assignment_p90_seconds, g.queued,
+        g.queue_p50_seconds, g.queue_p90_seconds,
+    )
+
+
+def assert_routing(g: GroupFigures, expected: tuple[Any, ...], name: str = "") -> None:
+    got = routing_figures(g)
     for i, (value, want) in enumerate(zip(got, expected, strict=True)):
         if isinstance(want, float):
             assert value == pytest.approx(want, rel=1e-12), (name, i, value, want)
@@ -416,6 +509,19 @@ async def test_report_figures_equal_hand_computed(report: Report) -> None:
     assert (report.overall.lapse_rate, report.overall.inspection_failure_rate) == (None, None)
 
 
+async def test_routing_figures_equal_hand_computed(report: Report) -> None:
+    got = groups_of(report)
+    assert set(EXPECTED_ROUTING) == set(got)
+    for name, expected in EXPECTED_ROUTING.items():
+        assert_routing(got[name], expected, name)
+    assert report.overall.assigned_share == pytest.approx(6 / 9)
+    assert report.by_category["service_attitude"].assigned_share == 0.0
+    assert report.by_category["description_mismatch"].assigned_share is None
+    # The routing join adds no row: every other figure is still the hand-computed one.
+    for name, expected in EXPECTED.items():
+        assert_figures(got[name], expected, name)
+
+
 async def test_report_on_a_pool_reads_committed_rows_only(
     pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:
@@ -436,6 +542,8 @@ async def test_empty_period_has_no_rates(conn: asyncpg.Connection) -> None:
     assert (empty.overall.lapse_rate, empty.overall.inspection_failure_rate) == (None, None)
     assert empty.clock_labels == {}
     assert empty.overall.first_response_p50_seconds is None
+    assert routing_figures(empty.overall) == (0, 0, None, None, 0, None, None)
+    assert empty.overall.assigned_share is None
     assert empty.overall.clocks == {}
     assert list(empty.by_tier) == ["urgent", "complex", "general"]
     assert all(g.cases == 0 for g in empty.by_tier.values())
@@ -644,6 +752,20 @@ async def test_text_report_is_an_aligned_table_with_the_figures(report: Report) 
     assert "72.7%, missed" in lines[3]
     assert "81.0% (17/21)" in text  # first response on time, all cases
 
+    start = next(i for i, line in enumerate(lines) if line.startswith("Routing")) + 1
+    routing = lines[start : start + 2 + 1 + 3 + 6]
+    assert len({len(line) for line in routing}) == 1, "\n".join(routing)
+    assert [h for h in routing[0].split("  ") if h.strip()] == [
+        "group", "routed", "assigned", "assign p50", "assign p90", "queued", "queue p50",
+        "queue p90",
+    ]
+    # 9 routed, 6 assigned, assignment p50 1350 s / p90 4500 s, 8 queued, queue 900 s / 3600 s
+    assert routing[2].split() == ["all", "cases", "9", "66.7%", "(6/9)", "22m", "1h", "15m",
+                                  "8", "15m", "1h", "00m"]
+    mismatch = next(line for line in routing if line.startswith("category description_mismatch"))
+    assert mismatch.split()[2:] == ["0", "-", "(0/0)", "-", "-", "0", "-", "-"]
+    assert "  queue p50 / p90: " in text
+
 
 async def test_json_report_round_trips(report: Report) -> None:
     data = json.loads(render_json(report))
@@ -653,6 +775,9 @@ async def test_json_report_round_trips(report: Report) -> None:
     assert data["by_tier"]["urgent"]["clocks"]["first_response"] == {
         "decided": 6, "on_time": 5, "on_time_rate": 5 / 6,
     }
+    assert data["overall"]["routed"] == 9
+    assert data["overall"]["assigned_share"] == 6 / 9
+    assert data["by_tier"]["complex"]["queue_p50_seconds"] == 1800.0
     assert Report.model_validate(data) == report
 
 
@@ -680,6 +805,8 @@ async def test_html_report_is_self_contained_and_renders_in_chromium(
     assert not re.search(r"""(?:src|href)=["'](?!data:)""", page)
     assert "<script" not in page
     assert "72.7%" in page and "tier urgent" in page
+    assert "<h2>Routing (" in page and "<th>assign p50</th>" in page
+    assert "<td>66.7% (6/9)</td><td>22m</td><td>1h 15m</td><td>8</td><td>15m</td>" in page
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
@@ -760,6 +887,7 @@ async def test_run_report_against_database_url(
         written = Report.model_validate_json(out.read_text())
         assert_figures(written.overall, EXPECTED["all"])
         assert_figures(written.by_tier["complex"], EXPECTED["complex"])
+        assert_routing(written.overall, EXPECTED_ROUTING["all"])
 
         await run_report(
             parse("--since", "2019-03-01T00:00Z", "--until", "2019-04-01T00:00Z"), settings
@@ -775,6 +903,7 @@ async def test_run_report_against_database_url(
         with pytest.raises(UserError, match="cannot write"):
             await run_report(parse("--output", str(tmp_path / "missing" / "r.txt")), settings)
     finally:
+        await pool.execute("DELETE FROM case_routing WHERE case_id LIKE $1", prefix + "%")
         await pool.execute("DELETE FROM sla_clocks WHERE case_id LIKE $1", prefix + "%")
         await pool.execute("DELETE FROM cases WHERE case_id LIKE $1", prefix + "%")
 
@@ -818,5 +947,6 @@ async def test_run_report_starts_the_embedded_postgres_without_database_url(
     )
     printed = Report.model_validate_json(capsys.readouterr().out)
     assert_figures(printed.overall, EXPECTED["all"])
+    assert_routing(printed.overall, EXPECTED_ROUTING["all"])
     # It started the server for the command and stopped it again.
     assert not EmbeddedPostgres(home / "pgdata").is_running()
