@@ -25,6 +25,7 @@ RETURNING *
 """
 REQUEUE = """
 UPDATE case_routing SET status = 'queued', agent_id = NULL, excluded = $2::text[], queued_at = $3,
+    first_queued_at = COALESCE(first_queued_at, $3),
     manual = false, seq = seq + 1
 WHERE case_id = $1 RETURNING *
 """
