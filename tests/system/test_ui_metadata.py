@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -15,6 +16,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.factories import intake
+from tests.routing_helpers import team_roster
 from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.devserver
@@ -140,3 +142,34 @@ async def test_a_return_is_found_by_its_parcel_and_shows_its_leg(dev_client, poo
         await client.act(case.case_id, "return_received", {"actor": "warehouse-sh"})
         await client.act(case.case_id, "inspection_result", {"result": "failed", "notes": "wrong item"})
         await client.act(case.case_id, "withdraw", {"reason": "done"})
+
+
+async def test_a_queued_case_shows_its_team_and_is_found_without_a_handler(dev_client, pool, policy):
+    """A case with nobody free waits in its team's queue, visible in the list and on its page;
+    when a seat frees it shows its handler."""
+    roster = await team_roster(pool, policy)
+    agent = await roster.agent("ui", datetime.now(UTC), capacity=1)
+    async with case_worker(dev_client, pool, roster.policy) as task_queue:
+        client = CaseClient(dev_client, task_queue, roster.policy)
+        holder, waiting = intake(description="Wrong size."), intake(description="Broken zip.")
+        await client.open(holder)
+        await client.open(waiting)
+        handle = client.handle(str(waiting.case_id))
+        query = f"CaseTeam = '{roster.team}' AND CaseHandler IS NULL"
+        for _ in range(50):
+            if [c.case_id for c in await client.list(query)] == [waiting.case_id]:
+                break
+            await asyncio.sleep(0.2)
+        assert [c.case_id for c in await client.list(query)] == [waiting.case_id]
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert f"waiting in the queue of team **{roster.team}** since" in metadata.current_details
+        await client.act(str(holder.case_id), "withdraw", {"reason": "done"})
+        for _ in range(50):
+            if (await handle.describe()).typed_search_attributes.get(sa.CASE_HANDLER) == agent:
+                break
+            await asyncio.sleep(0.2)
+        attrs = (await handle.describe()).typed_search_attributes
+        assert (attrs.get(sa.CASE_HANDLER), attrs.get(sa.CASE_TEAM)) == (agent, roster.team)
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert f"handler **{agent}** · team {roster.team} · to accept by" in metadata.current_details
+        await client.act(str(waiting.case_id), "withdraw", {"reason": "done"})
