@@ -1,0 +1,425 @@
+"""`aftersales roster`: the teams and agents cases are routed to, kept in PostgreSQL.
+
+Every argument and every imported row is checked before the database is written, with one rule
+per field, so a typo is refused with a line naming it instead of leaving a half-changed roster.
+A change that frees seats (an agent added, present again, or given more capacity) assigns
+queued cases at once; each of those cases is told with the `routed` signal, and the command
+prints how many were assigned, how many heard, and the workflows that could not be told (a
+finished case, or Temporal away: `roster drain` tells them again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import io
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+from temporalio.service import RPCError
+
+from activities.db import create_pool
+from activities.roster_pg import PostgresRoster, RosterError
+from cases import dispatch
+from cases.policy import load_policy
+from cases.routing_models import Presence, RoutingChange, RoutingStatus
+from devstack.database import database_url_or_embedded
+from devstack.postgres import EmbeddedPostgresError
+from runtime.errors import ServiceError, UserError
+from runtime.settings import Settings
+from starter.cli.common import case_client, print_json, read_source
+from workflows.routing_steps import ROUTED_SIGNAL
+
+_TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+_AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9_\-.@]{0,63}$")
+_WHOLE = re.compile(r"^[+-]?[0-9]+$")
+MAX_CAPACITY = 1000
+DEFAULT_CAPACITY = 5
+MAX_LEAD = 100
+COLUMNS = ("kind", "name", "team", "skills", "capacity", "presence", "hours", "lead")
+TEAM_ONLY = ("hours", "lead")
+AGENT_ONLY = ("team", "capacity", "presence")
+# Enough notices in flight to drain a large queue quickly without flooding the frontend.
+SIGNAL_CONCURRENCY = 16
+
+
+# -- the rules every field follows, on the command line and in a file ----------------------------
+
+
+def team_name(text: str, field: str) -> str:
+    value = text.strip()
+    if not value:
+        raise UserError(f"{field} is empty")
+    if not _TEAM_NAME.match(value):
+        raise UserError(
+            f"{field} {value!r} must be 1 to 40 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+        )
+    return value
+
+
+def agent_id(text: str, field: str) -> str:
+    value = text.strip()
+    if not value:
+        raise UserError(f"{field} is empty")
+    if not _AGENT_ID.match(value):
+        raise UserError(
+            f"{field} {value!r} must be 1 to 64 of a-z, 0-9, '_', '-', '.' and '@', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def skills(tokens: Sequence[str], field: str) -> list[str]:
+    chosen: list[str] = []
+    for raw in tokens:
+        token = raw.strip()
+        if not token:
+            raise UserError(f"{field} has an empty skill")
+        try:
+            dispatch.check_skill(token)
+        except ValueError as err:
+            raise UserError(_reword(err, f"skill {token!r}", f"{field} {token!r}")) from err
+        if token not in chosen:
+            chosen.append(token)
+    return chosen
+
+
+def split_skills(text: str | None, separator: str) -> list[str]:
+    if text is None or not text.strip():
+        return []
+    return text.split(separator)
+
+
+def hours(text: str | None, field: str) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    try:
+        dispatch.parse_hours(value)
+    except ValueError as err:
+        raise UserError(_reword(err, f"hours {value!r}", f"{field} {value!r}")) from err
+    return value
+
+
+def capacity(text: str, field: str) -> int:
+    value = text.strip()
+    if not _WHOLE.match(value):
+        raise UserError(f"{field} {text!r} is not a whole number")
+    number = int(value)
+    if number < 0:
+        raise UserError(f"{field} {number} must be 0 or more")
+    if number > MAX_CAPACITY:
+        raise UserError(f"{field} {number} must be at most {MAX_CAPACITY}")
+    return number
+
+
+def presence(text: str, field: str) -> Presence:
+    try:
+        return Presence(text.strip().lower())
+    except ValueError as err:
+        choices = ", ".join(p.value for p in Presence)
+        raise UserError(f"{field} {text!r} must be one of {choices}") from err
+
+
+def lead(text: str | None, field: str) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if len(value) > MAX_LEAD or not value.isprintable():
+        raise UserError(f"{field} {value!r} must be one line of at most {MAX_LEAD} characters")
+    return value
+
+
+def _reword(err: ValueError, old: str, new: str) -> str:
+    """The check's own reason, but naming the option or column the value came from."""
+    message = str(err)
+    return new + message[len(old):] if message.startswith(old) else f"{new}: {message}"
+
+
+# -- the parsers ----------------------------------------------------------------------------------
+
+
+def add_parsers(sub: Any) -> None:
+    roster = sub.add_parser("roster", help="the teams and agents cases are routed to (PostgreSQL)")
+    commands = roster.add_subparsers(dest="roster_command", required=True, metavar="COMMAND")
+
+    team = commands.add_parser("team", help="define teams").add_subparsers(
+        dest="team_command", required=True, metavar="COMMAND"
+    )
+    p = team.add_parser("add", help="add a team, or replace its skills, hours and lead")
+    p.add_argument("name")
+    p.add_argument("--skills", help="comma-separated: vip, category:<name>, tier:<name>, lang:<code>")
+    p.add_argument("--hours", help="working hours on the policy calendar's working days, e.g. 09:00-18:00 "
+                   "(default: around the clock)")
+    p.add_argument("--lead", metavar="AGENT_OR_PERSON", help="who hears about the team's cases")
+
+    agent = commands.add_parser("agent", help="define agents").add_subparsers(
+        dest="agent_command", required=True, metavar="COMMAND"
+    )
+    p = agent.add_parser("add", help="add an agent, or replace their team, skills, capacity and presence")
+    p.add_argument("agent_id", metavar="AGENT_ID")
+    p.add_argument("--team", required=True)
+    p.add_argument("--skills", help="comma-separated, e.g. category:logistics,lang:zh,vip "
+                   "(default: the team's)")
+    p.add_argument("--capacity", default=str(DEFAULT_CAPACITY), help="cases held at once (default 5)")
+    p.add_argument("--presence", default=Presence.AVAILABLE.value, help="available, away or offline")
+
+    p = commands.add_parser("presence", help="set an agent's presence")
+    p.add_argument("agent_id", metavar="AGENT_ID")
+    p.add_argument("presence", metavar="available|away|offline")
+
+    p = commands.add_parser("capacity", help="set how many cases an agent holds at once")
+    p.add_argument("agent_id", metavar="AGENT_ID")
+    p.add_argument("capacity", metavar="N")
+
+    commands.add_parser("list", help="print the teams and agents, with queues and loads, as JSON")
+
+    p = commands.add_parser("import", help="add teams and agents from a CSV file, or - for stdin")
+    p.add_argument("file", metavar="FILE.csv|-")
+
+    p = commands.add_parser("drain", help="assign what can be assigned and tell cases that missed a notice")
+    p.add_argument("--team")
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
+    at = datetime.now(UTC)
+    command = args.roster_command
+    if command == "team":
+        await _team_add(args, settings)
+    elif command == "agent":
+        await _agent_add(args, settings, at)
+    elif command == "presence":
+        agent = agent_id(args.agent_id, "agent id")
+        state = presence(args.presence, "presence")
+        async with _roster(settings) as roster:
+            changes = await roster.set_agent(agent, at, presence=state)
+        await _announce(settings, changes)
+    elif command == "capacity":
+        agent = agent_id(args.agent_id, "agent id")
+        seats = capacity(args.capacity, "capacity")
+        async with _roster(settings) as roster:
+            changes = await roster.set_agent(agent, at, capacity=seats)
+        await _announce(settings, changes)
+    elif command == "list":
+        async with _roster(settings) as roster:
+            listing = await roster.listing()
+        print_json(_plain(listing))
+    elif command == "import":
+        await _import(args.file, settings, at)
+    elif command == "drain":
+        team = team_name(args.team, "--team") if args.team is not None else None
+        async with _roster(settings) as roster:
+            changes = await roster.drain(team, at)
+        await _announce(settings, changes)
+    else:  # pragma: no cover - argparse allows only the commands above
+        raise UserError(f"unknown roster command {command!r}")
+
+
+async def _team_add(args: argparse.Namespace, settings: Settings) -> None:
+    name = team_name(args.name, "team name")
+    wanted = skills(split_skills(args.skills, ","), "--skills")
+    shift = hours(args.hours, "--hours")
+    head = lead(args.lead, "--lead")
+    async with _roster(settings) as roster:
+        await roster.add_team(name, wanted, shift, head)
+    print_json({"team": {"name": name, "skills": wanted, "hours": shift, "lead": head}})
+
+
+async def _agent_add(args: argparse.Namespace, settings: Settings, at: datetime) -> None:
+    agent = agent_id(args.agent_id, "agent id")
+    team = team_name(args.team, "--team")
+    wanted = skills(split_skills(args.skills, ","), "--skills")
+    seats = capacity(args.capacity, "--capacity")
+    state = presence(args.presence, "--presence")
+    async with _roster(settings) as roster:
+        changes = await roster.add_agent(agent, team, wanted, seats, state, at)
+    added = {"agent_id": agent, "team": team, "skills": wanted, "capacity": seats, "presence": state.value}
+    await _announce(settings, changes, agent=added)
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    name: str
+    skills: list[str]
+    hours: str | None
+    lead: str | None
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    agent_id: str
+    team: str
+    skills: list[str]
+    capacity: int
+    presence: Presence
+
+
+def parse_roster_csv(text: str, label: str, known_teams: set[str]) -> tuple[list[TeamRow], list[AgentRow]]:
+    """Every row of the file, checked; the first bad one is a UserError naming its line."""
+    teams: list[TeamRow] = []
+    agents: list[AgentRow] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
+    line = 1
+    try:
+        header = next(reader, None)
+        if header is None or [c.strip().lower() for c in header] != list(COLUMNS):
+            raise UserError(f"{label} line 1: the header must be {','.join(COLUMNS)}")
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            try:
+                row = _row(cells, teams, known_teams)
+            except UserError as err:
+                raise UserError(f"{label} line {line}: {err}") from err
+            key = ("team", row.name) if isinstance(row, TeamRow) else ("agent", row.agent_id)
+            if key in first_seen:
+                raise UserError(
+                    f"{label} line {line}: {key[0]} {key[1]!r} is already on line {first_seen[key]}"
+                )
+            first_seen[key] = line
+            if isinstance(row, TeamRow):
+                teams.append(row)
+            else:
+                agents.append(row)
+    except csv.Error as err:
+        raise UserError(f"{label} line {reader.line_num}: {err}") from err
+    return teams, agents
+
+
+def _row(cells: list[str], teams: list[TeamRow], known_teams: set[str]) -> TeamRow | AgentRow:
+    if len(cells) != len(COLUMNS):
+        raise UserError(f"{len(cells)} cells, but the header has {len(COLUMNS)}")
+    row = dict(zip(COLUMNS, cells, strict=True))
+    kind = row["kind"].strip().lower()
+    if kind == "team":
+        _leave_empty(row, AGENT_ONLY, "team")
+        return TeamRow(
+            name=team_name(row["name"], "name"),
+            skills=skills(split_skills(row["skills"], ";"), "skills"),
+            hours=hours(row["hours"], "hours"),
+            lead=lead(row["lead"], "lead"),
+        )
+    if kind == "agent":
+        _leave_empty(row, TEAM_ONLY, "agent")
+        agent = agent_id(row["name"], "name")
+        team = team_name(row["team"], "team")
+        if team not in known_teams and all(t.name != team for t in teams):
+            raise UserError(f"team {team!r} is neither on an earlier line nor in the roster")
+        return AgentRow(
+            agent_id=agent,
+            team=team,
+            skills=skills(split_skills(row["skills"], ";"), "skills"),
+            capacity=capacity(row["capacity"], "capacity") if row["capacity"].strip() else DEFAULT_CAPACITY,
+            presence=presence(row["presence"], "presence") if row["presence"].strip() else Presence.AVAILABLE,
+        )
+    raise UserError(f"kind {row['kind']!r} must be team or agent")
+
+
+def _leave_empty(row: dict[str, str], columns: Sequence[str], kind: str) -> None:
+    # A value the row's kind has no use for is more likely a shifted column than an intent.
+    for column in columns:
+        if row[column].strip():
+            raise UserError(f"{column} {row[column]!r} has no meaning on {kind} rows; leave it empty")
+
+
+async def _import(source: str, settings: Settings, at: datetime) -> None:
+    label = "stdin" if source == "-" else source
+    text = read_source(source)
+    changes: dict[str, RoutingChange] = {}
+    async with _roster(settings) as roster:
+        known = {t["name"] for t in (await roster.listing())["teams"]}
+        teams, agents = parse_roster_csv(text, label, known)
+        for team in teams:
+            await roster.add_team(team.name, team.skills, team.hours, team.lead)
+        for agent in agents:
+            for change in await roster.add_agent(
+                agent.agent_id, agent.team, agent.skills, agent.capacity, agent.presence, at
+            ):
+                changes[change.case_id] = change
+    await _announce(settings, list(changes.values()), teams=len(teams), agents=len(agents))
+
+
+# -- PostgreSQL and Temporal ----------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _roster(settings: Settings) -> AsyncIterator[PostgresRoster]:
+    calendar = load_policy(settings.policy_path).calendar
+    try:
+        with database_url_or_embedded(settings) as db:
+            try:
+                pool = await create_pool(db.dsn, max_size=2)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+                raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
+            try:
+                yield PostgresRoster(pool, calendar)
+            except RosterError as err:
+                raise UserError(str(err)) from err
+            except asyncpg.UndefinedTableError as err:
+                raise UserError("the database has no roster tables yet; run `aftersales migrate` first") from err
+            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise ServiceError(f"PostgreSQL: {reason}") from err
+            finally:
+                await pool.close()
+    except EmbeddedPostgresError as err:
+        raise ServiceError(str(err).splitlines()[0]) from err
+
+
+async def _announce(settings: Settings, changes: list[RoutingChange], **extra: Any) -> None:
+    """Tell each case where the roster put it, and print what was assigned and who heard."""
+    assigned = sum(1 for c in changes if c.status == RoutingStatus.ASSIGNED)
+    if not changes:
+        print_json({**extra, "assigned": 0, "notified": 0, "failed": []})
+        return
+    try:
+        client = (await case_client(settings)).client
+    except ServiceError as err:
+        # The roster is already written; the summary says which cases still need telling.
+        print_json({**extra, "assigned": assigned, "notified": 0, "failed": [c.workflow_id for c in changes]})
+        hint = f"{len(changes)} case(s) not told; `aftersales roster drain` tells them"
+        raise ServiceError(f"{err} ({hint})") from err
+    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def tell(change: RoutingChange) -> bool:
+        async with gate:
+            try:
+                await client.get_workflow_handle(change.workflow_id).signal(ROUTED_SIGNAL, change)
+            except RPCError:
+                # Mostly a case that ended meanwhile and gave its seat back itself; any other
+                # miss is sent again by `roster drain`, so one failure must not stop the rest.
+                return False
+            return True
+
+    heard = await asyncio.gather(*(tell(c) for c in changes))
+    print_json({
+        **extra,
+        "assigned": assigned,
+        "notified": sum(heard),
+        "failed": [c.workflow_id for c, ok in zip(changes, heard, strict=True) if not ok],
+    })
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: instants and dates as ISO strings, which `print_json` alone would not give."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
