@@ -51,7 +51,7 @@ class NoRoster:
 def _unrouted(case_id: str, workflow_id: str, request: PlaceRequest | TakeRequest | ReleaseRequest) -> RoutingResult:
     return RoutingResult(
         change=RoutingChange(
-            case_id=case_id, workflow_id=workflow_id, seq=1, status=RoutingStatus.UNROUTED, at=request.at
+            case_id=case_id, workflow_id=workflow_id, seq=0, status=RoutingStatus.UNROUTED, at=request.at
         )
     )
 

@@ -50,7 +50,7 @@ def change_of(row: Any, lead: str | None, at: datetime, agent: str | None = None
 
 
 def _unrouted(case_id: str, workflow_id: str, at: datetime) -> RoutingChange:
-    return RoutingChange(case_id=case_id, workflow_id=workflow_id, seq=1, status=RoutingStatus.UNROUTED, at=at)
+    return RoutingChange(case_id=case_id, workflow_id=workflow_id, seq=0, status=RoutingStatus.UNROUTED, at=at)
 
 
 class PostgresRoster:
@@ -234,9 +234,7 @@ class PostgresRoster:
     def _result(self, own: Any, team: Any, drained: list[RoutingChange], at: datetime) -> RoutingResult:
         change = change_of(own, team["lead"], at)
         if change.status == RoutingStatus.QUEUED:
-            change.next_check_at = (
-                None
-                if dispatch.on_shift(team["hours"], self.calendar(at), at)
-                else dispatch.next_shift_start(team["hours"], self.calendar(at), at)
-            )
+            # Even a case queued mid-shift asks again when the next shift starts: a seat freed
+            # overnight assigned nobody, since the team was off.
+            change.next_check_at = dispatch.next_shift_start(team["hours"], self.calendar(at), at)
         return RoutingResult(change=change, drained=[d for d in drained if d.case_id != own["case_id"]])

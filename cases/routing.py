@@ -105,7 +105,15 @@ def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = Fals
     """Take the roster's word, unless a newer word has been taken already."""
     state = m.state
     routing = state.routing
-    if routing is None or change.seq <= routing.seq:
+    if routing is None:
+        return
+    if change.status == RoutingStatus.UNROUTED:
+        # No team of the roster takes it: nothing was written there, so no sequence moves.
+        if routing.status not in HOLDING:
+            routing.status = RoutingStatus.UNROUTED
+            routing.accept_by = None
+        return
+    if change.seq <= routing.seq:
         return
     routing.seq = change.seq
     was = routing.status
@@ -134,12 +142,10 @@ def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = Fals
                 team=change.team,
                 next_check_at=iso(change.next_check_at),
             )
-    elif change.status == RoutingStatus.RELEASED:
+    else:  # released
         routing.accept_by = None
         if was in HOLDING:
             m.emit("load_released", "router", now, team=change.team, handler=change.agent)
-    else:  # unrouted: no team of the roster takes it; it is assigned by hand, as before
-        routing.accept_by = None
 
 
 def _assigned(m: CaseCore, change: RoutingChange, now: datetime, manual: bool) -> None:

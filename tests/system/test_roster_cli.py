@@ -150,3 +150,12 @@ async def test_bad_arguments_and_unknown_names_are_one_line_exit_2(roster: Any) 
     assert_one_line_user_error(hours, "--hours '9-18'", "09:00-18:00")
     assert_one_line_user_error(team, f"team 'nowhere-{s}'", "does not exist")
     assert_one_line_user_error(agent, f"agent 'nobody-{s}'", "does not exist")
+
+
+def test_the_sample_roster_of_the_readme_is_valid() -> None:
+    from starter.cli.roster_input import parse_roster_csv
+
+    text = (Path(__file__).resolve().parents[2] / "samples" / "roster.csv").read_text(encoding="utf-8")
+    teams, agents = parse_roster_csv(text, "samples/roster.csv", set())
+    assert {t.name for t in teams} == {"customer_service", "major_complaints"}
+    assert {a.team for a in agents} == {t.name for t in teams} and len(agents) == 4

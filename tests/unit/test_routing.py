@@ -205,3 +205,14 @@ def test_the_description_sets_flags_the_backend_left_unset_and_reclassify_takes_
     older = CaseMachine.open(str(data.case_id), data, snapshot_for(policy, T0), T0, generation=2)
     assert older.state.tier == Tier.GENERAL and older.state.routing is None
 
+
+
+def test_a_case_no_team_took_still_counts_the_seat_a_person_gives_it(policy) -> None:
+    m = general(policy)
+    m.routing_settled(RoutingOp.PLACE, change(m, 0, RoutingStatus.UNROUTED), T0)
+    assert m.state.routing.status == RoutingStatus.UNROUTED  # type: ignore[union-attr]
+    m.apply("assign", Assign(actor="sup", handler="agent-3"), T0)
+    m.routing_settled(RoutingOp.TAKE, change(m, 1, RoutingStatus.ASSIGNED, "agent-3"), T0)
+    assert m.state.routing.status == RoutingStatus.ASSIGNED  # type: ignore[union-attr]
+    m.apply("withdraw", Withdraw(reason="x"), T0)
+    assert routing.pending(m.state) == RoutingOp.RELEASE
