@@ -113,11 +113,16 @@ class IntakeSnapshot(BaseModel):
         return self.default_team
 
     def priority(self, tier: Tier, customer_tier: CustomerTier) -> int:
-        if tier == Tier.URGENT:
-            return self.urgent_priority
-        if customer_tier == CustomerTier.VIP:
-            return self.vip_priority
-        return self.default_priority
+        return priority_key(self, tier, customer_tier)
+
+
+def priority_key(keys: RoutingSettings | IntakeSnapshot, tier: Tier, customer_tier: CustomerTier) -> int:
+    """The Temporal task priority key of a case: urgent first, then VIP, then the rest."""
+    if tier == Tier.URGENT:
+        return keys.urgent_priority
+    if customer_tier == CustomerTier.VIP:
+        return keys.vip_priority
+    return keys.default_priority
 
 
 DEFAULT_INTAKE = IntakeSettings().snapshot(9 * 3600.0)

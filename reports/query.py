@@ -2,10 +2,10 @@
 
 The statements live in `report.sql` next to this module (shipped in the wheel, read through
 `importlib.resources`) and read only the projection tables `cases`, `sla_clocks`, `case_events`
-(for the return leg) and the roster's `case_routing`, so a report never touches Temporal. `build_report` runs both statements in
-one read-only repeatable-read transaction, feeds the satisfied-rating threshold from
-`figures.SATISFIED_MIN_RATING` (STANDARDS S6.3) as a query parameter, and hands the rows to
-`figures.assemble`.
+(for the return leg) and the roster's `case_routing`, so a report never touches Temporal.
+`build_report` runs both statements in one read-only repeatable-read transaction, feeds the
+satisfied-rating threshold from `figures.SATISFIED_MIN_RATING` (STANDARDS S6.3) as a query
+parameter, and hands the rows to `figures.assemble`.
 """
 
 from __future__ import annotations

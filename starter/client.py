@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cases.action_input import validation_message
 from cases.actions import ACTION_MODELS
 from cases.ids import case_id_from, cases_query, workflow_id_for
+from cases.intake_policy import priority_key
 from cases.machine import CaseMachine, InvalidAction
 from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
@@ -94,6 +95,10 @@ def start_options(
         due = sa.next_due(opening)
         if due is not None:
             pairs.append(SearchAttributePair(sa.SLA_DUE_AT, due))
+        if opening.routing is not None:  # the roster may still decide another handler
+            pairs += [SearchAttributePair(sa.CASE_TEAM, opening.team or "")]
+            if opening.handler:
+                pairs.append(SearchAttributePair(sa.CASE_HANDLER, opening.handler))
     return {
         "id": workflow_id_for(intake.case_id),
         "task_queue": task_queue,
@@ -139,8 +144,7 @@ class CaseClient:
 
     def _priority(self, opening: CaseState) -> int:
         assert self._policy is not None  # loaded by `_opening`
-        snapshot = self._policy.snapshot(opening.opened_at)
-        return snapshot.intake.priority(opening.tier, opening.intake.customer.tier)
+        return priority_key(self._policy.routing, opening.tier, opening.intake.customer.tier)
 
     def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))

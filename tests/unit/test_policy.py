@@ -439,6 +439,8 @@ def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, time):
             return v.isoformat()
+        if isinstance(v, dict):  # an element of an array of tables, as an inline table
+            return "{" + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()) + "}"
         return str(v)
 
     plain = [f"{json.dumps(str(k))} = {value(v)}" for k, v in data.items()
