@@ -7,11 +7,10 @@ and runs the resolution as a saga that undoes completed steps in reverse order w
 fails for good. It continues as new when the history grows, carrying state and policy snapshot.
 
 Runs started since the `LEAN` patch take the business-minimal path: the record (audit events,
-projection and the outbox rows of the notifications) is one local activity inside the workflow
-task that made the change, so an update is answered in that one task; the search attributes are
-upserted at most once per task, only where they changed; and the timer is re-armed only when the
-next deadline comes earlier than the one it is set for. Runs started before keep the path their
-histories recorded (an activity per record and per notification); see docs/DEPLOY.md.
+projection and outbox rows) is one local activity inside the task that made the change, so an
+update is answered in that task; search attributes are upserted at most once per task, only where
+they changed; the timer is re-armed only for an earlier deadline. Older runs keep the path their
+histories recorded (see docs/DEPLOY.md and workflows/generations.py).
 """
 
 
@@ -64,6 +63,7 @@ class AfterSalesCase:
         self._generation = 1
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
         self._tells: list[asyncio.Task[None]] = []  # routing notices to other cases, in flight
+        self._notices: list[RoutingChange] = []
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -123,6 +123,7 @@ class AfterSalesCase:
             )
             machine = CaseMachine.open(case_id, plain, policy, now, self._generation)
         self._machine = machine
+        routing_steps.hear(machine, self._notices)
         return machine
 
     async def _sleep_until_next(self) -> None:
@@ -366,8 +367,7 @@ class AfterSalesCase:
     @workflow.signal(name=routing_steps.ROUTED_SIGNAL)
     def routed(self, change: RoutingChange) -> None:
         """The roster assigned this case from its team's queue (another case freed a seat)."""
-        if isinstance(change, RoutingChange) and self._machine is not None:
-            self._machine.routing_notice(change, workflow.now())
+        if isinstance(change, RoutingChange) and routing_steps.hear(self._machine, self._notices, change):
             self._changed = True
 
     # One named update per action of the registry; a new action adds one line here.

@@ -32,6 +32,22 @@ with workflow.unsafe.imports_passed_through():
 ROUTED_SIGNAL = "routed"
 
 
+def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: RoutingChange | None = None) -> bool:
+    """Apply the roster's notices to the case; True when some were applied.
+
+    A retried first task can deliver a notice before the case exists (its signal comes in the
+    same activation as the start): it waits in `waiting` until the case is opened.
+    """
+    if change is not None:
+        waiting.append(change)
+    if machine is None or not waiting:
+        return False
+    for notice in waiting:
+        machine.routing_notice(notice, workflow.now())
+    waiting.clear()
+    return True
+
+
 def needed(machine: CaseMachine) -> bool:
     return routing.pending(machine.state) is not None
 
