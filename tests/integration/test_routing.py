@@ -12,10 +12,13 @@ from typing import Any
 
 from cases.dispatch import next_shift_start
 from cases.models import CaseState, Status
-from cases.routing_models import RoutingStatus
+from cases.routing_models import RoutingChange, RoutingStatus
+from starter.client import start_options
 from tests.factories import intake
 from tests.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
 from tests.routing_helpers import TeamRoster, team_roster
+from workflows.case_input import CaseInput
+from workflows.case_workflow import AfterSalesCase
 
 SECOND = timedelta(seconds=1)
 ZH = "耳机左边没有声音"
@@ -212,3 +215,23 @@ async def test_load_is_released_on_close_withdraw_and_reassign(env, pool, policy
         assert routing_of(final).status == RoutingStatus.RELEASED
         assert await roster.load(agent) == 0
         assert (await kinds(pool, closed.case_id))[-1] == "load_released"
+
+
+async def test_a_notice_that_arrives_with_the_start_waits_for_the_case(env, pool, policy) -> None:
+    """A retried first task delivers a signal in the same activation as the start; signal-with-
+    start does the same on purpose. The notice must be applied once the case exists."""
+    async with running_cases(env, pool, policy) as cases:
+        case = intake(description=EN)
+        notice = RoutingChange(
+            case_id=str(case.case_id), workflow_id=f"case-{case.case_id}", seq=5,
+            status=RoutingStatus.ASSIGNED, team="elsewhere", agent="agent-early", at=await now(env),
+        )
+        options = start_options(case, cases.client.task_queue)
+        await env.client.start_workflow(
+            AfterSalesCase.run, CaseInput.model_validate(case.model_dump() | {"resume": None}),
+            start_signal="routed", start_signal_args=[notice], **options,
+        )
+        cases.opened.append(str(case.case_id))
+        state = await assigned(cases, str(case.case_id), "agent-early")
+        assert routing_of(state).seq == 5 and state.team == "elsewhere"
+        assert "assigned" in await kinds(pool, str(case.case_id))
