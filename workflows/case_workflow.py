@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadPolicy, RecordCase
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
     from cases.routing_models import RoutingChange
-    from workflows import bookings, generations, routing_steps, saga
+    from workflows import bookings, generations, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update
     from workflows.case_input import CaseInput, CaseRun
@@ -250,36 +250,14 @@ class AfterSalesCase:
         retired: list[Any],
         notifications: list[Notification],
     ) -> None:
-        """Audit events, projection and outbox in one transaction, inside this workflow task.
-
-        While the database is down a local activity keeps its workflow task alive, and every
-        extension adds events to the history; past `LOCAL_RECORD_LIMIT` the same idempotent write
-        becomes an ordinary activity, whose retries the history does not see.
-        """
+        """Audit events, projection and outbox in one transaction, inside this workflow task."""
         request = RecordCase(
             case=state.model_copy(deep=True),
             events=events,
             retired_clocks=retired,
             notifications=notifications,
         )
-        summary = f"record {len(events)} event(s): {_kinds(events)}"
-        try:
-            await workflow.execute_local_activity_method(
-                CaseStore.record,
-                request,
-                start_to_close_timeout=rp.RECORD_TIMEOUT,
-                schedule_to_close_timeout=rp.LOCAL_RECORD_LIMIT,
-                retry_policy=rp.STORE_RETRY,
-                summary=summary,
-            )
-        except ActivityError:
-            await workflow.execute_activity_method(
-                CaseStore.record,
-                request,
-                start_to_close_timeout=rp.RECORD_TIMEOUT,
-                retry_policy=rp.STORE_RETRY,
-                summary=f"{summary} (after the store was out)",
-            )
+        await store_calls.local_first(CaseStore.record, request, f"record {len(events)} event(s): {_kinds(events)}")
         if events:
             self._recorded_seq = max(self._recorded_seq, events[-1].seq)
 

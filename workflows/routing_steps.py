@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.roster import Roster
@@ -27,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RoutingResult,
         TakeRequest,
     )
-    from workflows import retry_policies as rp
+    from workflows import store_calls
 
 ROUTED_SIGNAL = "routed"
 
@@ -75,25 +74,7 @@ async def _call(op: RoutingOp, request: PlaceRequest | TakeRequest | ReleaseRequ
     methods: dict[RoutingOp, Callable[[Roster, Any], Awaitable[RoutingResult]]] = {
         RoutingOp.PLACE: Roster.place, RoutingOp.TAKE: Roster.take, RoutingOp.RELEASE: Roster.release
     }
-    method = methods[op]
-    summary = f"roster: {op.value}"
-    try:
-        return await workflow.execute_local_activity_method(
-            method,
-            request,
-            start_to_close_timeout=rp.RECORD_TIMEOUT,
-            schedule_to_close_timeout=rp.LOCAL_RECORD_LIMIT,
-            retry_policy=rp.STORE_RETRY,
-            summary=summary,
-        )
-    except ActivityError:
-        return await workflow.execute_activity_method(
-            method,
-            request,
-            start_to_close_timeout=rp.RECORD_TIMEOUT,
-            retry_policy=rp.STORE_RETRY,
-            summary=f"{summary} (after the store was out)",
-        )
+    return await store_calls.local_first(methods[op], request, f"roster: {op.value}")
 
 
 async def _tell(change: RoutingChange) -> None:
