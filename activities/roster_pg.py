@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -30,6 +30,7 @@ from cases.routing_models import (
 )
 
 HOLDING = ("queued", "assigned")
+QUEUE_RECHECK = timedelta(hours=1)
 
 
 class RosterError(ValueError):
@@ -70,21 +71,31 @@ class PostgresRoster:
     async def place(self, request: PlaceRequest) -> RoutingResult:
         at = request.at
         async with self._pool.acquire() as conn, conn.transaction():
-            teams = await conn.fetch(q.LOCK_TEAMS, [request.team])
-            if not teams:
+            # Only the case's own workflow moves it between teams, so its team read here is the
+            # one still locked below.
+            current = await conn.fetchrow(q.ROW, request.case_id)
+            names = sorted({request.team} | ({current["team"]} if current else set()))
+            locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, names)}
+            if request.team not in locked:
                 return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
-            team = teams[0]
+            team = locked[request.team]
             row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+            drained: list[RoutingChange] = []
             if row is None:
                 row = await conn.fetchrow(
                     q.ENQUEUE, request.case_id, request.workflow_id, team["name"],
                     request.requirement.model_dump_json(), request.priority, request.excluded, at,
                 )
+            elif row["team"] != team["name"] and row["status"] in HOLDING:
+                freed = locked.get(row["team"]) if row["status"] == "assigned" else None
+                row = await conn.fetchrow(q.MOVE, request.case_id, team["name"], at)
+                if freed is not None:
+                    drained = await self._drain(conn, freed, at)
             elif row["status"] == "assigned" and row["agent_id"] in request.excluded:
                 row = await conn.fetchrow(q.REQUEUE, request.case_id, request.excluded, at)
             elif row["status"] == "queued" and set(request.excluded) - set(row["excluded"]):
                 row = await conn.fetchrow(q.SET_EXCLUDED, request.case_id, request.excluded)
-            drained = await self._drain(conn, team, at)
+            drained += await self._drain(conn, team, at)
             own = await conn.fetchrow(q.ROW, request.case_id)
         return self._result(own, team, drained, at)
 
@@ -154,11 +165,14 @@ class PostgresRoster:
         if capacity < 0:
             raise RosterError(f"capacity {capacity} must be 0 or more")
         async with self._pool.acquire() as conn, conn.transaction():
-            teams = await conn.fetch(q.LOCK_TEAMS, [team])
-            if not teams:
+            # An agent moving between teams is locked in both, so neither counts a stale load.
+            before = await conn.fetchrow(q.AGENT, agent_id)
+            names = sorted({team, before["team"]} if before else {team})
+            locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, names)}
+            if team not in locked:
                 raise RosterError(f"team {team!r} does not exist; add it with `aftersales roster team add`")
             await conn.execute(q.UPSERT_AGENT, agent_id, team, list(skills), capacity, presence.value)
-            return await self._drain(conn, teams[0], at)
+            return await self._drain(conn, locked[team], at)
 
     async def set_agent(
         self, agent_id: str, at: datetime, *, presence: Presence | None = None, capacity: int | None = None
@@ -170,6 +184,9 @@ class PostgresRoster:
             if agent is None:
                 raise RosterError(f"agent {agent_id!r} does not exist")
             team = (await conn.fetch(q.LOCK_TEAMS, [agent["team"]]))[0]
+            moved = await conn.fetchrow(q.AGENT, agent_id)
+            if moved is None or moved["team"] != agent["team"]:
+                raise RosterError(f"agent {agent_id!r} changed team meanwhile; try again")
             if presence is not None:
                 await conn.execute(q.SET_PRESENCE, agent_id, presence.value)
             if capacity is not None:
@@ -231,10 +248,19 @@ class PostgresRoster:
             changes.append(change_of(row, team["lead"], at))
         return changes
 
+    def _next_check(self, hours: str | None, at: datetime) -> datetime:
+        """When a queued case asks again. Off shift: when the shift starts. On shift: within the
+        hour (or at the next shift start, if sooner), so a notice lost after the roster committed
+        (a crash between the commit and the task's completion) costs an hour, never the case."""
+        calendar = self.calendar(at)
+        start = dispatch.next_shift_start(hours, calendar, at)
+        if start is not None and not dispatch.on_shift(hours, calendar, at):
+            return start
+        soon = at + QUEUE_RECHECK
+        return min(soon, start) if start is not None else soon
+
     def _result(self, own: Any, team: Any, drained: list[RoutingChange], at: datetime) -> RoutingResult:
         change = change_of(own, team["lead"], at)
         if change.status == RoutingStatus.QUEUED:
-            # Even a case queued mid-shift asks again when the next shift starts: a seat freed
-            # overnight assigned nobody, since the team was off.
-            change.next_check_at = dispatch.next_shift_start(team["hours"], self.calendar(at), at)
+            change.next_check_at = self._next_check(team["hours"], at)
         return RoutingResult(change=change, drained=[d for d in drained if d.case_id != own["case_id"]])

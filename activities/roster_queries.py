@@ -29,6 +29,12 @@ UPDATE case_routing SET status = 'queued', agent_id = NULL, excluded = $2::text[
     manual = false, seq = seq + 1
 WHERE case_id = $1 RETURNING *
 """
+# Reclassified into another team: the case leaves its old team (and seat) for the new queue.
+MOVE = """
+UPDATE case_routing SET status = 'queued', team = $2, agent_id = NULL, queued_at = $3,
+    first_queued_at = COALESCE(first_queued_at, $3), manual = false, seq = seq + 1
+WHERE case_id = $1 RETURNING *
+"""
 SET_EXCLUDED = "UPDATE case_routing SET excluded = $2::text[] WHERE case_id = $1 RETURNING *"
 ASSIGN = """
 UPDATE case_routing SET status = 'assigned', agent_id = $2, team = $3, manual = $4,

@@ -126,7 +126,9 @@ def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
     old_tier = state.tier
     state.tier = data.tier or classify(intake, m.policy.complex_amount_threshold)
     team = team_for(intake)
-    if team is not None:
+    if state.routing is not None:
+        routing.reroute(m)  # the policy's routing rules decide, and the roster moves it
+    elif team is not None:
         state.team = team
     # A more serious tier starts higher up the ladder; a milder one never de-escalates.
     state.escalation_level = min(state.escalation_level, m.policy.start_level(state.tier))

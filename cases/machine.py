@@ -102,12 +102,18 @@ class CaseMachine(CaseCore):
 
     # -- transitions driven by the workflow ----------------------------------------------------
 
-    def routing_settled(self, op: RoutingOp, change: RoutingChange, now: datetime) -> None:
-        routing.settled(self, op, change, now)
+    def routing_settled(
+        self, op: RoutingOp, change: RoutingChange, now: datetime, taken_by: str | None = None
+    ) -> None:
+        routing.settled(self, op, change, now, taken_by)
 
-    def routing_notice(self, change: RoutingChange, now: datetime) -> None:
-        """Another case's release (or the roster command) assigned this one from the queue."""
+    def routing_notice(self, change: RoutingChange, now: datetime) -> bool:
+        """Another case's release (or the roster command) assigned this one from the queue.
+        A notice that cannot be the roster's word on this case is refused (False)."""
+        if not routing.acceptable(self.state, change):
+            return False
         routing.apply(self, change, now)
+        return True
 
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
         fulfilment.executed(self, steps, now)

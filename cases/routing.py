@@ -37,6 +37,21 @@ def begin(m: CaseCore) -> None:
     state.routing = Routing(team=team)
 
 
+def reroute(m: CaseCore) -> None:
+    """After a reclassification: a case its rules now send to another team moves there."""
+    state = m.state
+    routing = state.routing
+    if routing is None or state.status in FINAL_STATUSES:
+        return
+    team = m.policy.intake.team_for(
+        state.category, state.tier, state.intake.customer.tier, state.intake.flags.model_dump()
+    )
+    if team != routing.team:
+        routing.team = state.team = team
+        if routing.op is None or routing.op == RoutingOp.PLACE:
+            routing.op = RoutingOp.PLACE
+
+
 def requirement(state: CaseState) -> Requirement:
     return Requirement(
         category=state.category.value,
@@ -89,16 +104,31 @@ def request(m: CaseCore, now: datetime) -> PlaceRequest | TakeRequest | ReleaseR
     )
 
 
-def settled(m: CaseCore, op: RoutingOp, change: RoutingChange, now: datetime) -> None:
-    """The answer to the workflow's own request."""
+def settled(
+    m: CaseCore, op: RoutingOp, change: RoutingChange, now: datetime, taken_by: str | None = None
+) -> None:
+    """The answer to the workflow's own request (`taken_by`: the agent a take asked for).
+
+    A second `assign` to someone else while the first was asked stays pending: it is asked next.
+    """
     routing = m.state.routing
     assert routing is not None
-    if routing.op == op:
+    if routing.op == op and (op != RoutingOp.TAKE or routing.take_agent == taken_by):
         routing.op = None
         routing.take_agent = None
     if op == RoutingOp.RELEASE and m.state.status in FINAL_STATUSES:
         routing.op = None
     apply(m, change, now, manual=op == RoutingOp.TAKE)
+
+
+def acceptable(state: CaseState, change: RoutingChange) -> bool:
+    """Whether a notice from outside (a signal) can be this roster's word on this case."""
+    return (
+        change.case_id == state.case_id
+        and change.status in (RoutingStatus.QUEUED, RoutingStatus.ASSIGNED, RoutingStatus.RELEASED)
+        and (change.agent is not None) == (change.status == RoutingStatus.ASSIGNED)
+        and change.team is not None
+    )
 
 
 def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = False) -> None:
@@ -151,7 +181,9 @@ def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = Fals
 def _assigned(m: CaseCore, change: RoutingChange, now: datetime, manual: bool) -> None:
     state = m.state
     routing = state.routing
-    assert routing is not None and change.agent is not None
+    assert routing is not None
+    if change.agent is None:
+        return  # never from our roster; `acceptable` keeps it out of signals
     routing.assigned_at = change.at
     if routing.first_assigned_at is None:
         routing.first_assigned_at = change.at
@@ -163,9 +195,9 @@ def _assigned(m: CaseCore, change: RoutingChange, now: datetime, manual: bool) -
         # Assigned from the queue just as the case ended: the seat goes straight back.
         routing.op = RoutingOp.RELEASE
         return
+    state.handler = change.agent
     if manual:
         return  # `assign` (or the acknowledgement) recorded it already
-    state.handler = change.agent
     m.emit(
         "assigned",
         "router",
@@ -191,8 +223,8 @@ def acknowledged(m: CaseCore, actor: str) -> None:
     if routing is None:
         return
     routing.accept_by = None
-    if routing.status == RoutingStatus.QUEUED:
-        taken(m, actor)
+    if routing.status in (RoutingStatus.QUEUED, RoutingStatus.PENDING):
+        taken(m, actor)  # while queued, or while the first placement is still being asked
 
 
 def fire_due(m: CaseCore, now: datetime) -> None:
@@ -200,6 +232,8 @@ def fire_due(m: CaseCore, now: datetime) -> None:
     routing = state.routing
     if routing is None or state.status in FINAL_STATUSES:
         return
+    if routing.accept_by is not None and state.status != Status.REGISTERED:
+        routing.accept_by = None  # the agent is working it (a reply, a question, a proposal)
     if routing.accept_by is not None and due(routing.accept_by, now):
         _bypass(m, routing, now)
     if routing.recheck_at is not None and due(routing.recheck_at, now):
@@ -238,10 +272,10 @@ def next_wake(m: CaseCore) -> list[tuple[datetime, str]]:
     if routing is None or state.status in FINAL_STATUSES:
         return []
     wakes = []
-    if routing.accept_by is not None:
+    if routing.accept_by is not None and state.status == Status.REGISTERED:
         wakes.append((routing.accept_by, f"{state.handler} to accept by {m.local(routing.accept_by)}"))
     if routing.recheck_at is not None and routing.status == RoutingStatus.QUEUED:
         wakes.append(
-            (routing.recheck_at, f"team {routing.team} queue: shift starts {m.local(routing.recheck_at)}")
+            (routing.recheck_at, f"team {routing.team} queue: asks again {m.local(routing.recheck_at)}")
         )
     return wakes

@@ -57,7 +57,7 @@ def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str
         if routing.status.value == "queued":
             line = f"waiting in the queue of team **{routing.team}** since {local(routing.queued_at)}"
             if routing.recheck_at:
-                line += f" · shift starts {local(routing.recheck_at)}"
+                line += f" · asks again {local(routing.recheck_at)}"
         else:
             line = f"handler **{state.handler}** · team {routing.team}"
             if routing.accept_by:

@@ -42,7 +42,8 @@ def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: Rout
     if machine is None or not waiting:
         return False
     for notice in waiting:
-        machine.routing_notice(notice, workflow.now())
+        if not machine.routing_notice(notice, workflow.now()):
+            workflow.logger.warning("routing notice refused: it cannot be the roster's word on this case")
     waiting.clear()
     return True
 
@@ -58,7 +59,7 @@ async def step(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
     assert op is not None
     request = routing.request(machine, workflow.now())
     result = await _call(op, request)
-    machine.routing_settled(op, result.change, workflow.now())
+    machine.routing_settled(op, result.change, workflow.now(), getattr(request, "agent", None))
     tells.extend(asyncio.create_task(_tell(change)) for change in result.drained)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cases.dispatch import next_shift_start
+from cases.intake_policy import RoutingRule, RoutingSettings
 from cases.models import CaseState, Status
 from cases.routing_models import RoutingChange, RoutingStatus
 from starter.client import start_options
@@ -235,3 +236,24 @@ async def test_a_notice_that_arrives_with_the_start_waits_for_the_case(env, pool
         state = await assigned(cases, str(case.case_id), "agent-early")
         assert routing_of(state).seq == 5 and state.team == "elsewhere"
         assert "assigned" in await kinds(pool, str(case.case_id))
+
+
+async def test_a_reclassified_case_moves_to_the_team_its_rules_now_name(env, pool, policy) -> None:
+    general_desk = await team_roster(pool, policy)
+    major_desk = await team_roster(pool, policy)
+    rules = [RoutingRule(team=major_desk.team, flags=["major_complaint"])]
+    routed = general_desk.policy.model_copy(
+        update={"routing": RoutingSettings(default_team=general_desk.team, rules=rules)}
+    )
+    t0 = await now(env)
+    first = await general_desk.agent("g", t0, capacity=2)
+    second = await major_desk.agent("m", t0, capacity=2)
+    async with running_cases(env, pool, routed) as cases:
+        opened, _ = await cases.open(intake(description=EN))
+        await assigned(cases, opened.case_id, first)
+        flags = {"major_complaint": True}
+        await cases.act(opened.case_id, "reclassify", {"actor": "sup", "flags": flags, "reason": "press"})
+        moved = await assigned(cases, opened.case_id, second)
+        assert moved.team == major_desk.team and routing_of(moved).team == major_desk.team
+        assert (await general_desk.load(first), await major_desk.load(second)) == (0, 1)
+        assert (await major_desk.row(opened.case_id))["team"] == major_desk.team

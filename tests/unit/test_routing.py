@@ -10,7 +10,7 @@ import pytest
 from cases import dispatch, routing
 from cases.calendar import BusinessCalendar
 from cases.machine import CaseMachine
-from cases.models import Acknowledge, Assign, Reclassify, Status, Tier, Withdraw
+from cases.models import Acknowledge, Assign, Reclassify, RequestInfo, Status, Tier, Withdraw
 from cases.policy import load_policy
 from cases.routing_models import Presence, Requirement, RoutingChange, RoutingOp, RoutingStatus
 from tests.factories import intake
@@ -216,3 +216,48 @@ def test_a_case_no_team_took_still_counts_the_seat_a_person_gives_it(policy) -> 
     assert m.state.routing.status == RoutingStatus.ASSIGNED  # type: ignore[union-attr]
     m.apply("withdraw", Withdraw(reason="x"), T0)
     assert routing.pending(m.state) == RoutingOp.RELEASE
+
+
+def test_an_assignment_made_while_the_placement_is_asked_ends_with_the_rosters_word(policy) -> None:
+    m = general(policy)
+    m.apply("assign", Assign(actor="sup", handler="agent-2"), T0)  # the place is in flight
+    m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.QUEUED), T0)
+    assert routing.pending(m.state) == RoutingOp.TAKE  # the take is still to ask
+    m.routing_settled(RoutingOp.TAKE, change(m, 2, RoutingStatus.ASSIGNED, "agent-2"), T0, "agent-2")
+    assert m.state.handler == "agent-2" and routing.pending(m.state) is None
+
+
+def test_a_second_assignment_during_a_take_is_asked_next(policy) -> None:
+    m = general(policy)
+    m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
+    m.apply("assign", Assign(actor="sup", handler="agent-2"), T0)
+    m.apply("assign", Assign(actor="sup", handler="agent-3"), T0)  # while agent-2 is asked
+    m.routing_settled(RoutingOp.TAKE, change(m, 2, RoutingStatus.ASSIGNED, "agent-2"), T0, "agent-2")
+    assert routing.pending(m.state) == RoutingOp.TAKE and m.state.routing.take_agent == "agent-3"  # type: ignore[union-attr]
+
+
+def test_an_agent_already_working_the_case_is_never_passed_over(policy) -> None:
+    m = general(policy)
+    m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
+    m.apply("request_info", RequestInfo(actor="agent-1", question="Photo?"), T0 + timedelta(minutes=5))
+    m.fire_due(T0 + timedelta(hours=3))
+    assert m.state.handler == "agent-1" and m.state.routing.bypasses == 0  # type: ignore[union-attr]
+    assert not [e for e in m.events if e.type == "assignment_bypassed"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": RoutingStatus.ASSIGNED, "agent": None},
+        {"status": RoutingStatus.UNROUTED},
+        {"status": RoutingStatus.PENDING},
+        {"case_id": "someone-else", "status": RoutingStatus.ASSIGNED, "agent": "agent-9"},
+        {"status": RoutingStatus.QUEUED, "agent": "agent-9"},
+    ],
+)
+def test_a_notice_that_cannot_be_the_rosters_word_is_refused(policy, bad) -> None:
+    m = general(policy)
+    notice = change(m, 7, RoutingStatus.QUEUED).model_copy(update=bad)
+    before = m.state.model_copy(deep=True)
+    assert m.routing_notice(notice, T0) is False
+    assert m.state == before
