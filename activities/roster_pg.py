@@ -9,7 +9,7 @@ seat goes to one case only; a second call for the same request finds its own ans
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,83 +69,106 @@ class PostgresRoster:
     # -- the activities' side ------------------------------------------------------------------
 
     async def place(self, request: PlaceRequest) -> RoutingResult:
+        return await self._answer(request.key, lambda conn: self._place(conn, request))
+
+    async def _place(self, conn: asyncpg.Connection, request: PlaceRequest) -> RoutingResult:
         at = request.at
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Only the case's own workflow moves it between teams, so its team read here is the
-            # one still locked below.
-            current = await conn.fetchrow(q.ROW, request.case_id)
-            names = sorted({request.team} | ({current["team"]} if current else set()))
-            locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, names)}
-            if request.team not in locked:
-                return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
-            team = locked[request.team]
-            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
-            drained: list[RoutingChange] = []
-            if row is None:
-                row = await conn.fetchrow(
-                    q.ENQUEUE, request.case_id, request.workflow_id, team["name"],
-                    request.requirement.model_dump_json(), request.priority, request.excluded, at,
-                )
-            elif row["team"] != team["name"] and row["status"] in HOLDING:
-                freed = locked.get(row["team"]) if row["status"] == "assigned" else None
-                row = await conn.fetchrow(q.MOVE, request.case_id, team["name"], at)
-                if freed is not None:
-                    drained = await self._drain(conn, freed, at)
-            elif row["status"] == "assigned" and row["agent_id"] in request.excluded:
-                row = await conn.fetchrow(q.REQUEUE, request.case_id, request.excluded, at)
-            elif row["status"] == "queued" and set(request.excluded) - set(row["excluded"]):
-                row = await conn.fetchrow(q.SET_EXCLUDED, request.case_id, request.excluded)
-            drained += await self._drain(conn, team, at)
-            own = await conn.fetchrow(q.ROW, request.case_id)
+        # Only the case's own workflow moves it between teams, so its team read here is the
+        # one still locked below.
+        current = await conn.fetchrow(q.ROW, request.case_id)
+        names = sorted({request.team} | ({current["team"]} if current else set()))
+        locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, names)}
+        if request.team not in locked:
+            return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
+        team = locked[request.team]
+        row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+        drained: list[RoutingChange] = []
+        if row is None:
+            row = await conn.fetchrow(
+                q.ENQUEUE, request.case_id, request.workflow_id, team["name"],
+                request.requirement.model_dump_json(), request.priority, request.excluded, at,
+            )
+        elif row["team"] != team["name"] and row["status"] in HOLDING:
+            freed = locked.get(row["team"]) if row["status"] == "assigned" else None
+            row = await conn.fetchrow(q.MOVE, request.case_id, team["name"], at)
+            if freed is not None:
+                drained = await self._drain(conn, freed, at)
+        elif row["status"] == "assigned" and row["agent_id"] in request.excluded:
+            row = await conn.fetchrow(q.REQUEUE, request.case_id, request.excluded, at)
+        elif row["status"] == "queued" and set(request.excluded) - set(row["excluded"]):
+            row = await conn.fetchrow(q.SET_EXCLUDED, request.case_id, request.excluded)
+        drained += await self._drain(conn, team, at)
+        own = await conn.fetchrow(q.ROW, request.case_id)
         return self._result(own, team, drained, at)
 
     async def take(self, request: TakeRequest) -> RoutingResult:
+        return await self._answer(request.key, lambda conn: self._take(conn, request))
+
+    async def _take(self, conn: asyncpg.Connection, request: TakeRequest) -> RoutingResult:
         at = request.at
-        async with self._pool.acquire() as conn, conn.transaction():
-            agent = await conn.fetchrow(q.AGENT, request.agent)
-            row = await conn.fetchrow(q.ROW, request.case_id)
-            names = {r for r in (agent["team"] if agent else None, row["team"] if row else None) if r}
-            locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, sorted(names))}
-            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
-            if agent is None:
-                if row is None or row["status"] not in HOLDING:
-                    return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
-                previous = row["agent_id"]
-                row = await conn.fetchrow(q.RELEASE, request.case_id, at)
-                team = locked[row["team"]]
-                drained = await self._drain(conn, team, at)
-                return RoutingResult(change=change_of(row, team["lead"], at, previous), drained=drained)
-            team = locked[agent["team"]]
-            if row is not None and row["status"] == "assigned" and row["agent_id"] == request.agent:
-                return RoutingResult(change=change_of(row, team["lead"], at))
-            freed = row["team"] if row is not None and row["status"] == "assigned" else None
-            if row is None:
-                row = await conn.fetchrow(
-                    q.INSERT_ASSIGNED, request.case_id, request.workflow_id, team["name"],
-                    request.agent, request.requirement.model_dump_json(), request.priority, at,
-                )
-            else:
-                row = await conn.fetchrow(q.ASSIGN, request.case_id, request.agent, team["name"], True, at)
-            load = await conn.fetchval(q.LOAD, request.agent)
-            await conn.execute(q.TOUCH_AGENT, request.agent, at)
-            await conn.execute(q.LOG, request.case_id, team["name"], request.agent, load, agent["capacity"], True, at)
-            drained = await self._drain(conn, locked[freed], at) if freed in locked else []
+        agent = await conn.fetchrow(q.AGENT, request.agent)
+        row = await conn.fetchrow(q.ROW, request.case_id)
+        names = {r for r in (agent["team"] if agent else None, row["team"] if row else None) if r}
+        locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, sorted(names))}
+        row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+        if agent is None:
+            if row is None or row["status"] not in HOLDING:
+                return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
+            previous = row["agent_id"]
+            row = await conn.fetchrow(q.RELEASE, request.case_id, at)
+            team = locked[row["team"]]
+            drained = await self._drain(conn, team, at)
+            return RoutingResult(change=change_of(row, team["lead"], at, previous), drained=drained)
+        team = locked[agent["team"]]
+        if row is not None and row["status"] == "assigned" and row["agent_id"] == request.agent:
+            return RoutingResult(change=change_of(row, team["lead"], at))
+        freed = row["team"] if row is not None and row["status"] == "assigned" else None
+        if row is None:
+            row = await conn.fetchrow(
+                q.INSERT_ASSIGNED, request.case_id, request.workflow_id, team["name"],
+                request.agent, request.requirement.model_dump_json(), request.priority, at,
+            )
+        else:
+            row = await conn.fetchrow(q.ASSIGN, request.case_id, request.agent, team["name"], True, at)
+        load = await conn.fetchval(q.LOAD, request.agent)
+        await conn.execute(q.TOUCH_AGENT, request.agent, at)
+        await conn.execute(q.LOG, request.case_id, team["name"], request.agent, load, agent["capacity"], True, at)
+        drained = await self._drain(conn, locked[freed], at) if freed in locked else []
         return RoutingResult(change=change_of(row, team["lead"], at), drained=drained)
 
     async def release(self, request: ReleaseRequest) -> RoutingResult:
+        return await self._answer(request.key, lambda conn: self._release(conn, request))
+
+    async def _release(self, conn: asyncpg.Connection, request: ReleaseRequest) -> RoutingResult:
         at = request.at
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(q.ROW, request.case_id)
-            if row is None:
-                return RoutingResult(change=_unrouted(request.case_id, "", at))
-            team = (await conn.fetch(q.LOCK_TEAMS, [row["team"]]))[0]
-            row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
-            if row["status"] not in HOLDING:
-                return RoutingResult(change=change_of(row, team["lead"], at))
-            previous = row["agent_id"]
-            row = await conn.fetchrow(q.RELEASE, request.case_id, at)
-            drained = await self._drain(conn, team, at)
+        row = await conn.fetchrow(q.ROW, request.case_id)
+        if row is None:
+            return RoutingResult(change=_unrouted(request.case_id, "", at))
+        team = (await conn.fetch(q.LOCK_TEAMS, [row["team"]]))[0]
+        row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+        if row["status"] not in HOLDING:
+            return RoutingResult(change=change_of(row, team["lead"], at))
+        previous = row["agent_id"]
+        row = await conn.fetchrow(q.RELEASE, request.case_id, at)
+        drained = await self._drain(conn, team, at)
         return RoutingResult(change=change_of(row, team["lead"], at, previous), drained=drained)
+
+    async def _answer(
+        self, key: str, decide: Callable[[asyncpg.Connection], Awaitable[RoutingResult]]
+    ) -> RoutingResult:
+        """The answer kept for `key`, or a new one, kept in the same transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if key:
+                # Two attempts of one request (a task retried while the first still runs) take
+                # turns, and the second finds the first one's answer.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+                kept = await conn.fetchval(q.ANSWER, key)
+                if kept is not None:
+                    return RoutingResult.model_validate_json(kept)
+            result = await decide(conn)
+            if key:
+                await conn.execute(q.KEEP_ANSWER, key, result.model_dump_json())
+            return result
 
     # -- the roster commands' side -------------------------------------------------------------
 

@@ -89,3 +89,6 @@ WHERE r.status = 'assigned' AND (r.team = $1 OR $1 IS NULL)
   AND (c.state IS NULL OR c.state->'routing' IS NULL
        OR COALESCE((c.state->'routing'->>'seq')::int, 0) < r.seq)
 """
+
+ANSWER = "SELECT result FROM routing_answers WHERE key = $1"
+KEEP_ANSWER = "INSERT INTO routing_answers (key, result) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO NOTHING"

@@ -80,8 +80,10 @@ def request(m: CaseCore, now: datetime) -> PlaceRequest | TakeRequest | ReleaseR
     routing = state.routing
     assert routing is not None
     op = pending(state)
+    routing.asked += 1
+    key = f"{state.case_id}:{routing.asked}"
     if op == RoutingOp.RELEASE:
-        return ReleaseRequest(case_id=state.case_id, at=now)
+        return ReleaseRequest(case_id=state.case_id, at=now, key=key)
     if op == RoutingOp.TAKE:
         assert routing.take_agent is not None
         return TakeRequest(
@@ -92,6 +94,7 @@ def request(m: CaseCore, now: datetime) -> PlaceRequest | TakeRequest | ReleaseR
             requirement=requirement(state),
             priority=priority(m),
             at=now,
+            key=key,
         )
     return PlaceRequest(
         case_id=state.case_id,
@@ -101,6 +104,7 @@ def request(m: CaseCore, now: datetime) -> PlaceRequest | TakeRequest | ReleaseR
         priority=priority(m),
         excluded=list(routing.excluded),
         at=now,
+        key=key,
     )
 
 

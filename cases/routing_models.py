@@ -60,9 +60,14 @@ class Routing(BaseModel):
     accept_by: datetime | None = None
     recheck_at: datetime | None = None
     bypasses: int = 0
+    # Requests asked of the roster so far: each request's idempotency key is the next number.
+    asked: int = 0
 
 
 class PlaceRequest(BaseModel):
+    # The same key always gets the same answer: a workflow task retried after the roster
+    # committed must decide exactly as the first attempt did.
+    key: str = ""
     case_id: str
     workflow_id: str
     team: str
@@ -73,6 +78,9 @@ class PlaceRequest(BaseModel):
 
 
 class TakeRequest(BaseModel):
+    # The same key always gets the same answer: a workflow task retried after the roster
+    # committed must decide exactly as the first attempt did.
+    key: str = ""
     case_id: str
     workflow_id: str
     agent: str
@@ -83,6 +91,9 @@ class TakeRequest(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
+    # The same key always gets the same answer: a workflow task retried after the roster
+    # committed must decide exactly as the first attempt did.
+    key: str = ""
     case_id: str
     at: datetime
 

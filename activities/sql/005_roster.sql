@@ -59,3 +59,12 @@ CREATE TABLE routing_log (
     at          timestamptz NOT NULL
 );
 CREATE INDEX routing_log_case ON routing_log (case_id);
+
+-- Every answer the roster gave, by the request's idempotency key. A workflow task that times out
+-- after the roster committed is run again, and must get the same answer to decide the same way
+-- (its audit events carry the same sequence numbers and are written only once).
+CREATE TABLE routing_answers (
+    key         text PRIMARY KEY,
+    result      jsonb       NOT NULL,
+    answered_at timestamptz NOT NULL DEFAULT now()
+);

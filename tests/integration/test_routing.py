@@ -7,13 +7,13 @@ are derived from what the workflow recorded, so the tests hold however slow the 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cases.dispatch import next_shift_start
 from cases.intake_policy import RoutingRule, RoutingSettings
 from cases.models import CaseState, Status
-from cases.routing_models import RoutingChange, RoutingStatus
+from cases.routing_models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
 from starter.client import start_options
 from tests.factories import intake
 from tests.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
@@ -257,3 +257,24 @@ async def test_a_reclassified_case_moves_to_the_team_its_rules_now_name(env, poo
         assert moved.team == major_desk.team and routing_of(moved).team == major_desk.team
         assert (await general_desk.load(first), await major_desk.load(second)) == (0, 1)
         assert (await major_desk.row(opened.case_id))["team"] == major_desk.team
+
+
+async def test_the_same_request_gets_the_same_answer_however_the_roster_moved(pool, policy) -> None:
+    """A workflow task that timed out after the roster committed is run again: it must decide as
+    the first attempt did, or its audit events (same sequence numbers) would disagree with the
+    record that attempt already wrote."""
+    roster = await team_roster(pool, policy)
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    request = PlaceRequest(
+        case_id=f"k{roster.team}", workflow_id=f"case-k{roster.team}", team=roster.team,
+        requirement=Requirement(category="logistics", tier="general", language="en"),
+        priority=3, at=at, key=f"k{roster.team}:1",
+    )
+    first = await roster.roster.place(request)
+    assert first.change.status == RoutingStatus.QUEUED and first.change.seq == 1
+    drained = await roster.roster.add_agent(f"late-{roster.team}", roster.team, [], 1, Presence.AVAILABLE, at)
+    assert [c.status for c in drained] == [RoutingStatus.ASSIGNED]
+    again = await roster.roster.place(request)
+    assert again == first  # the kept answer, not today's
+    asked_anew = await roster.roster.place(request.model_copy(update={"key": f"k{roster.team}:2"}))
+    assert (asked_anew.change.status, asked_anew.change.seq) == (RoutingStatus.ASSIGNED, 2)

@@ -106,7 +106,15 @@ async def test_two_hundred_cases_four_workers_ten_agents_never_over_capacity(
                           c.state->'routing'->>'status' AS mirror
                    FROM case_routing r LEFT JOIN cases c USING (case_id) WHERE r.team = $1
                    AND c.handler IS NULL LIMIT 5""", roster.team)
-            raise AssertionError(f"{done.stdout} {[dict(r) for r in rows]}") from None
+            unheard = await pool.fetchval(
+                """SELECT r.workflow_id FROM case_routing r JOIN cases c USING (case_id)
+                   WHERE r.team = $1 AND c.handler IS NULL LIMIT 1""", roster.team)
+            history = await dev_client.get_workflow_handle(unheard).fetch_history()
+            tail = [e.WhichOneof("attributes") for e in history.events][-12:]
+            Path("/tmp/unheard.json").write_text(history.to_json())
+            described = await dev_client.get_workflow_handle(unheard).describe()
+            pending = described.raw_description.pending_workflow_task
+            raise AssertionError(f"{done.stdout} {[dict(r) for r in rows]} {tail} {pending}") from None
         assert await _routing_counts(pool, roster.team) == {"assigned": CASES}
         assert [await roster.load(a) for a in agents] == [CASES // AGENTS] * AGENTS
         assert await roster.over_capacity() == []
