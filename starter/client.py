@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecution,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -44,7 +45,16 @@ from workflows.case_workflow import AfterSalesCase
 
 
 class CaseError(Exception):
-    """A user error: bad input, unknown case, or an action the case refuses."""
+    """A user error: bad input, unknown case, or an action the case refuses.
+
+    `kind` says which, for callers that answer in status codes (the HTTP API): `invalid` input,
+    `not_found`, `refused` by the case as it stands, or `unavailable` (Temporal answered with an
+    error of its own).
+    """
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class CaseSummary(BaseModel):
@@ -57,6 +67,8 @@ class CaseSummary(BaseModel):
     sla_state: str | None
     sla_due_at: datetime | None
     order_id: str | None
+    handler: str | None = None
+    team: str | None = None
     execution_status: str
 
 
@@ -173,7 +185,7 @@ class CaseClient:
             # The same case id again: hand back the case that exists, never start another.
             return case_id, err.run_id, False
         except RPCError as err:
-            raise CaseError(f"open case {case_id}: {err.message}") from err
+            raise CaseError(f"open case {case_id}: {err.message}", "unavailable") from err
 
     async def open(
         self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
@@ -206,9 +218,9 @@ class CaseClient:
         try:
             return await self.handle(case_id).query(AfterSalesCase.state)
         except WorkflowQueryFailedError as err:
-            raise CaseError(f"case {case_id}: {err.message}") from err
+            raise CaseError(f"case {case_id}: {err.message}", "unavailable") from err
         except RPCError as err:
-            raise CaseError(_rpc_message(case_id, err)) from err
+            raise _rpc_error(case_id, err) from err
 
     async def act(
         self, case_id: str, action: str, data: Action | Mapping[str, Any] | None = None
@@ -223,8 +235,8 @@ class CaseClient:
             raise _refused(case_id, err) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                raise CaseError(await self._why_not_found(case_id, action)) from err
-            raise CaseError(_rpc_message(case_id, err)) from err
+                raise await self._why_not_found(case_id, action) from err
+            raise _rpc_error(case_id, err) from err
 
     async def open_and_act(
         self,
@@ -257,45 +269,59 @@ class CaseClient:
         except WorkflowUpdateFailedError as err:
             raise _refused(case_id, err) from err
         except RPCError as err:
-            raise CaseError(_rpc_message(case_id, err)) from err
+            raise _rpc_error(case_id, err) from err
 
-    async def _why_not_found(self, case_id: str, action: str) -> str:
+    async def _why_not_found(self, case_id: str, action: str) -> CaseError:
         """An update to a finished case also answers NOT_FOUND; say which of the two it is."""
         try:
             status = (await self.state(case_id)).status.value
         except CaseError:
-            return f"case {case_id} not found"
-        return f"case {case_id} is {status}; {action} is no longer accepted"
+            return CaseError(f"case {case_id} not found", "not_found")
+        return CaseError(f"case {case_id} is {status}; {action} is no longer accepted", "refused")
 
     async def list(self, query: str | None = None, limit: int = 100) -> list[CaseSummary]:
         full = cases_query(query)
-        out: list[CaseSummary] = []
         try:
-            async for wf in self.client.list_workflows(full, limit=limit):
-                attrs = wf.typed_search_attributes
-                out.append(
-                    CaseSummary(
-                        case_id=case_id_from(wf.id),
-                        workflow_id=wf.id,
-                        status=attrs.get(sa.CASE_STATUS),
-                        tier=attrs.get(sa.CASE_TIER),
-                        category=attrs.get(sa.CASE_CATEGORY),
-                        escalation_level=attrs.get(sa.ESCALATION_LEVEL),
-                        sla_state=attrs.get(sa.SLA_STATE),
-                        sla_due_at=attrs.get(sa.SLA_DUE_AT),
-                        order_id=attrs.get(sa.ORDER_ID),
-                        execution_status=wf.status.name.lower() if wf.status else "unknown",
-                    )
-                )
+            return [_summary(wf) async for wf in self.client.list_workflows(full, limit=limit)]
         except RPCError as err:
-            raise CaseError(f"list: {err.message}") from err
-        return out
+            raise CaseError(f"list: {err.message}", "unavailable") from err
+
+    async def page(
+        self, query: str | None, page_size: int, token: bytes | None = None
+    ) -> tuple[Sequence[CaseSummary], bytes | None]:
+        """One page of cases from visibility and the token of the next (None at the end)."""
+        pages = self.client.list_workflows(cases_query(query), page_size=page_size, next_page_token=token)
+        try:
+            await pages.fetch_next_page()
+        except RPCError as err:
+            raise CaseError(f"list: {err.message}", "unavailable") from err
+        return [_summary(wf) for wf in pages.current_page or []], pages.next_page_token or None
 
 
-def _rpc_message(case_id: str, err: RPCError) -> str:
+def _summary(wf: WorkflowExecution) -> CaseSummary:
+    attrs = wf.typed_search_attributes
+    return CaseSummary(
+        case_id=case_id_from(wf.id),
+        workflow_id=wf.id,
+        status=attrs.get(sa.CASE_STATUS),
+        tier=attrs.get(sa.CASE_TIER),
+        category=attrs.get(sa.CASE_CATEGORY),
+        escalation_level=attrs.get(sa.ESCALATION_LEVEL),
+        sla_state=attrs.get(sa.SLA_STATE),
+        sla_due_at=attrs.get(sa.SLA_DUE_AT),
+        order_id=attrs.get(sa.ORDER_ID),
+        handler=attrs.get(sa.CASE_HANDLER) or None,
+        team=attrs.get(sa.CASE_TEAM) or None,
+        execution_status=wf.status.name.lower() if wf.status else "unknown",
+    )
+
+
+def _rpc_error(case_id: str, err: RPCError) -> CaseError:
     if err.status == RPCStatusCode.NOT_FOUND:
-        return f"case {case_id} not found"
-    return f"case {case_id}: {err.message}"
+        return CaseError(f"case {case_id} not found", "not_found")
+    if err.status == RPCStatusCode.INVALID_ARGUMENT:
+        return CaseError(f"case {case_id}: {err.message}", "invalid")
+    return CaseError(f"case {case_id}: {err.message}", "unavailable")
 
 
 def _valid_intake(intake: CaseIntake | Mapping[str, Any]) -> CaseIntake:
@@ -313,7 +339,7 @@ def _valid_intake(intake: CaseIntake | Mapping[str, Any]) -> CaseIntake:
 def _valid_action(action: str, data: Action | Mapping[str, Any] | None) -> Action:
     model = ACTION_MODELS.get(action)
     if model is None:
-        raise CaseError(f"unknown action {action!r}; one of: {', '.join(sorted(ACTION_MODELS))}")
+        raise CaseError(f"unknown action {action!r}; one of: {', '.join(sorted(ACTION_MODELS))}", "not_found")
     if not isinstance(data, Action):
         try:
             return model.model_validate(dict(data or {}))
@@ -328,4 +354,4 @@ def _refused(case_id: str, err: WorkflowUpdateFailedError) -> CaseError:
     """The case's own words when it refuses an action (the validator's or the handler's)."""
     cause = err.cause
     message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-    return CaseError(f"case {case_id}: {message}")
+    return CaseError(f"case {case_id}: {message}", "refused")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pydantic import BaseModel
 
+from activities.db import create_pool
+from devstack.database import database_url_or_embedded
+from devstack.postgres import EmbeddedPostgresError
 from runtime.connect import connect
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
@@ -60,3 +66,29 @@ async def case_client(settings: Settings) -> CaseClient:
             "is `aftersales up` running, or TEMPORAL_ADDRESS set?"
         ) from err
     return CaseClient(client, settings.task_queue)
+
+
+@contextlib.asynccontextmanager
+async def database_pool(settings: Settings, *, max_size: int = 2, needs: str = "") -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the application database (DATABASE_URL, else the embedded one), closed on exit.
+
+    `needs` names the migration a missing table means is not applied yet, for the one-line error.
+    """
+    try:
+        with database_url_or_embedded(settings) as db:
+            try:
+                pool = await create_pool(db.dsn, max_size=max_size)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+                raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
+            try:
+                yield pool
+            except asyncpg.UndefinedTableError as err:
+                missing = f"the database has no {needs or 'such'} tables yet"
+                raise UserError(f"{missing}; run `aftersales migrate` first") from err
+            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise ServiceError(f"PostgreSQL: {reason}") from err
+            finally:
+                await pool.close()
+    except EmbeddedPostgresError as err:
+        raise ServiceError(str(err).splitlines()[0]) from err

@@ -24,7 +24,7 @@ from reports.command import add_report_parser, run_report
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings, SettingsError
-from starter.cli import case_commands, replay_command, roster_commands, stack_commands
+from starter.cli import api_command, case_commands, key_commands, replay_command, roster_commands, stack_commands
 from starter.cli.common import SERVICE_ERROR, USER_ERROR
 from starter.client import CaseError
 from workflows.codec import CodecKeyError
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dispatch_parser(sub)
     replay_command.add_parsers(sub)
     roster_commands.add_parsers(sub)
+    api_command.add_parsers(sub)
+    key_commands.add_parsers(sub)
     return parser
 
 
@@ -59,6 +61,8 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "report": run_report,
     "dispatch": run_dispatch,
     "roster": roster_commands.cmd_roster,
+    "api": api_command.cmd_api,
+    "keys": key_commands.cmd_keys,
 }
 
 

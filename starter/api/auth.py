@@ -1,0 +1,87 @@
+"""Who is calling: the API key in `Authorization: Bearer …`, its role, and its rate limit.
+
+The principal of the key is the actor the case records; nothing in a request body can name
+another. A missing or unknown key is 401, a role the route does not allow is 403, and a key over
+its limit is 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+
+from cases.authority import Role
+from starter.api.keys import ApiKey, KeyStore
+from starter.api.problems import ApiProblem
+
+# Counts this key's request in the current minute and answers the count and the seconds left.
+_HIT = """
+WITH hit AS (
+    INSERT INTO api_rate_windows (key_id, window_start, requests)
+    VALUES ($1, date_trunc('minute', now()), 1)
+    ON CONFLICT (key_id, window_start) DO UPDATE SET requests = api_rate_windows.requests + 1
+    RETURNING requests
+)
+SELECT requests, 60 - extract(second FROM now())::int AS retry_after FROM hit
+"""
+_PRUNE = "DELETE FROM api_rate_windows WHERE key_id = $1 AND window_start < date_trunc('minute', now())"
+
+
+@dataclass(frozen=True)
+class Caller:
+    key: ApiKey
+
+    @property
+    def principal(self) -> str:
+        return self.key.principal
+
+    @property
+    def role(self) -> Role:
+        return self.key.role
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def unauthorized(detail: str) -> ApiProblem:
+    return ApiProblem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="aftersales"'})
+
+
+async def caller(request: Request) -> Caller:
+    presented = bearer(request)
+    if presented is None:
+        raise unauthorized("an API key is required: Authorization: Bearer ak_…")
+    services = request.app.state.services
+    keys: KeyStore = services.keys
+    key = await keys.authenticate(presented)
+    if key is None:
+        raise unauthorized("the API key is unknown or revoked")
+    limit = services.api.requests_per_minute
+    row = await services.pool.fetchrow(_HIT, key.id)
+    if row["requests"] == 1:
+        await services.pool.execute(_PRUNE, key.id)
+    if row["requests"] > limit:
+        raise ApiProblem(
+            429, f"this key is over its limit of {limit} requests a minute",
+            headers={"Retry-After": str(max(1, row["retry_after"]))},
+        )
+    return Caller(key)
+
+
+def requires(roles: frozenset[Role], what: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets through only callers whose role is in `roles`."""
+
+    async def dependency(who: Caller = Depends(caller)) -> Caller:  # noqa: B008
+        if who.role not in roles:
+            allowed = ", ".join(sorted(r.value for r in roles))
+            raise ApiProblem(403, f"{what} needs the role {allowed}; this key is {who.role.value}")
+        return who
+
+    return dependency

@@ -1,0 +1,221 @@
+"""`/v1/cases…`: open a case, read one, list them through visibility, act, and read the timeline.
+
+Every route is a thin call through `CaseClient`; the case itself validates and decides. The API
+adds who the caller is (the actor is the key's principal) and what their role may do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import BaseModel, ConfigDict
+
+from cases.actions import ACTION_MODELS
+from cases.authority import OPENERS, READERS, may
+from cases.models import CaseIntake, CaseState, OpenResult, Status, Tier
+from starter.api.action_bodies import action_model, body_model
+from starter.api.auth import Caller, requires
+from starter.api.errors import raise_for
+from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
+from starter.api.services import Services, services
+from starter.client import CaseError, CaseSummary
+
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+
+CaseIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="The case id")]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$"
+_TIMELINE = """
+SELECT seq, type, actor, at, data FROM case_events
+WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+"""
+
+
+class CaseList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cases: list[CaseSummary]
+    next_cursor: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int
+    type: str
+    actor: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class Timeline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    events: list[TimelineEntry]
+    next_after: int | None = None
+
+
+def idempotent_case_id(principal: str, key: str) -> str:
+    """The case id an Idempotency-Key stands for: the same key from the same caller, the same case."""
+    digest = hashlib.sha256(f"{principal}\n{key}".encode()).hexdigest()
+    return f"ik-{digest[:24]}"
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=OpenResult,
+    responses={200: {"model": OpenResult, "description": "The case already exists"}},
+    summary="Open a case (idempotent on case_id, or on Idempotency-Key)",
+)
+async def open_case(
+    intake: CaseIntake,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    who: Caller = Depends(requires(OPENERS, "opening a case")),  # noqa: B008
+    svc: Services = Depends(services),  # noqa: B008
+) -> OpenResult:
+    if intake.case_id is None and idempotency_key is not None:
+        intake = intake.model_copy(update={"case_id": idempotent_case_id(who.principal, idempotency_key)})
+    try:
+        opened = await svc.cases.open(intake)
+        if not opened.created and idempotency_key is not None:
+            existing = await svc.cases.state(opened.case_id)
+            if existing.intake.model_dump(exclude={"case_id"}) != intake.model_dump(exclude={"case_id"}):
+                raise ApiProblem(422, "Idempotency-Key: already used for a different case; use a new key")
+    except CaseError as err:
+        raise_for(err)
+    response.status_code = 201 if opened.created else 200
+    return opened
+
+
+@router.get("/cases/{case_id}", response_model=CaseState, summary="The full state of a case")
+async def get_case(
+    case_id: CaseIdPath,
+    who: Caller = Depends(requires(READERS, "reading a case")),  # noqa: B008
+    svc: Services = Depends(services),  # noqa: B008
+) -> CaseState:
+    try:
+        return await svc.cases.state(case_id)
+    except CaseError as err:
+        raise_for(err)
+
+
+@router.get("/cases", response_model=CaseList, summary="Cases by tier, status, SLA state or handler")
+async def list_cases(
+    tier: Tier | None = None,
+    status: Status | None = None,
+    sla_state: Annotated[str | None, Query(pattern=r"^(running|paused|warned|met|breached)$")] = None,
+    handler: Annotated[str | None, Query(pattern=_NAME)] = None,
+    team: Annotated[str | None, Query(pattern=_NAME)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096, pattern=r"^[A-Za-z0-9_\-]+=*$")] = None,
+    who: Caller = Depends(requires(READERS, "listing cases")),  # noqa: B008
+    svc: Services = Depends(services),  # noqa: B008
+) -> CaseList:
+    # Every value is an enum or matches a strict pattern, so none can change the query's shape.
+    terms = [
+        f"{attr} = '{value}'"
+        for attr, value in (
+            ("CaseTier", tier.value if tier else None),
+            ("CaseStatus", status.value if status else None),
+            ("SlaState", sla_state),
+            ("CaseHandler", handler),
+            ("CaseTeam", team),
+        )
+        if value is not None
+    ]
+    token = None
+    if cursor is not None:
+        try:
+            token = base64.urlsafe_b64decode(cursor)
+        except (binascii.Error, ValueError):
+            raise ApiProblem(422, "cursor: not a cursor this API gave out") from None
+    try:
+        found, next_token = await svc.cases.page(" AND ".join(terms) or None, limit, token)
+    except CaseError as err:
+        if token is not None:
+            raise ApiProblem(422, "cursor: not a cursor this API gave out") from None
+        raise_for(err)
+    return CaseList(
+        cases=list(found), next_cursor=base64.urlsafe_b64encode(next_token).decode() if next_token else None
+    )
+
+
+@router.get("/cases/{case_id}/timeline", response_model=Timeline, summary="The audit trail, from PostgreSQL")
+async def timeline(
+    case_id: CaseIdPath,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Events after this sequence number")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    who: Caller = Depends(requires(READERS, "reading a timeline")),  # noqa: B008
+    svc: Services = Depends(services),  # noqa: B008
+) -> Timeline:
+    rows = await svc.pool.fetch(_TIMELINE, case_id, after, limit)
+    if not rows and after == 0:
+        try:
+            await svc.cases.state(case_id)  # a case whose first events are not in the record yet
+        except CaseError as err:
+            raise_for(err)
+    events = [
+        TimelineEntry(seq=r["seq"], type=r["type"], actor=r["actor"], at=r["at"], data=_json(r["data"]))
+        for r in rows
+    ]
+    more = len(events) == limit
+    return Timeline(case_id=case_id, events=events, next_after=events[-1].seq if more else None)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+
+def _add_action_route(action: str) -> None:
+    body = body_model(action)
+
+    async def act(
+        case_id: CaseIdPath,
+        data: body,  # type: ignore[valid-type]
+        who: Caller = Depends(requires(READERS, action)),  # noqa: B008
+        svc: Services = Depends(services),  # noqa: B008
+    ) -> CaseState:
+        if not may(who.role, action):
+            raise ApiProblem(403, f"{action} is not allowed for the role {who.role.value}")
+        model = action_model(action, data, who.principal, who.role.value)
+        try:
+            await _four_eyes(svc, case_id, action, who)
+            return await svc.cases.act(case_id, action, model)
+        except CaseError as err:
+            raise_for(err)
+
+    act.__name__ = f"act_{action}"
+    # The body's model is made per action at import, so its annotation must be the class itself:
+    # the name would not resolve in this module's globals.
+    act.__annotations__["data"] = body
+    router.add_api_route(
+        f"/cases/{{case_id}}/actions/{action}",
+        act,
+        methods=["POST"],
+        response_model=CaseState,
+        summary=f"{action}: answers with the case's new state",
+        description=(body.__doc__ or "").strip(),
+    )
+
+
+async def _four_eyes(svc: Services, case_id: str, action: str, who: Caller) -> None:
+    """Refuse a self-approval here, as 403; the case refuses it too for callers that skip the API."""
+    if action != "approve":
+        return
+    state = await svc.cases.state(case_id)
+    proposal = state.proposal
+    if proposal is not None and proposal.proposed_by == who.principal:
+        raise ApiProblem(403, f"approve: {who.principal} proposed this resolution and cannot approve it (four-eyes)")
+
+
+for _action in sorted(ACTION_MODELS):
+    _add_action_route(_action)
