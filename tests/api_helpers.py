@@ -19,11 +19,13 @@ from typing import Any
 import asyncpg
 import httpx
 
+from temporalio.client import Client
+
 from cases.authority import Role
 from cases.policy import Policy
 from devstack.processes import free_port, stop_process_group
 from starter.api.keys import KeyStore
-from tests.conftest import TEST_CODEC_KEYS, case_worker
+from tests.conftest import TEST_CODEC_KEYS, case_worker, codec_converter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +36,7 @@ class LiveApi:
     task_queue: str
     pool: asyncpg.Pool
     log: Path
+    temporal: Client
 
     async def key(self, role: Role | str, principal: str | None = None) -> str:
         role = Role(role)
@@ -49,10 +52,6 @@ class LiveApi:
 async def live_api(
     dev_server: Any, postgres_dsn: str, pool: asyncpg.Pool, policy: Policy, tmp: Path, **env: str
 ) -> AsyncIterator[LiveApi]:
-    from temporalio.client import Client
-
-    from tests.conftest import codec_converter
-
     client = await Client.connect(dev_server.address, data_converter=codec_converter())
     async with case_worker(client, pool, policy) as task_queue:
         port = free_port()
@@ -75,7 +74,7 @@ async def live_api(
         try:
             url = f"http://127.0.0.1:{port}"
             await _wait_healthy(url, proc, log)
-            yield LiveApi(url=url, task_queue=task_queue, pool=pool, log=log)
+            yield LiveApi(url=url, task_queue=task_queue, pool=pool, log=log, temporal=client)
         finally:
             stop_process_group(proc)
 

@@ -86,6 +86,10 @@ def field_errors(errors: list[Any]) -> list[FieldError]:
     """Pydantic's errors as (field, message), without the rejected input (it may be a secret)."""
     out = []
     for err in errors[:20]:
+        if err.get("type") == "json_invalid":
+            reason = str((err.get("ctx") or {}).get("error", "invalid"))[:100]
+            out.append(FieldError(field="body", message=f"not valid JSON ({reason})"))
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         out.append(FieldError(field=".".join(loc) or "body", message=str(err.get("msg", "invalid"))[:300]))
     return out
