@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-
 from temporalio.client import Client
 
 from cases.authority import Role

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from starter.api.config import ApiSettings
 from starter.api.keys import KeyStore
+from starter.api.signing import SigningKeys
 from starter.client import CaseClient
 
 
@@ -20,6 +21,7 @@ class Services:
     cases: CaseClient
     pool: asyncpg.Pool
     api: ApiSettings
+    signing: SigningKeys
 
     @property
     def keys(self) -> KeyStore:

@@ -27,6 +27,7 @@ from starter.api.app import create_app
 from starter.api.config import ApiSettings
 from starter.api.keys import KeyStore
 from starter.api.services import Services
+from starter.api.signing import SigningKeys
 from starter.cli.common import case_client
 
 log = get_logger("aftersales.api")
@@ -51,7 +52,8 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
                 pool = await create_pool(db.dsn, max_size=10)
             except OSError as err:
                 raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
-            return Services(cases=cases, pool=pool, api=api), pool.close
+            signing = await SigningKeys.load(pool)
+            return Services(cases=cases, pool=pool, api=api, signing=signing), pool.close
 
         config = uvicorn.Config(
             create_app(build), host=api.host, port=api.port, log_config=None, access_log=False,
