@@ -1,10 +1,11 @@
 """`aftersales up`: the whole local stack in the foreground, supervised, stopped cleanly by Ctrl-C.
 
 It starts, in order, the embedded PostgreSQL (unless DATABASE_URL names a server), the Temporal dev
-server backed by a file so cases survive a restart, the schema migrations, and one worker process;
-prints where everything is; then waits. Every child runs in its own process group, so a Ctrl-C in
+server backed by a file so cases survive a restart, the schema migrations, one worker process and
+the HTTP API (with one local key per role, kept in `<home>/api-keys.env`); prints where everything
+is; then waits. Every child runs in its own process group, so a Ctrl-C in
 the terminal reaches only this process, which then stops the worker first (it depends on both
-servers), then Temporal, then PostgreSQL. Everything started is registered for teardown before it
+servers) and the API, then Temporal, then PostgreSQL. Everything started is registered for teardown before it
 is started, so a failure half-way through start-up, a child dying later, SIGTERM or SIGHUP all end
 with no process left behind.
 """
@@ -82,8 +83,20 @@ def _masked(dsn: str) -> str:
     return dsn
 
 
+def api_bind() -> tuple[str, int]:
+    """Where the local API listens: AFTERSALES_API_BIND (HOST:PORT), by default localhost:8000."""
+    bind = os.environ.get("AFTERSALES_API_BIND") or "127.0.0.1:8000"
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port) if port.isdigit() else -1
+
+
 def _check_ports(settings: Settings) -> str | None:
     """One-line complaint about the configured ports, or None when they are usable."""
+    api_host, api_port = api_bind()
+    if api_port < 0:
+        return "AFTERSALES_API_BIND is not HOST:PORT"
+    if port_in_use(api_port):
+        return f"port {api_port} is already in use (HTTP API); stop whatever holds it or set AFTERSALES_API_BIND"
     try:
         host, port = _temporal_port(settings.temporal_address)
     except ValueError:
@@ -189,6 +202,17 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
         )
         stack.callback(_stop_worker, worker)
 
+    api_log = home / "api.log"
+    keys_file = home / "api-keys.env"
+    api_host, api_port = api_bind()
+    with open(api_log, "ab") as log, signals_deferred():
+        api = spawn_in_own_group(
+            [sys.executable, "-m", "starter.cli", "api", "--local-keys", str(keys_file)],
+            stdout=log,
+            env=_worker_env(settings, dev.address, dsn, codec_keys) | {"AFTERSALES_API_BIND": f"{api_host}:{api_port}"},
+        )
+        stack.callback(_stop_worker, api, "API")
+
     pg_line = f"{_masked(dsn)} (embedded)" if embedded is not None else _masked(dsn)
     print(
         "\n".join(
@@ -201,6 +225,8 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
                 f"  task queue      {settings.task_queue}",
                 f"  PostgreSQL      {pg_line}",
                 f"  worker          pid {worker.pid}, log {worker_log}",
+                f"  HTTP API        http://{api_host}:{api_port} (OpenAPI /openapi.json, docs /docs), log {api_log}",
+                f"  API keys        {keys_file} (one per role: source it)",
                 f"  Temporal log    {temporal_log}",
                 (
                     f"  payload keys    {'AFTERSALES_CODEC_KEYS' if settings.codec_keys else home / 'codec.keys'}"
@@ -217,6 +243,8 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
 
     while True:
         died = _first_dead_child(worker, dev, embedded, worker_log, temporal_log)
+        if died is None and api.poll() is not None:
+            died = f"the HTTP API exited unexpectedly with status {api.returncode} (see {api_log})"
         if died is not None:
             # From here on a signal must not interrupt the teardown that follows.
             shutdown.started = True
@@ -245,8 +273,8 @@ def _first_dead_child(
     return None
 
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    _say(f"stopping worker (pid {worker.pid})")
+def _stop_worker(worker: subprocess.Popen[bytes], what: str = "worker") -> None:
+    _say(f"stopping {what} (pid {worker.pid})")
     stop_process_group(worker)
 
 
@@ -285,7 +313,7 @@ def run_up(settings: Settings) -> int:
             rc = 1
         finally:
             shutdown.started = True
-            # Reverse order of start: worker, then Temporal, then PostgreSQL.
+            # Reverse order of start: the API, the worker, then Temporal, then PostgreSQL.
             stack.close()
     finally:
         for sig, handler in previous.items():

@@ -11,10 +11,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from cases.action_input import validation_message
 from cases.actions import ACTION_MODELS
 from cases.models import Action
+from starter.api.problems import ApiProblem, field_errors
 
 SET_BY_KEY = frozenset({"actor", "role"})
 
@@ -34,9 +36,16 @@ def body_model(action: str) -> type[BaseModel]:
 
 
 def action_model(action: str, body: BaseModel, actor: str, role: str | None) -> Action:
-    """The workflow's model of the action, as the key's principal (and role) sends it."""
+    """The workflow's model of the action, as the key's principal (and role) sends it.
+
+    The body has the model's fields but not its rules across fields (a failed inspection must say
+    why), so those are checked here, and refused as the body's fault.
+    """
     model = ACTION_MODELS[action]
     values = body.model_dump() | {"actor": actor}
     if "role" in model.model_fields and role is not None:
         values["role"] = role
-    return model.model_validate(values)
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        raise ApiProblem(422, validation_message(err), errors=field_errors(list(err.errors()))) from None

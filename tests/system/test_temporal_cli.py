@@ -38,6 +38,8 @@ STARTUP_SECONDS = 120
 class Stack:
     address: str
     codec_url: str
+    api_url: str
+    home: Path
 
     def temporal(self, *args: str, codec: bool = True) -> subprocess.CompletedProcess[str]:
         flags = ["--address", self.address, "--namespace", "default"]
@@ -78,7 +80,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("up")
-    port, ui_port, codec_port = free_port(), free_port(), free_port()
+    port, ui_port, codec_port, api_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -87,6 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AFTERSALES_UI_PORT": str(ui_port),
         "AFTERSALES_CODEC_TOKEN": TOKEN,
         "AFTERSALES_CODEC_PORT": str(codec_port),
+        "AFTERSALES_API_BIND": f"127.0.0.1:{api_port}",
     }
     for name in ("DATABASE_URL", "AFTERSALES_CODEC_KEYS", "AFTERSALES_TASK_QUEUE"):
         env.pop(name, None)
@@ -103,7 +106,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                      env=env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         _wait_for_text(codec_log, "listening on", codec)
-        yield Stack(address=f"127.0.0.1:{port}", codec_url=f"http://127.0.0.1:{codec_port}")
+        yield Stack(
+            address=f"127.0.0.1:{port}", codec_url=f"http://127.0.0.1:{codec_port}",
+            api_url=f"http://127.0.0.1:{api_port}", home=home,
+        )
     finally:
         if codec is not None:
             _stop(codec)
@@ -213,3 +219,30 @@ def _payload_texts(history: Any) -> list[str]:
 
     walk(history)
     return found
+
+
+def test_up_serves_the_api_with_a_key_per_role(stack: Stack) -> None:
+    import httpx
+
+    # The API starts beside the worker and writes the keys before it listens.
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            if httpx.get(f"{stack.api_url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the API did not answer"
+        time.sleep(0.2)
+    keys = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in (stack.home / "api-keys.env").read_text().splitlines()
+        if line.startswith("export ")
+    )
+    assert set(keys) == {f"AFTERSALES_KEY_{r}" for r in ("SYSTEM", "AGENT", "REVIEWER", "SUPERVISOR", "WAREHOUSE")}
+    assert oct((stack.home / "api-keys.env").stat().st_mode & 0o777) == "0o600"
+    with httpx.Client(base_url=stack.api_url, timeout=30) as http:
+        assert http.get("/openapi.json").status_code == 200
+        listed = http.get("/v1/cases", headers={"Authorization": f"Bearer {keys['AFTERSALES_KEY_AGENT']}"})
+        assert listed.status_code == 200, listed.text
+        assert http.get("/v1/cases").status_code == 401
