@@ -175,6 +175,20 @@ async def test_the_list_pages_through_visibility_with_a_signed_cursor(api: LiveA
         tampered = page["next_cursor"][:-2] + ("AA" if not page["next_cursor"].endswith("AA") else "BB")
         assert (await backend.get("/v1/cases", params={"cursor": tampered})).status_code == 422
 
+
+async def test_each_key_has_its_own_rate_limit(dev_server, postgres_dsn, pool, policy, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("limited")
+    async with live_api(dev_server, postgres_dsn, pool, policy, tmp, AFTERSALES_API_RATE_PER_MINUTE="5") as limited:
+        busy, other = await limited.key("agent"), await limited.key("agent")
+        async with limited.client(busy) as http, limited.client(other) as calm:
+            answers = [await http.get("/v1/cases", params={"limit": 1}) for _ in range(12)]
+            # Twelve quick requests fall in at most two one-minute windows of five each.
+            codes = [a.status_code for a in answers]
+            assert set(codes) == {200, 429} and codes.count(200) <= 10 and codes[:1] == [200]
+            for over in (a for a in answers if a.status_code == 429):
+                assert over.json()["status"] == 429 and 1 <= int(over.headers["retry-after"]) <= 60
+            assert (await calm.get("/v1/cases", params={"limit": 1})).status_code == 200
+
 # Last in the module: the worker is busy with the recall's 990 cases for a while after it.
 async def test_a_recall_batch_of_1000_lines_with_10_bad_opens_990_and_names_the_10(api: LiveApi) -> None:
     system = await api.key("system")
