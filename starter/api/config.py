@@ -31,12 +31,12 @@ class ApiSettings(BaseModel):
         if not sep or not host or not port.isdigit():
             raise SettingsError(f"AFTERSALES_API_BIND: {bind[:80]!r} is not HOST:PORT")
         values: dict[str, object] = {"host": host.strip("[]"), "port": int(port)}
-        for name, field in (
-            ("AFTERSALES_API_RATE_PER_MINUTE", "requests_per_minute"),
-            ("AFTERSALES_API_BATCH_PER_SECOND", "batch_cases_per_second"),
-            ("AFTERSALES_API_LINK_HOURS", "customer_link_hours"),
-        ):
-            raw = env.get(name)
+        numbers = {
+            "requests_per_minute": ("AFTERSALES_API_RATE_PER_MINUTE", env.get("AFTERSALES_API_RATE_PER_MINUTE")),
+            "batch_cases_per_second": ("AFTERSALES_API_BATCH_PER_SECOND", env.get("AFTERSALES_API_BATCH_PER_SECOND")),
+            "customer_link_hours": ("AFTERSALES_API_LINK_HOURS", env.get("AFTERSALES_API_LINK_HOURS")),
+        }
+        for field, (name, raw) in numbers.items():
             if raw:
                 try:
                     values[field] = float(raw) if field == "batch_cases_per_second" else int(raw)

@@ -42,15 +42,16 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 REGISTER_SCRIPT = ROOT / "deploy" / "register_search_attributes.py"
 
-REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker"}
+REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker", "api", "api-proxy"}
 # Services built from this repository's Dockerfile, i.e. the ones running application code.
-APP_SERVICES = {"setup", "worker", "codec-server"}
+APP_SERVICES = {"setup", "worker", "codec-server", "api"}
 # Modules that name the environment variables of the app services: the shared settings (the only
 # reader), and the parsers of the codec server's and the providers' variable groups.
 ENV_READERS = (
     ROOT / "runtime" / "settings.py",
     ROOT / "codec_server" / "config.py",
     ROOT / "activities" / "http_providers.py",
+    ROOT / "starter" / "api" / "config.py",
 )
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET|TOKEN|KEY|KEYS)$")
 # `$${` is compose's escape for a literal `${`, so it is not an interpolation.
@@ -358,6 +359,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
         ("worker", "worker"),
         ("setup", "migrate"),
         ("codec-server", "codec-server"),
+        ("api", "api"),
     ],
 )
 def test_compose_runs_real_subcommands(service: str, subcommand: str) -> None:
@@ -417,3 +419,16 @@ async def test_register_script_adds_missing_attributes_and_is_harmless_to_rerun(
         clash = await asyncio.to_thread(_run_script, address, "conflicting")
         assert clash.returncode == 2, clash.stderr
         assert ALL[0].name in clash.stderr and "Traceback" not in clash.stderr
+
+
+def test_the_api_runs_behind_the_tls_proxy_only() -> None:
+    svcs = services()
+    api = svcs["api"]
+    assert "ports" not in api, "the API is reached through api-proxy, never published in plain HTTP"
+    host, _, port = environment(api)["AFTERSALES_API_BIND"].rpartition(":")
+    assert host == "0.0.0.0"
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
+    assert f"reverse_proxy api:{port}" in caddyfile and "tls " in caddyfile
+    proxy = svcs["api-proxy"]
+    assert any(v.startswith("./deploy/Caddyfile:") for v in proxy["volumes"])
+    assert api["depends_on"]["setup"]["condition"] == "service_completed_successfully"
