@@ -246,3 +246,26 @@ def test_up_serves_the_api_with_a_key_per_role(stack: Stack) -> None:
         listed = http.get("/v1/cases", headers={"Authorization": f"Bearer {keys['AFTERSALES_KEY_AGENT']}"})
         assert listed.status_code == 200, listed.text
         assert http.get("/v1/cases").status_code == 401
+
+
+def _readme_api_walkthrough() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The HTTP API", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_curl_walkthrough_runs_as_written(stack: Stack) -> None:
+    script = _readme_api_walkthrough()
+    assert "curl" in script and "api-keys.env" in script
+    # The stack here runs in its own home and on its own port; everything else is verbatim.
+    script = script.replace(".aftersales/api-keys.env", str(stack.home / "api-keys.env"))
+    script = script.replace("http://127.0.0.1:8000", stack.api_url)
+    test_up_serves_the_api_with_a_key_per_role(stack)  # waits until the API answers
+    result = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + script], cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.split()
+    assert lines[:3] == ["acknowledged", "awaiting_approval", "resolving"], result.stdout
+    assert "closed" in lines or "follow_up" in lines, result.stdout
+    assert lines[-1] == "1", result.stdout  # the recall's one bad line
