@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from cases import conversation, fulfilment
+from cases import conversation, fulfilment, review
 from cases import handlers as h
 from cases.core import CaseCore, InvalidAction
 from cases.fulfilment_actions import (
@@ -78,8 +78,8 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         h.propose_resolution,
         h.check_propose_resolution,
     ),
-    "approve": ActionSpec(Approve, frozenset({Status.AWAITING_APPROVAL}), h.approve),
-    "reject": ActionSpec(Reject, frozenset({Status.AWAITING_APPROVAL}), h.reject),
+    "approve": ActionSpec(Approve, frozenset({Status.AWAITING_APPROVAL}), h.approve, review.check_approve),
+    "reject": ActionSpec(Reject, frozenset({Status.AWAITING_APPROVAL}), h.reject, review.check_reject),
     "confirm": ActionSpec(Confirm, frozenset({Status.AWAITING_CONFIRMATION}), h.confirm),
     "dispute": ActionSpec(Dispute, frozenset({Status.AWAITING_CONFIRMATION}), h.dispute),
     "rate": ActionSpec(Rate, frozenset({Status.AWAITING_RATING}), h.rate),

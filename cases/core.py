@@ -32,6 +32,11 @@ class InvalidAction(ValueError):
     """An action that does not fit the case as it stands. The state is left unchanged."""
 
 
+class NotAuthorized(InvalidAction):
+    """An action this actor may not take on this case (a self-approval, an amount over their
+    level): refused like any other, and told apart so an API answers it as forbidden."""
+
+
 class CaseCore:
     def __init__(self, state: CaseState, policy: PolicySnapshot) -> None:
         self.state = state

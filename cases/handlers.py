@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cases import conversation, fulfilment, routing, sla
+from cases.authority import Role
 from cases.classification import classify, team_for
 from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.models import (
@@ -190,16 +191,21 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
         fulfilment.begin(m, now)
 
 
+def _role(role: Role | None) -> dict[str, str]:
+    # Only when given, so the events of cases from before roles are recorded as they were.
+    return {"role": role.value} if role is not None else {}
+
+
 def approve(m: CaseCore, data: Approve, now: datetime) -> None:
     m.state.review = ReviewDecision(approved=True, by=data.actor, at=now, note=data.note)
-    m.emit("approved", data.actor, now, note=data.note)
+    m.emit("approved", data.actor, now, note=data.note, **_role(data.role))
     m.meet(ClockName.APPROVAL, now)
     fulfilment.begin(m, now)
 
 
 def reject(m: CaseCore, data: Reject, now: datetime) -> None:
     m.state.review = ReviewDecision(approved=False, by=data.actor, at=now, note=data.reason)
-    m.emit("rejected", data.actor, now, reason=data.reason)
+    m.emit("rejected", data.actor, now, reason=data.reason, **_role(data.role))
     m.meet(ClockName.APPROVAL, now)
     m.state.proposal = None
     m.state.status = Status.ACKNOWLEDGED

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from cases.authority import Role
 from cases.clocks import Clock as Clock
 from cases.clocks import ClockName as ClockName
 from cases.clocks import ClockState as ClockState
@@ -223,10 +224,13 @@ class ProposeResolution(Action):
 
 class Approve(Action):
     note: Text = ""
+    # The approver's role, set from their API key (STANDARDS S3.3, S13.2).
+    role: Role | None = None
 
 
 class Reject(Action):
     reason: LongText
+    role: Role | None = None
 
 
 class Confirm(Action):

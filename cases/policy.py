@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from cases.approval_policy import ApprovalSettings
 from cases.calendar import BusinessCalendar, CalendarSettings
 from cases.durations import Duration, DurationText, parse_duration
 from cases.fulfilment_policy import (
@@ -124,21 +125,6 @@ class EscalationSettings(_Strict):
         return self
 
 
-class ApprovalSettings(_Strict):
-    """Supervisor review (复核) before a resolution is executed."""
-
-    threshold: Annotated[Decimal, Field(ge=0)] = Decimal("500")
-    target: DurationText = "4h"
-    always_for_tiers: list[Tier] = [Tier.URGENT]
-    amount_types: list[ResolutionType] = [
-        ResolutionType.REFUND,
-        ResolutionType.REFUND_ONLY,
-        ResolutionType.RETURN_REFUND,
-        ResolutionType.EXCHANGE,
-        ResolutionType.COMPENSATION,
-    ]
-
-
 class Policy(_Strict):
     """The policy file as written. Durations are still text; see `snapshot`."""
 
@@ -213,6 +199,9 @@ class Policy(_Strict):
             approval_target=d(self.approval.target),
             approval_always_for_tiers=list(self.approval.always_for_tiers),
             approval_amount_types=list(self.approval.amount_types),
+            approval_levels={
+                role: None if limit == "unlimited" else limit for role, limit in self.approval.levels.items()
+            },
             confirmation_window=d(self.confirmation_window),
             survey_timeout=d(self.survey_timeout),
             follow_up_delay=d(self.follow_up_delay),
@@ -252,6 +241,9 @@ class PolicySnapshot(BaseModel):
     approval_target: Duration
     approval_always_for_tiers: list[Tier]
     approval_amount_types: list[ResolutionType]
+    # Role -> the most it may approve (None: any amount). Absent from snapshots captured before
+    # approval levels existed: those cases keep the rules they started with (no role needed).
+    approval_levels: dict[str, Decimal | None] | None = None
     confirmation_window: Duration
     survey_timeout: Duration
     follow_up_delay: Duration

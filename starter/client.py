@@ -48,8 +48,8 @@ class CaseError(Exception):
     """A user error: bad input, unknown case, or an action the case refuses.
 
     `kind` says which, for callers that answer in status codes (the HTTP API): `invalid` input,
-    `not_found`, `refused` by the case as it stands, or `unavailable` (Temporal answered with an
-    error of its own).
+    `not_found`, `refused` by the case as it stands, `forbidden` to this actor (a self-approval),
+    or `unavailable` (Temporal answered with an error of its own).
     """
 
     def __init__(self, message: str, kind: str = "invalid") -> None:
@@ -354,4 +354,5 @@ def _refused(case_id: str, err: WorkflowUpdateFailedError) -> CaseError:
     """The case's own words when it refuses an action (the validator's or the handler's)."""
     cause = err.cause
     message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-    return CaseError(f"case {case_id}: {message}", "refused")
+    forbidden = isinstance(cause, ApplicationError) and cause.type == "NotAuthorized"
+    return CaseError(f"case {case_id}: {message}", "forbidden" if forbidden else "refused")

@@ -87,7 +87,7 @@ async def urgent_approval(env: WorkflowEnvironment, client: CaseClient) -> list[
     await client.act(case.case_id, "acknowledge", {"actor": "agent-3"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-3", "type": "refund", "amount": "899"})
     await skip(env, timedelta(hours=5))  # the approval clock breaches too
-    await client.act(case.case_id, "approve", {"actor": "supervisor-1"})
+    await client.act(case.case_id, "approve", {"actor": "supervisor-1", "role": "supervisor"})
     await _finish(env, client, case.case_id)
     return [case.case_id]
 
@@ -97,7 +97,7 @@ async def approval_rejected_then_saga(env: WorkflowEnvironment, client: CaseClie
     await client.open(case)
     await client.act(case.case_id, "acknowledge", {"actor": "agent-4"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "refund", "amount": "1500"})
-    await client.act(case.case_id, "reject", {"actor": "supervisor-2", "reason": "partial refund"})
+    await client.act(case.case_id, "reject", {"actor": "supervisor-2", "role": "supervisor", "reason": "partial refund"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "exchange", "amount": "200"})
     await _return_and_inspect(env, client, case.case_id, "passed")
     await _finish(env, client, case.case_id)

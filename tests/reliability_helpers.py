@@ -79,7 +79,7 @@ NEXT_STEP: dict[Status, tuple[str, dict[str, Any]]] = {
     Status.REGISTERED: ("acknowledge", {"actor": "agent-f"}),
     Status.ACKNOWLEDGED: ("propose_resolution", {"actor": "agent-f", "type": "explanation"}),
     Status.AWAITING_CUSTOMER: ("customer_reply", {"text": "here you are"}),
-    Status.AWAITING_APPROVAL: ("approve", {"actor": "supervisor-f"}),
+    Status.AWAITING_APPROVAL: ("approve", {"actor": "supervisor-f", "role": "supervisor"}),
     Status.AWAITING_CONFIRMATION: ("confirm", {}),
     Status.AWAITING_RATING: ("rate", {"score": 5}),
     Status.FOLLOW_UP: ("follow_up_result", {"actor": "agent-f", "outcome": "satisfied"}),

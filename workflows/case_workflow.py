@@ -308,7 +308,7 @@ class AfterSalesCase:
             try:
                 self._machine.check(action, data)
             except InvalidAction as err:
-                raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
+                raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
 
     async def _act(self, action: str, raw: RawValue) -> CaseState:
         data = self._decode(action, raw)
@@ -320,7 +320,7 @@ class AfterSalesCase:
             # What fell due before the action may have moved the case even though the action
             # does not fit; the loop records it.
             self._changed = self._changed or bool(machine.events)
-            raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from err
+            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
         seq = machine.state.last_seq
         self._changed = True
         # Return only once the change is in the record, so callers can read their own writes.

@@ -7,7 +7,7 @@ from typing import NoReturn
 from starter.api.problems import ApiProblem
 from starter.client import CaseError
 
-_STATUS = {"invalid": 422, "not_found": 404, "refused": 409, "unavailable": 503}
+_STATUS = {"invalid": 422, "not_found": 404, "refused": 409, "forbidden": 403, "unavailable": 503}
 
 
 def raise_for(err: CaseError) -> NoReturn:

@@ -378,7 +378,7 @@ async def test_declined_refund_takes_the_workflow_decline_branch(
                 case_id, "propose_resolution", {"type": "refund", "amount": "999.99"}
             )
             assert proposed.status == Status.AWAITING_APPROVAL
-            await client.act(case_id, "approve", {"actor": "supervisor-1"})
+            await client.act(case_id, "approve", {"actor": "supervisor-1", "role": "supervisor"})
 
             state: CaseState = await eventually(
                 lambda: client.state(case_id),

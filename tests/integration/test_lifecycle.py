@@ -318,7 +318,7 @@ async def test_complex_happy_path_with_approval_and_follow_up(
         approval = proposed.clocks[AP]
         assert approval.due_at == approval.started_at + timedelta(hours=4)
         approved = await cases.act(
-            case_id, "approve", {"actor": "supervisor-1", "note": "ok"}
+            case_id, "approve", {"actor": "supervisor-1", "role": "supervisor", "note": "ok"}
         )
         assert approved.status == Status.RESOLVING
         assert approved.review is not None
@@ -384,7 +384,7 @@ async def test_urgent_happy_path_always_needs_approval(env, pool, policy) -> Non
             {"actor": "agent-9", "type": "refund", "amount": "200"},
         )
         assert proposed.status == Status.AWAITING_APPROVAL
-        await cases.act(case_id, "approve", {"actor": "regional-1"})
+        await cases.act(case_id, "approve", {"actor": "regional-1", "role": "supervisor"})
         await cases.wait_status(case_id, Status.AWAITING_CONFIRMATION)
         await cases.act(case_id, "confirm")
         done = await _finish_with_follow_up(cases, case_id, score=5)
@@ -881,7 +881,7 @@ async def test_approval_rejected_returns_to_acknowledged_and_allows_a_new_propos
         )
         assert proposed.status == Status.AWAITING_APPROVAL
         rejected = await cases.act(
-            case_id, "reject", {"actor": "supervisor-1", "reason": "too much"}
+            case_id, "reject", {"actor": "supervisor-1", "role": "supervisor", "reason": "too much"}
         )
         assert rejected.status == Status.ACKNOWLEDGED
         assert rejected.proposal is None
@@ -939,7 +939,7 @@ async def test_approval_timeout_escalates_and_the_case_keeps_waiting(
         still = await cases.state(case_id)
         assert still.status == Status.AWAITING_APPROVAL and still.escalation_level == 2
 
-        approved = await cases.act(case_id, "approve", {"actor": "regional-1"})
+        approved = await cases.act(case_id, "approve", {"actor": "regional-1", "role": "supervisor"})
         assert approved.status == Status.RESOLVING
         assert approved.clocks[AP].state == ClockState.BREACHED
         assert approved.clocks[AP].met_at is not None

@@ -43,7 +43,7 @@ async def test_full_case_leaves_complete_ordered_audit_trail_matching_projection
         await client.act(cid, "request_info", {"actor": "agent-7", "question": "photo please"})
         await client.act(cid, "customer_reply", {"text": "attached"})
         await client.act(cid, "propose_resolution", {"actor": "agent-7", "type": "refund", "amount": "800"})
-        await client.act(cid, "approve", {"actor": "supervisor-2"})
+        await client.act(cid, "approve", {"actor": "supervisor-2", "role": "supervisor"})
         await client.wait_for_state(cid)
         await skip(env, timedelta(seconds=2))
         await client.act(cid, "confirm", {})

@@ -189,6 +189,21 @@ async def test_each_key_has_its_own_rate_limit(dev_server, postgres_dsn, pool, p
                 assert over.json()["status"] == 429 and 1 <= int(over.headers["retry-after"]) <= 60
             assert (await calm.get("/v1/cases", params={"limit": 1})).status_code == 200
 
+
+async def test_a_reviewer_over_their_level_is_403_and_a_supervisor_approves(api: LiveApi) -> None:
+    system, agent = await api.key("system"), await api.key("agent")
+    reviewer, boss = await api.key("reviewer"), await api.key("supervisor")
+    async with api.client(system) as backend, api.client(agent) as staff:
+        case_id = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+        await staff.post(f"/v1/cases/{case_id}/actions/acknowledge", json={})
+        await staff.post(f"/v1/cases/{case_id}/actions/propose_resolution", json={"type": "refund", "amount": "3000"})
+    async with api.client(reviewer) as review, api.client(boss) as sup:
+        over = await review.post(f"/v1/cases/{case_id}/actions/approve", json={})
+        assert over.status_code == 403, over.text
+        assert "over the 2000 CNY a reviewer may approve; a supervisor must approve it" in over.json()["detail"]
+        approved = await sup.post(f"/v1/cases/{case_id}/actions/approve", json={})
+        assert approved.status_code == 200 and approved.json()["review"]["by"].startswith("supervisor-")
+
 # Last in the module: the worker is busy with the recall's 990 cases for a while after it.
 async def test_a_recall_batch_of_1000_lines_with_10_bad_opens_990_and_names_the_10(api: LiveApi) -> None:
     system = await api.key("system")

@@ -131,7 +131,7 @@ def resolve(
     proposal = ProposeResolution(actor="agent-1", type=kind, amount=Decimal(amount))
     m.apply("propose_resolution", proposal, at + MINUTE)
     if m.state.status == Status.AWAITING_APPROVAL:
-        m.apply("approve", Approve(actor="supervisor-1"), at + MINUTE)
+        m.apply("approve", Approve(actor="supervisor-1", role="supervisor"), at + MINUTE)
     assert m.state.status == Status.RESOLVING
     m.resolution_executed(executed(kind.value), at + 2 * MINUTE)
     return at + 2 * MINUTE

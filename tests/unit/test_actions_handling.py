@@ -219,7 +219,7 @@ def test_propose_resolution_needing_approval_waits_for_a_supervisor(policy) -> N
 def test_approve_records_the_review_and_resolves(policy) -> None:
     m, t = machine_in(policy, Status.AWAITING_APPROVAL)
     last = m.state.last_seq
-    m.apply("approve", Approve(actor="supervisor-1", note="ok"), t)
+    m.apply("approve", Approve(actor="supervisor-1", role="supervisor", note="ok"), t)
     review = m.state.review
     assert review is not None
     assert (review.approved, review.by, review.at, review.note) == (True, "supervisor-1", t, "ok")
@@ -234,7 +234,7 @@ def test_approve_records_the_review_and_resolves(policy) -> None:
 def test_reject_drops_the_proposal_and_returns_to_handling(policy) -> None:
     m, t = machine_in(policy, Status.AWAITING_APPROVAL)
     last = m.state.last_seq
-    m.apply("reject", Reject(actor="supervisor-1", reason="too much"), t)
+    m.apply("reject", Reject(actor="supervisor-1", role="supervisor", reason="too much"), t)
     review = m.state.review
     assert review is not None
     assert (review.approved, review.by, review.note) == (False, "supervisor-1", "too much")
@@ -242,7 +242,7 @@ def test_reject_drops_the_proposal_and_returns_to_handling(policy) -> None:
     assert m.state.clocks[AP].state == ClockState.MET
     assert m.state.clocks[RES].met_at is None
     assert since(m, last) == [("rejected", None), ("clock_met", "approval")]
-    assert m.events[-2].data == {"reason": "too much"}
+    assert m.events[-2].data == {"reason": "too much", "role": "supervisor"}
     m.apply("propose_resolution", REFUND_100, t + MINUTE)
     assert m.state.proposal is not None and m.state.proposal.number == 2
     assert (m.state.proposals_made, m.state.review, m.state.status) == (2, None, Status.RESOLVING)

@@ -118,7 +118,7 @@ def test_a_dispute_reopens_with_new_clocks_and_retires_the_old_ones(policy) -> N
     m.apply("acknowledge", Acknowledge(), T0 + MINUTE)
     m.apply("propose_resolution", ProposeResolution(type=ResolutionType.REFUND, amount=Decimal("800")),
             T0 + 2 * MINUTE)
-    m.apply("approve", Approve(actor="supervisor-1"), T0 + 3 * MINUTE)
+    m.apply("approve", Approve(actor="supervisor-1", role="supervisor"), T0 + 3 * MINUTE)
     m.resolution_executed(executed(), T0 + HOUR)
     t = T0 + 6 * HOUR
     m.apply("dispute", Dispute(reason="still broken"), t)

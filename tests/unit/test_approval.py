@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from cases.authority import Role
 from cases.machine import InvalidAction
 from cases.models import (
     Acknowledge,
@@ -80,7 +81,7 @@ def test_a_late_approval_warns_breaches_and_escalates_while_the_case_waits(polic
     ]
     assert (m.state.status, m.state.escalation_level) == (Status.AWAITING_APPROVAL, 2)
     assert m.notifications[-1].subject == "Escalated to level 2 (regional service center): approval SLA breached"
-    m.apply("approve", Approve(actor="supervisor-1"), P + 6 * HOUR)
+    m.apply("approve", Approve(actor="supervisor-1", role="supervisor"), P + 6 * HOUR)
     ap = m.state.clocks[AP]
     assert (ap.state, ap.met_at, ap.elapsed_seconds) == (ClockState.BREACHED, P + 6 * HOUR, 6 * 3600.0)
     assert m.events[-1].data["on_time"] is False
@@ -90,8 +91,8 @@ def test_a_late_approval_warns_breaches_and_escalates_while_the_case_waits(polic
 @pytest.mark.parametrize(
     ("action", "data", "status"),
     [
-        ("approve", Approve(actor="supervisor-1"), Status.RESOLVING),
-        ("reject", Reject(actor="supervisor-1", reason="no"), Status.ACKNOWLEDGED),
+        ("approve", Approve(actor="supervisor-1", role="supervisor"), Status.RESOLVING),
+        ("reject", Reject(actor="supervisor-1", role="supervisor", reason="no"), Status.ACKNOWLEDGED),
     ],
 )
 def test_approve_and_reject_meet_the_approval_clock(policy, action, data, status) -> None:
@@ -107,15 +108,81 @@ def test_approve_and_reject_meet_the_approval_clock(policy, action, data, status
     assert m.next_wake()[0] != P + 3.2 * HOUR  # the approval warning no longer pends
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: STANDARDS S3.3 says the approver is never the person who proposed the "
-    "resolution, but approve has no check: the proposer can approve their own refund.",
-)
 def test_the_proposer_cannot_approve_their_own_proposal(policy) -> None:
     m = general(policy)
     propose(m, R.REFUND, "800", actor="agent-1")
     before = frozen(m)
-    with pytest.raises(InvalidAction):
-        m.apply("approve", Approve(actor="agent-1"), P + HOUR)
+    with pytest.raises(InvalidAction, match=r"agent-1 proposed this resolution and cannot approve it \(four-eyes"):
+        m.check("approve", Approve(actor="agent-1", role=Role.SUPERVISOR))
+    with pytest.raises(InvalidAction, match="four-eyes"):
+        m.apply("approve", Approve(actor="agent-1", role=Role.SUPERVISOR), P + HOUR)
     assert frozen(m) == before
+
+
+def test_a_reviewer_approves_up_to_the_level_and_a_supervisor_above_it(policy) -> None:
+    m = general(policy, order_amount="5000.00")
+    propose(m, R.REFUND, "2000")
+    m.apply("approve", Approve(actor="reviewer-1", role=Role.REVIEWER), P + HOUR)
+    assert m.state.status == Status.RESOLVING
+    assert m.events[-len(m.events)].type and [e.data.get("role") for e in m.events if e.type == "approved"] == [
+        "reviewer"
+    ]
+
+    m = general(policy, order_amount="5000.00")
+    propose(m, R.REFUND, "2000.01")
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match=r"2000.01 CNY is over the 2000 CNY a reviewer may approve; a supervisor"):
+        m.apply("approve", Approve(actor="reviewer-1", role=Role.REVIEWER), P + HOUR)
+    assert frozen(m) == before
+    m.apply("approve", Approve(actor="supervisor-1", role=Role.SUPERVISOR), P + HOUR)
+    assert m.state.status == Status.RESOLVING and m.state.review is not None and m.state.review.by == "supervisor-1"
+
+
+@pytest.mark.parametrize("role", [None, Role.AGENT, Role.SYSTEM, Role.WAREHOUSE])
+def test_approve_and_reject_need_a_reviewing_role(policy, role) -> None:
+    m = general(policy)
+    propose(m, R.REFUND, "800")
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match=r"approve.role: required: reviewer or supervisor"):
+        m.apply("approve", Approve(actor="someone", role=role), P + HOUR)
+    with pytest.raises(InvalidAction, match=r"reject.role: required"):
+        m.apply("reject", Reject(actor="someone", reason="no", role=role), P + HOUR)
+    assert frozen(m) == before
+
+
+def test_the_proposer_may_reject_their_own_proposal_as_a_reviewer(policy) -> None:
+    m = general(policy)
+    propose(m, R.REFUND, "800", actor="lead-1")
+    m.apply("reject", Reject(actor="lead-1", reason="wrong amount", role=Role.SUPERVISOR), P + HOUR)
+    assert m.state.status == Status.ACKNOWLEDGED
+
+
+def test_a_case_from_before_approval_levels_keeps_its_rules(policy) -> None:
+    # Its snapshot, captured in its history, has no levels: no role is asked for, as when it began.
+    m = general(policy)
+    m.policy = m.policy.model_copy(update={"approval_levels": None})
+    propose(m, R.REFUND, "800", actor="agent-1")
+    m.apply("approve", Approve(actor="agent-1"), P + HOUR)
+    assert m.state.status == Status.RESOLVING
+    assert "role" not in next(e for e in m.events if e.type == "approved").data
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("reviewer = -1", "approval.levels.reviewer"),
+        ('reviewer = "lots"', "approval.levels.reviewer"),
+        ("agent = 100", "approval.levels.agent"),
+    ],
+)
+def test_bad_approval_levels_are_refused_naming_the_key(tmp_path, line, key) -> None:
+    from importlib import resources
+
+    from cases.policy import PolicyError, load_policy
+
+    text = resources.files("cases").joinpath("default_policy.toml").read_text(encoding="utf-8")
+    assert "reviewer = 2000\n" in text
+    bad = tmp_path / "policy.toml"
+    bad.write_text(text.replace("reviewer = 2000\n", line + "\n", 1), encoding="utf-8")
+    with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
+        load_policy(bad)

@@ -59,8 +59,8 @@ VALID: dict[str, Action] = {
     "propose_resolution": ProposeResolution(
         actor="agent-1", type=ResolutionType.REFUND, amount=Decimal("100")
     ),
-    "approve": Approve(actor="supervisor-1", note="ok"),
-    "reject": Reject(actor="supervisor-1", reason="too much"),
+    "approve": Approve(actor="supervisor-1", role="supervisor", note="ok"),
+    "reject": Reject(actor="supervisor-1", role="supervisor", reason="too much"),
     "confirm": Confirm(),
     "dispute": Dispute(reason="still broken"),
     "rate": Rate(score=4),
