@@ -97,7 +97,8 @@ async def approval_rejected_then_saga(env: WorkflowEnvironment, client: CaseClie
     await client.open(case)
     await client.act(case.case_id, "acknowledge", {"actor": "agent-4"})
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "refund", "amount": "1500"})
-    await client.act(case.case_id, "reject", {"actor": "supervisor-2", "role": "supervisor", "reason": "partial refund"})
+    rejection = {"actor": "supervisor-2", "role": "supervisor", "reason": "partial refund"}
+    await client.act(case.case_id, "reject", rejection)
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-4", "type": "exchange", "amount": "200"})
     await _return_and_inspect(env, client, case.case_id, "passed")
     await _finish(env, client, case.case_id)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from starter.api import batch_routes, case_routes, problems
+from starter.api import batch_routes, case_routes, customer_routes, problems
 from starter.api.body_limit import BodyLimit
 from starter.api.services import Services
 
@@ -50,6 +50,7 @@ def create_app(build: ServicesFactory) -> FastAPI:
     app.add_middleware(BodyLimit, default=MAX_BODY, per_path_suffix={":batch": MAX_BATCH_BODY})
     app.include_router(batch_routes.router)
     app.include_router(case_routes.router)
+    app.include_router(customer_routes.router)
 
     @app.get("/healthz", response_model=Health, summary="Liveness", tags=["service"])
     async def healthz() -> Health:

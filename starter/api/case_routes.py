@@ -7,7 +7,6 @@ adds who the caller is (the actor is the key's principal) and what their role ma
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from cases.models import CaseIntake, CaseState, OpenResult, Status, Tier
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, requires
 from starter.api.errors import raise_for
+from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
 from starter.api.services import Services, services
 from starter.client import CaseError, CaseSummary
@@ -28,10 +28,6 @@ router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 CaseIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="The case id")]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$"
-_TIMELINE = """
-SELECT seq, type, actor, at, data FROM case_events
-WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
-"""
 
 
 class CaseList(BaseModel):
@@ -149,23 +145,15 @@ async def timeline(
     who: Caller = Depends(requires(READERS, "reading a timeline")),  # noqa: B008
     svc: Services = Depends(services),  # noqa: B008
 ) -> Timeline:
-    rows = await svc.pool.fetch(_TIMELINE, case_id, after, limit)
-    if not rows and after == 0:
+    found = await case_events(svc.pool, case_id, after, limit)
+    if not found and after == 0:
         try:
             await svc.cases.state(case_id)  # a case whose first events are not in the record yet
         except CaseError as err:
             raise_for(err)
-    events = [
-        TimelineEntry(seq=r["seq"], type=r["type"], actor=r["actor"], at=r["at"], data=_json(r["data"]))
-        for r in rows
-    ]
+    events = [TimelineEntry.model_validate(e.model_dump()) for e in found]
     more = len(events) == limit
     return Timeline(case_id=case_id, events=events, next_after=events[-1].seq if more else None)
-
-
-def _json(value: Any) -> dict[str, Any]:
-    loaded = json.loads(value) if isinstance(value, str) else value
-    return loaded if isinstance(loaded, dict) else {"value": loaded}
 
 
 def _add_action_route(action: str) -> None:

@@ -204,6 +204,72 @@ async def test_a_reviewer_over_their_level_is_403_and_a_supervisor_approves(api:
         approved = await sup.post(f"/v1/cases/{case_id}/actions/approve", json={})
         assert approved.status_code == 200 and approved.json()["review"]["by"].startswith("supervisor-")
 
+
+async def _link(backend: Any, case_id: str) -> str:
+    answer = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": 2})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["token"]  # type: ignore[no-any-return]
+
+
+async def test_a_customer_link_follows_and_answers_its_own_case_only(api: LiveApi) -> None:
+    system, agent = await api.key("system"), await api.key("agent", "agent-secretive")
+    reviewer = await api.key("reviewer", "reviewer-hidden")
+    async with api.client(system) as backend, api.client(agent) as staff, api.client(reviewer) as review:
+        mine = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+        theirs = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+        token = await _link(backend, mine)
+        await staff.post(f"/v1/cases/{mine}/actions/note", json={"text": "INTERNAL-NOTE-7"})
+        await staff.post(f"/v1/cases/{mine}/actions/acknowledge", json={})
+        await staff.post(f"/v1/cases/{mine}/actions/propose_resolution", json={"type": "refund", "amount": "800"})
+        await review.post(f"/v1/cases/{mine}/actions/approve", json={"note": "PRIVATE-REVIEW-NOTE"})
+
+    async with api.client(token) as customer:
+        sent = await customer.post("/v1/progress/actions/customer_message", json={"text": "Any news?"})
+        assert sent.status_code == 200, sent.text
+        assert {"title": "Your message", "detail": "Any news?"}.items() <= next(
+            e for e in sent.json()["timeline"] if e["title"] == "Your message"
+        ).items()
+
+        async def progress() -> dict[str, Any]:
+            return (await customer.get("/v1/progress")).json()  # type: ignore[no-any-return]
+
+        view = await eventually(progress, lambda p: p["status"] == "awaiting_confirmation", "refund paid", timeout=60)
+        assert view["case_id"] == mine and "confirm" in view["actions_available"]
+        text = json.dumps(view)
+        for hidden in ("agent-secretive", "reviewer-hidden", "INTERNAL-NOTE-7", "PRIVATE-REVIEW-NOTE", "Li Wei"):
+            assert hidden not in text
+        assert (await customer.post("/v1/progress/actions/confirm", json={})).json()["status"] == "awaiting_rating"
+        rated = await customer.post("/v1/progress/actions/rate", json={"score": 4, "comment": "fine"})
+        assert rated.status_code == 200 and rated.json()["status"] in ("closed", "follow_up"), rated.text
+
+        # The link is for its case and the customer's side only.
+        for path, body in ((f"/v1/cases/{theirs}/actions/confirm", {}), (f"/v1/cases/{mine}/actions/approve", {}),
+                           (f"/v1/cases/{mine}", None)):
+            answer = await (customer.post(path, json=body) if body is not None else customer.get(path))
+            assert answer.status_code == 401, (path, answer.text)
+        assert (await customer.post("/v1/progress/actions/approve", json={})).status_code in (404, 405)
+        assert (await customer.get("/v1/progress", params={"lang": "zh"})).json()["headline"]
+
+
+async def test_a_customer_link_is_refused_after_expiry_and_when_forged(api: LiveApi) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from starter.api import customer_token
+    from starter.api.signing import SigningKeys
+
+    system = await api.key("system")
+    async with api.client(system) as backend:
+        case_id = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+    keys = await SigningKeys.load(api.pool)
+    issued_yesterday = datetime.now(UTC) - timedelta(days=1)
+    expired = customer_token.issue(case_id, keys.secrets[keys.current], keys.current, issued_yesterday,
+                                   timedelta(hours=2))
+    forged = customer_token.issue(case_id, b"not-our-secret" * 3, keys.current, datetime.now(UTC), timedelta(hours=2))
+    for token, reason in ((expired, "expired"), (forged, "bad signature"), ("cst1.garbage", "malformed")):
+        async with api.client(token) as customer:
+            answer = await customer.get("/v1/progress")
+            assert answer.status_code == 401 and reason in answer.json()["detail"], answer.text
+
 # Last in the module: the worker is busy with the recall's 990 cases for a while after it.
 async def test_a_recall_batch_of_1000_lines_with_10_bad_opens_990_and_names_the_10(api: LiveApi) -> None:
     system = await api.key("system")

@@ -265,7 +265,7 @@ def test_the_readme_curl_walkthrough_runs_as_written(stack: Stack) -> None:
         ["bash", "-c", "set -euo pipefail\n" + script], cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.split()
+    lines = result.stdout.splitlines()
     assert lines[:3] == ["acknowledged", "awaiting_approval", "resolving"], result.stdout
-    assert "closed" in lines or "follow_up" in lines, result.stdout
+    assert "awaiting_rating" in lines and ("closed" in lines or "follow_up" in lines), result.stdout
     assert lines[-1] == "1", result.stdout  # the recall's one bad line
