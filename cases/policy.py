@@ -199,9 +199,7 @@ class Policy(_Strict):
             approval_target=d(self.approval.target),
             approval_always_for_tiers=list(self.approval.always_for_tiers),
             approval_amount_types=list(self.approval.amount_types),
-            approval_levels={
-                role: None if limit == "unlimited" else limit for role, limit in self.approval.levels.items()
-            },
+            approval_levels=self.approval.levels.limits(),
             confirmation_window=d(self.confirmation_window),
             survey_timeout=d(self.survey_timeout),
             follow_up_delay=d(self.follow_up_delay),

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 
@@ -19,6 +21,7 @@ from cases.models import (
     ResolutionType,
     Status,
 )
+from cases.policy import PolicyError, PolicySnapshot, load_policy
 from tests.unit.helpers import AP, HOUR, MINUTE, T0, US, frozen, general, open_case, since
 
 R = ResolutionType
@@ -119,23 +122,30 @@ def test_the_proposer_cannot_approve_their_own_proposal(policy) -> None:
     assert frozen(m) == before
 
 
+def _approved_roles(m) -> list[str | None]:
+    return [e.data.get("role") for e in m.events if e.type == "approved"]
+
+
 def test_a_reviewer_approves_up_to_the_level_and_a_supervisor_above_it(policy) -> None:
     m = general(policy, order_amount="5000.00")
-    propose(m, R.REFUND, "2000")
+    propose(m, R.REFUND, "2000")  # the level itself is within it
     m.apply("approve", Approve(actor="reviewer-1", role=Role.REVIEWER), P + HOUR)
     assert m.state.status == Status.RESOLVING
-    assert m.events[-len(m.events)].type and [e.data.get("role") for e in m.events if e.type == "approved"] == [
-        "reviewer"
-    ]
+    assert _approved_roles(m) == ["reviewer"]
 
     m = general(policy, order_amount="5000.00")
     propose(m, R.REFUND, "2000.01")
     before = frozen(m)
-    with pytest.raises(InvalidAction, match=r"2000.01 CNY is over the 2000 CNY a reviewer may approve; a supervisor"):
+    over = "approve: 2000.01 CNY is over the 2000 CNY a reviewer may approve; a supervisor must approve it"
+    with pytest.raises(InvalidAction) as refused:
+        m.check("approve", Approve(actor="reviewer-1", role=Role.REVIEWER))
+    assert str(refused.value) == over
+    with pytest.raises(InvalidAction, match=re.escape(over)):
         m.apply("approve", Approve(actor="reviewer-1", role=Role.REVIEWER), P + HOUR)
     assert frozen(m) == before
     m.apply("approve", Approve(actor="supervisor-1", role=Role.SUPERVISOR), P + HOUR)
     assert m.state.status == Status.RESOLVING and m.state.review is not None and m.state.review.by == "supervisor-1"
+    assert _approved_roles(m) == ["supervisor"]
 
 
 @pytest.mark.parametrize("role", [None, Role.AGENT, Role.SYSTEM, Role.WAREHOUSE])
@@ -143,46 +153,78 @@ def test_approve_and_reject_need_a_reviewing_role(policy, role) -> None:
     m = general(policy)
     propose(m, R.REFUND, "800")
     before = frozen(m)
-    with pytest.raises(InvalidAction, match=r"approve.role: required: reviewer or supervisor"):
+    given = "" if role is None else f", not {role.value}"
+    with pytest.raises(InvalidAction, match=re.escape(f"approve.role: required: reviewer or supervisor{given}")):
         m.apply("approve", Approve(actor="someone", role=role), P + HOUR)
-    with pytest.raises(InvalidAction, match=r"reject.role: required"):
+    with pytest.raises(InvalidAction, match=re.escape(f"reject.role: required: reviewer or supervisor{given}")):
         m.apply("reject", Reject(actor="someone", reason="no", role=role), P + HOUR)
     assert frozen(m) == before
 
 
 def test_the_proposer_may_reject_their_own_proposal_as_a_reviewer(policy) -> None:
-    m = general(policy)
-    propose(m, R.REFUND, "800", actor="lead-1")
-    m.apply("reject", Reject(actor="lead-1", reason="wrong amount", role=Role.SUPERVISOR), P + HOUR)
+    # Rejecting moves no money, so four-eyes does not apply to it; a reviewer's level neither.
+    m = general(policy, order_amount="5000.00")
+    propose(m, R.REFUND, "3000", actor="lead-1")
+    m.apply("reject", Reject(actor="lead-1", reason="wrong amount", role=Role.REVIEWER), P + HOUR)
     assert m.state.status == Status.ACKNOWLEDGED
+    assert next(e for e in m.events if e.type == "rejected").data == {"reason": "wrong amount", "role": "reviewer"}
 
 
 def test_a_case_from_before_approval_levels_keeps_its_rules(policy) -> None:
     # Its snapshot, captured in its history, has no levels: no role is asked for, as when it began.
     m = general(policy)
-    m.policy = m.policy.model_copy(update={"approval_levels": None})
+    recorded = m.policy.model_dump(mode="json")
+    del recorded["approval_levels"]
+    m.policy = PolicySnapshot.model_validate(recorded)
+    assert m.policy.approval_levels is None
     propose(m, R.REFUND, "800", actor="agent-1")
     m.apply("approve", Approve(actor="agent-1"), P + HOUR)
     assert m.state.status == Status.RESOLVING
-    assert "role" not in next(e for e in m.events if e.type == "approved").data
+    assert next(e for e in m.events if e.type == "approved").data == {"note": ""}
+
+
+# --- [approval.levels] in the policy file ------------------------------------------------------
+
+AMOUNT_OR_UNLIMITED = 'must be an amount of at least 0 or "unlimited", got '
+SHIPPED_LEVELS = 'reviewer = 2000\nsupervisor = "unlimited"\n'
+
+
+def _levels(tmp_path, lines: str):
+    text = resources.files("cases").joinpath("default_policy.toml").read_text(encoding="utf-8")
+    assert SHIPPED_LEVELS in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace(SHIPPED_LEVELS, lines, 1), encoding="utf-8")
+    return load_policy(path).snapshot(T0).approval_levels
+
+
+def test_the_shipped_levels_are_captured_in_each_new_case(policy) -> None:
+    assert policy.snapshot(T0).approval_levels == {"reviewer": Decimal("2000"), "supervisor": None}
 
 
 @pytest.mark.parametrize(
-    ("line", "key"),
+    ("lines", "levels"),
     [
-        ("reviewer = -1", "approval.levels.reviewer"),
-        ('reviewer = "lots"', "approval.levels.reviewer"),
-        ("agent = 100", "approval.levels.agent"),
+        ("reviewer = 3000\n", {"reviewer": Decimal("3000"), "supervisor": None}),  # the other keeps its default
+        ("", {"reviewer": Decimal("2000"), "supervisor": None}),
+        ('reviewer = "2500.50"\nsupervisor = 10000\n', {"reviewer": Decimal("2500.50"), "supervisor": Decimal(10000)}),
+        ('reviewer = "unlimited"\n', {"reviewer": None, "supervisor": None}),
     ],
 )
-def test_bad_approval_levels_are_refused_naming_the_key(tmp_path, line, key) -> None:
-    from importlib import resources
+def test_approval_levels_in_the_policy_file(tmp_path, lines, levels) -> None:
+    assert _levels(tmp_path, lines) == levels
 
-    from cases.policy import PolicyError, load_policy
 
-    text = resources.files("cases").joinpath("default_policy.toml").read_text(encoding="utf-8")
-    assert "reviewer = 2000\n" in text
-    bad = tmp_path / "policy.toml"
-    bad.write_text(text.replace("reviewer = 2000\n", line + "\n", 1), encoding="utf-8")
-    with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
-        load_policy(bad)
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("reviewer = -1\n", f"approval.levels.reviewer: {AMOUNT_OR_UNLIMITED}-1"),
+        ('reviewer = "lots"\n', f"approval.levels.reviewer: {AMOUNT_OR_UNLIMITED}'lots'"),
+        ("supervisor = true\n", "approval.levels.supervisor: must be an amount"),
+        ("agent = 100\n", "approval.levels.agent: unknown key"),
+        ("supervisor = 1000\n", "approval.levels: supervisor (1000) must be at least reviewer (2000)"),
+        ('reviewer = "unlimited"\nsupervisor = 5000\n', "approval.levels: supervisor (5000) must be at least reviewer"),
+    ],
+)
+def test_bad_approval_levels_are_refused_naming_the_key(tmp_path, lines, message) -> None:
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        _levels(tmp_path, lines)
