@@ -17,18 +17,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
 from temporalio.service import RPCError
 
-from activities.db import create_pool
 from activities.roster_pg import PostgresRoster, RosterError
 from cases.policy import load_policy
 from cases.routing_models import Presence, RoutingChange, RoutingStatus
-from devstack.database import database_url_or_embedded
-from devstack.postgres import EmbeddedPostgresError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
-from starter.cli.common import case_client, print_json, read_source
+from starter.cli.common import case_client, database_pool, print_json, read_source
 from starter.cli.roster_input import (
     DEFAULT_CAPACITY,
     agent_id,
@@ -176,25 +172,11 @@ async def _import(source: str, settings: Settings, at: datetime) -> None:
 @contextlib.asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[PostgresRoster]:
     calendar = load_policy(settings.policy_path).calendar
-    try:
-        with database_url_or_embedded(settings) as db:
-            try:
-                pool = await create_pool(db.dsn, max_size=2)
-            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
-                raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
-            try:
-                yield PostgresRoster(pool, calendar)
-            except RosterError as err:
-                raise UserError(str(err)) from err
-            except asyncpg.UndefinedTableError as err:
-                raise UserError("the database has no roster tables yet; run `aftersales migrate` first") from err
-            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
-                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-                raise ServiceError(f"PostgreSQL: {reason}") from err
-            finally:
-                await pool.close()
-    except EmbeddedPostgresError as err:
-        raise ServiceError(str(err).splitlines()[0]) from err
+    async with database_pool(settings, needs="roster") as pool:
+        try:
+            yield PostgresRoster(pool, calendar)
+        except RosterError as err:
+            raise UserError(str(err)) from err
 
 
 async def _announce(settings: Settings, changes: list[RoutingChange], **extra: Any) -> None:
