@@ -1,21 +1,30 @@
 """The customer's view of their own case (STANDARDS S13.3): where it stands in plain words, what
-happens next and by when, what they may do now, and a public timeline.
+happens next, who acts and by when, what they may do now, and a public timeline.
 
-It is an allow-list: only the event types below reach the customer, each with a title written
-for them, so a new internal event (a note, an escalation, an assignment) stays hidden until
-someone decides otherwise. No actor id, staff name, team or escalation level is ever copied.
+The timeline is an allow-list: only the event types in `_PUBLIC` reach the customer, each with a
+title written for them and only the data fields named there, so a new internal event (a note, an
+escalation, an assignment) stays hidden until someone decides otherwise. No actor id, staff
+name, team, escalation level, SLA warning or reviewer's note is ever copied.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cases import sla
 from cases.actions import ACTIONS
 from cases.authority import CUSTOMER_ACTIONS
 from cases.clocks import ClockName
-from cases.models import CaseEvent, CaseState, Status
+from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
+
+Language = Literal["en", "zh"]
+WaitingOn = Literal["customer", "us"]
 
 
 class PublicEvent(BaseModel):
@@ -33,99 +42,206 @@ class CustomerProgress(BaseModel):
     status: Status
     headline: str
     next_step: str
+    # Whose move it is; None once nothing more is expected of anyone.
+    waiting_on: WaitingOn | None = None
     next_deadline: datetime | None = None
     actions_available: list[str]
     timeline: list[PublicEvent]
 
 
-# (headline, next step); `{amount}` and `{plan}` come from the proposal or resolution.
-_WORDS: dict[str, dict[Status, tuple[str, str]]] = {
+# (headline, next step, who acts). `{by}` is the deadline in words, or nothing when there is
+# none; `{what}`, `{doing}`, `{rma}`, `{proof}` and `{visit}` come from the case.
+_US: WaitingOn = "us"
+_THEM: WaitingOn = "customer"
+_WORDS: dict[Language, dict[Status, tuple[str, str, WaitingOn | None]]] = {
     "en": {
-        Status.REGISTERED: ("We have received your request.", "An agent will respond to you."),
-        Status.ACKNOWLEDGED: ("An agent is working on your request.", "We will propose a solution."),
-        Status.AWAITING_CUSTOMER: ("We need more information from you.", "Please answer our question."),
-        Status.AWAITING_APPROVAL: ("A {plan} of {amount} is being reviewed.", "We will tell you the decision."),
-        Status.RESOLVING: ("Your {plan} of {amount} has been approved and is being carried out.",
-                           "We will tell you when it is done."),
-        Status.AWAITING_RETURN: ("Your return is authorised.", "Please ship the item back before the window ends."),
-        Status.RETURN_IN_TRANSIT: ("Your return parcel is on its way to us.", "We will inspect it when it arrives."),
+        Status.REGISTERED: ("We have received your request and an agent will respond{by}.",
+                            "An agent reviews your request and replies to you.", _US),
+        Status.ACKNOWLEDGED: ("An agent is working on your request and will get back to you{by}.",
+                              "We will propose a solution, or ask you for anything we still need.", _US),
+        Status.AWAITING_CUSTOMER: ("We need more information from you before we can continue.",
+                                   "Please answer our question; your case waits for your reply.", _THEM),
+        Status.AWAITING_APPROVAL: ("We have proposed a {what}, and it is being reviewed.",
+                                   "We will tell you the decision{by}.", _US),
+        Status.RESOLVING: ("Your {what} has been approved and is being {doing}.",
+                           "We will tell you when it is done{by}.", _US),
+        Status.AWAITING_RETURN: ("We are waiting for your return parcel (return number {rma}).",
+                                 "Please ship the item back{by}, and tell us the carrier and tracking "
+                                 "number.", _THEM),
+        Status.RETURN_IN_TRANSIT: ("Your return parcel is on its way to us.",
+                                   "We will inspect the item when it arrives.", _US),
         Status.INSPECTING: ("We have received your return and are inspecting it.",
-                            "We will tell you the result."),
-        Status.REPAIRING: ("Your repair is booked.", "We will tell you the result of the repair."),
-        Status.AWAITING_CONFIRMATION: ("Your {plan} of {amount} is done.",
-                                       "Please confirm the result, or tell us what is still wrong."),
-        Status.AWAITING_RATING: ("Thank you for confirming.", "Please rate our service."),
-        Status.FOLLOW_UP: ("Your case is resolved.", "We may contact you once more to check all is well."),
-        Status.CLOSED: ("Your case is closed.", "Nothing more is needed from you."),
-        Status.WITHDRAWN: ("Your request was withdrawn.", "Nothing more is needed from you."),
-        Status.LAPSED: ("The return window ended before the item was shipped.", "Contact us to open a new request."),
+                            "We will tell you the result{by}.", _US),
+        Status.REPAIRING: ("We are arranging your repair.", "We will tell you the appointment{by}.", _US),
+        Status.AWAITING_CONFIRMATION: ("Your {what} has been carried out{proof}.",
+                                       "Please confirm the result or dispute it{by}; if we do not hear "
+                                       "from you, we take it as confirmed.", _THEM),
+        Status.AWAITING_RATING: ("Thank you for confirming the result.",
+                                 "Please rate our service from 1 to 5{by}.", _THEM),
+        Status.FOLLOW_UP: ("Your case is resolved.", "We will contact you once more to check all is well{by}.",
+                           _US),
+        Status.CLOSED: ("Your case is closed.", "Nothing more is needed from you.", None),
+        Status.WITHDRAWN: ("Your request was withdrawn.", "Nothing more is needed from you.", None),
+        Status.LAPSED: ("Your return was not shipped within the return window, so the case is closed.",
+                        "Contact us if you still need help.", None),
     },
     "zh": {
-        Status.REGISTERED: ("我们已收到您的售后申请。", "客服将尽快回复您。"),
-        Status.ACKNOWLEDGED: ("客服正在处理您的申请。", "我们将为您提出解决方案。"),
-        Status.AWAITING_CUSTOMER: ("我们需要您补充信息。", "请回复我们的问题。"),
-        Status.AWAITING_APPROVAL: ("{amount}的{plan}方案正在复核。", "我们会告知您复核结果。"),
-        Status.RESOLVING: ("{amount}的{plan}已获批准，正在执行。", "完成后我们会通知您。"),
-        Status.AWAITING_RETURN: ("退货已获批准。", "请在退货期限内寄回商品。"),
-        Status.RETURN_IN_TRANSIT: ("您的退货包裹正在寄回途中。", "收到后我们将进行检测。"),
-        Status.INSPECTING: ("我们已收到退货，正在检测。", "我们会告知您检测结果。"),
-        Status.REPAIRING: ("维修已预约。", "我们会告知您维修结果。"),
-        Status.AWAITING_CONFIRMATION: ("{amount}的{plan}已完成。", "请确认处理结果，或告诉我们仍存在的问题。"),
-        Status.AWAITING_RATING: ("感谢您的确认。", "请为我们的服务评分。"),
-        Status.FOLLOW_UP: ("您的问题已解决。", "我们可能会再次回访，确认一切正常。"),
-        Status.CLOSED: ("您的售后单已关闭。", "无需您再做任何操作。"),
-        Status.WITHDRAWN: ("您的申请已撤回。", "无需您再做任何操作。"),
-        Status.LAPSED: ("退货期限已过，商品未寄回。", "如需帮助，请重新提交申请。"),
+        Status.REGISTERED: ("我们已收到您的售后申请，客服将尽快回复您{by}。", "客服将审核您的申请并回复您。", _US),
+        Status.ACKNOWLEDGED: ("客服正在处理您的申请，将尽快答复您{by}。",
+                              "我们将为您提出解决方案，或向您了解所需信息。", _US),
+        Status.AWAITING_CUSTOMER: ("我们需要您补充信息后才能继续处理。",
+                                   "请回复我们的问题，您的售后单正在等待您的回复。", _THEM),
+        Status.AWAITING_APPROVAL: ("我们已为您提出{what}方案，正在复核。", "我们会告知您复核结果{by}。", _US),
+        Status.RESOLVING: ("您的{what}已获批准，正在{doing}。", "完成后我们会通知您{by}。", _US),
+        Status.AWAITING_RETURN: ("我们正在等待您寄回商品（退货单号 {rma}）。",
+                                 "请寄回商品{by}，并告诉我们快递公司和运单号。", _THEM),
+        Status.RETURN_IN_TRANSIT: ("您的退货包裹正在寄回途中。", "商品到达后我们将进行检测。", _US),
+        Status.INSPECTING: ("我们已收到您的退货，正在检测。", "我们会告知您检测结果{by}。", _US),
+        Status.REPAIRING: ("我们正在为您安排维修。", "我们会告知您维修预约时间{by}。", _US),
+        Status.AWAITING_CONFIRMATION: ("您的{what}已完成{proof}。",
+                                       "请确认处理结果或提出异议{by}；逾期未回复将视为确认。", _THEM),
+        Status.AWAITING_RATING: ("感谢您确认处理结果。", "请为我们的服务打1–5分{by}。", _THEM),
+        Status.FOLLOW_UP: ("您的问题已解决。", "我们会再回访一次，确认一切正常{by}。", _US),
+        Status.CLOSED: ("您的售后单已关闭。", "无需您再做任何操作。", None),
+        Status.WITHDRAWN: ("您的申请已撤回。", "无需您再做任何操作。", None),
+        Status.LAPSED: ("退货未在期限内寄出，售后单已关闭。", "如仍需帮助，请联系我们。", None),
     },
 }
 
-_PLANS = {
-    "en": {"refund": "refund", "refund_only": "refund", "return_refund": "return and refund",
-           "exchange": "exchange", "repair": "repair", "compensation": "compensation",
-           "explanation": "reply", "coupon": "coupon"},
-    "zh": {"refund": "退款", "refund_only": "仅退款", "return_refund": "退货退款", "exchange": "换货",
-           "repair": "维修", "compensation": "补偿", "explanation": "答复", "coupon": "优惠券"},
+# A booked repair has a visit to name; before the booking the case waits on the repair partner.
+_REPAIR_BOOKED: dict[Language, tuple[str, str]] = {
+    "en": ("Your repair is booked for {visit}.", "We will tell you the result of the repair."),
+    "zh": ("您的维修已预约在 {visit}。", "我们会告知您维修结果。"),
 }
 
-# Event type -> (title in English, title in Chinese). Only these are public.
-_PUBLIC: dict[str, tuple[str, str]] = {
-    "opened": ("Request received", "已受理"),
-    "acknowledged": ("An agent responded", "客服已响应"),
-    "info_requested": ("We asked for more information", "需要补充信息"),
-    "customer_replied": ("You sent the information", "您已补充信息"),
-    "agent_replied": ("Reply from customer service", "客服回复"),
-    "customer_message": ("Your message", "您的留言"),
-    "resolution_proposed": ("Solution proposed", "已提出解决方案"),
-    "approved": ("Solution approved", "方案已批准"),
-    "rejected": ("We are preparing a new proposal", "正在重新制定方案"),
-    "return_authorized": ("Return authorised", "退货已授权"),
-    "return_shipped": ("Return shipped", "退货已寄出"),
-    "return_received": ("Return received", "退货已收到"),
-    "inspection_result": ("Return inspected", "退货检测完成"),
-    "repair_booked": ("Repair booked", "维修已预约"),
-    "repair_result": ("Repair finished", "维修完成"),
-    "resolution_executed": ("Solution carried out", "方案已执行"),
-    "confirmed": ("You confirmed the result", "您已确认结果"),
-    "accepted_by_silence": ("Result taken as confirmed", "结果视为已确认"),
-    "disputed": ("You disputed the result", "您对结果提出异议"),
-    "rated": ("You rated our service", "您已评价"),
-    "closed": ("Case closed", "售后单已关闭"),
-    "withdrawn": ("Request withdrawn", "申请已撤回"),
-    "return_lapsed": ("Return window ended", "退货期限已过"),
+_BY: dict[Language, str] = {"en": " by {due}", "zh": "（最晚 {due}）"}
+_DOING: dict[Language, tuple[str, str]] = {"en": ("paid", "carried out"), "zh": ("支付", "执行")}
+
+_PLANS: dict[Language, dict[ResolutionType, str]] = {
+    "en": {ResolutionType.REFUND: "refund", ResolutionType.REFUND_ONLY: "refund",
+           ResolutionType.RETURN_REFUND: "return and refund", ResolutionType.EXCHANGE: "exchange",
+           ResolutionType.REPAIR: "repair", ResolutionType.COMPENSATION: "compensation",
+           ResolutionType.EXPLANATION: "explanation"},
+    "zh": {ResolutionType.REFUND: "退款", ResolutionType.REFUND_ONLY: "仅退款",
+           ResolutionType.RETURN_REFUND: "退货退款", ResolutionType.EXCHANGE: "换货",
+           ResolutionType.REPAIR: "维修", ResolutionType.COMPENSATION: "补偿",
+           ResolutionType.EXPLANATION: "答复"},
 }
 
-# Of an event's data, only what the customer gave or must know, never who on our side did it.
-_DETAIL_KEYS = ("text", "question", "rma", "tracking_number", "result", "reference", "scheduled_for",
-                "score", "refund_reference", "replacement_tracking", "coupon_code", "repair_record")
+# The proof of what was done that the customer may quote back to us or to their bank.
+_PROOF: dict[Language, dict[str, str]] = {
+    "en": {"refund_reference": "refund reference", "replacement_tracking": "tracking number",
+           "coupon_code": "coupon code", "repair_record": "repair record", "repair_booking": "repair booking"},
+    "zh": {"refund_reference": "退款单号", "replacement_tracking": "运单号", "coupon_code": "优惠券码",
+           "repair_record": "维修记录", "repair_booking": "维修预约号"},
+}
 
-# The deadline that matters to the customer in each status: ours to answer, or theirs to act by.
+_OUTCOMES: dict[Language, dict[str, str]] = {
+    "en": {"passed": "passed", "failed": "did not pass", "fixed": "fixed", "not_fixable": "not fixable"},
+    "zh": {"passed": "检测通过", "failed": "检测未通过", "fixed": "已修复", "not_fixable": "无法修复"},
+}
+
+@dataclass(frozen=True)
+class _Reader:
+    """What a timeline entry is written in: the customer's language and the order's currency."""
+
+    lang: Language
+    currency: str
+
+
+Detail = Callable[[dict[str, Any], _Reader], list[str]]
+
+
+def _fields(*keys: str) -> Detail:
+    return lambda data, _: [str(data[k]) for k in keys if isinstance(data.get(k), str | int) and data[k] != ""]
+
+
+def _opened(data: dict[str, Any], r: _Reader) -> list[str]:
+    order = data.get("order_id")
+    return [f"{'订单' if r.lang == 'zh' else 'Order'} {order}"] if isinstance(order, str) else []
+
+
+def _plan(data: dict[str, Any], r: _Reader) -> list[str]:
+    try:
+        kind = ResolutionType(str(data.get("type")))
+    except ValueError:
+        return []
+    return [_what(kind, _decimal(data.get("amount")), r.currency, r.lang)]
+
+
+def _executed(data: dict[str, Any], r: _Reader) -> list[str]:
+    proof = data.get("proof")
+    shown = proof if isinstance(proof, dict) else {}
+    return _plan(data, r) + [f"{label} {shown[k]}" for k, label in _PROOF[r.lang].items()
+                             if isinstance(shown.get(k), str)]
+
+
+def _outcome(data: dict[str, Any], r: _Reader) -> list[str]:
+    words = [_OUTCOMES[r.lang].get(str(data.get("result")), "")]
+    return [w for w in words if w] + _fields("repair_record")(data, r)
+
+
+def _inspected(data: dict[str, Any], r: _Reader) -> list[str]:
+    # The reason for a failed inspection is what the customer is told (`InspectionResult`).
+    told = _fields("notes")(data, r) if data.get("result") == "failed" else []
+    return _outcome(data, r) + told
+
+
+def _booked(data: dict[str, Any], r: _Reader) -> list[str]:
+    at = data.get("scheduled_for")
+    try:
+        when = [_when(datetime.fromisoformat(at), None)] if isinstance(at, str) else []
+    except ValueError:
+        when = []
+    return when + _fields("reference")(data, r)
+
+
+def _score(data: dict[str, Any], r: _Reader) -> list[str]:
+    score = data.get("score")
+    return ([f"{score}/5"] if isinstance(score, int) else []) + _fields("comment")(data, r)
+
+
+_NONE: Detail = _fields()
+
+# Event type -> title in each language and the detail it may show. Only these are public; the
+# texts shown are the customer's own words or words addressed to them.
+_PUBLIC: dict[str, tuple[dict[Language, str], Detail]] = {
+    "opened": ({"en": "Request received", "zh": "已受理"}, _opened),
+    "acknowledged": ({"en": "An agent responded", "zh": "客服已响应"}, _NONE),
+    "info_requested": ({"en": "We asked for more information", "zh": "需要补充信息"}, _fields("question")),
+    "customer_replied": ({"en": "You sent the information", "zh": "您已补充信息"}, _fields("text")),
+    "agent_replied": ({"en": "Reply from customer service", "zh": "客服回复"}, _fields("text")),
+    "customer_message": ({"en": "Your message", "zh": "您的留言"}, _fields("text")),
+    "resolution_proposed": ({"en": "Solution proposed", "zh": "已提出解决方案"}, _plan),
+    "approved": ({"en": "Solution approved", "zh": "方案已批准"}, _NONE),
+    "rejected": ({"en": "We are reconsidering the solution", "zh": "正在重新制定方案"}, _NONE),
+    "return_authorized": ({"en": "Return authorised", "zh": "退货已授权"}, _fields("rma")),
+    "return_abandoned": ({"en": "Return no longer needed", "zh": "无需退货"}, _fields("rma")),
+    "return_shipped": ({"en": "Return shipped", "zh": "退货已寄出"}, _fields("carrier", "tracking_number")),
+    "return_received": ({"en": "Return received", "zh": "退货已收到"}, _fields("rma")),
+    "inspection_result": ({"en": "Return inspected", "zh": "退货检测完成"}, _inspected),
+    "repair_requested": ({"en": "Repair being arranged", "zh": "正在安排维修"}, _NONE),
+    "repair_booked": ({"en": "Repair booked", "zh": "维修已预约"}, _booked),
+    "repair_result": ({"en": "Repair finished", "zh": "维修完成"}, _outcome),
+    "resolution_executed": ({"en": "Solution carried out", "zh": "方案已执行"}, _executed),
+    "confirmed": ({"en": "You confirmed the result", "zh": "您已确认结果"}, _NONE),
+    "accepted_by_silence": ({"en": "Result taken as confirmed", "zh": "结果视为已确认"}, _NONE),
+    "disputed": ({"en": "You disputed the result", "zh": "您对结果提出异议"}, _fields("reason")),
+    "reopened": ({"en": "We are looking at your case again", "zh": "售后单已重新处理"}, _NONE),
+    "rated": ({"en": "You rated our service", "zh": "您已评价"}, _score),
+    "closed": ({"en": "Case closed", "zh": "售后单已关闭"}, _NONE),
+    "withdrawn": ({"en": "Request withdrawn", "zh": "申请已撤回"}, _NONE),
+    "return_lapsed": ({"en": "Return window ended", "zh": "退货期限已过"}, _fields("rma")),
+}
+
+# The clocks whose due time is a promise to the customer (ours to answer), or their own window,
+# in each status; the earliest one still ahead is the deadline shown.
 _CLOCK_FOR: dict[Status, tuple[ClockName, ...]] = {
-    Status.REGISTERED: (ClockName.FIRST_RESPONSE,),
+    Status.REGISTERED: (ClockName.FIRST_RESPONSE, ClockName.NEXT_REPLY),
     Status.ACKNOWLEDGED: (ClockName.NEXT_REPLY, ClockName.RESOLUTION),
-    Status.AWAITING_APPROVAL: (ClockName.RESOLUTION,),
+    Status.AWAITING_APPROVAL: (ClockName.NEXT_REPLY, ClockName.RESOLUTION),
     Status.RESOLVING: (ClockName.RESOLUTION,),
     Status.AWAITING_RETURN: (ClockName.RETURN_WINDOW,),
-    Status.RETURN_IN_TRANSIT: (ClockName.RETURN_TRANSIT,),
     Status.INSPECTING: (ClockName.INSPECTION,),
     Status.REPAIRING: (ClockName.REPAIR,),
 }
@@ -134,48 +250,88 @@ _CLOCK_FOR: dict[Status, tuple[ClockName, ...]] = {
 def customer_progress(
     state: CaseState, events: list[CaseEvent], now: datetime, language: str = "en"
 ) -> CustomerProgress:
-    lang = language if language in _WORDS else "en"
-    headline, step = _WORDS[lang][state.status]
+    lang: Language = "zh" if language.lower().split("-")[0] == "zh" else "en"
+    headline, step, waiting_on = _WORDS[lang][state.status]
+    deadline = _deadline(state, now)
+    repair = state.repair
+    if state.status == Status.REPAIRING and repair is not None and repair.scheduled_for is not None:
+        headline, step = _REPAIR_BOOKED[lang]
+    values = _values(state, lang, deadline, now)
+    reader = _Reader(lang, state.intake.currency)
     return CustomerProgress(
         case_id=state.case_id,
         status=state.status,
-        headline=headline.format(**_amounts(state, lang)),
-        next_step=step,
-        next_deadline=_deadline(state, now),
+        headline=headline.format_map(values),
+        next_step=step.format_map(values),
+        waiting_on=waiting_on,
+        next_deadline=deadline,
         actions_available=sorted(a for a in CUSTOMER_ACTIONS if state.status in ACTIONS[a].allowed),
-        timeline=[_public(e, lang) for e in sorted(events, key=lambda e: e.seq) if e.type in _PUBLIC],
+        timeline=[_public(e, reader) for e in sorted(events, key=lambda e: e.seq) if e.type in _PUBLIC],
     )
 
 
-def _amounts(state: CaseState, lang: str) -> dict[str, str]:
+def _values(state: CaseState, lang: Language, deadline: datetime | None, now: datetime) -> dict[str, str]:
     chosen = state.resolution or state.proposal
-    if chosen is None:
-        return {"plan": _PLANS[lang]["refund"], "amount": "—"}
-    return {"plan": _PLANS[lang].get(chosen.type.value, chosen.type.value),
-            "amount": f"{chosen.amount} {state.intake.currency}"}
+    proof = state.resolution.proof if state.resolution else {}
+    shown = [f"{label} {proof[k]}" for k, label in _PROOF[lang].items() if k in proof]
+    open_paren, close_paren = ("（", "）") if lang == "zh" else (" (", ")")
+    repair = state.repair
+    return {
+        "by": _BY[lang].format(due=_when(deadline, now)) if deadline else "",
+        "what": _what(chosen.type, chosen.amount, state.intake.currency, lang) if chosen
+        else ("解决方案" if lang == "zh" else "solution"),
+        "doing": _DOING[lang][0 if chosen and chosen.type in MUST_PAY else 1],
+        "rma": state.return_leg.rma if state.return_leg else "—",
+        "proof": f"{open_paren}{'; '.join(shown)}{close_paren}" if shown else "",
+        "visit": _when(repair.scheduled_for, now) if repair and repair.scheduled_for else "—",
+    }
+
+
+def _what(kind: ResolutionType, amount: Decimal | None, currency: str | None, lang: Language) -> str:
+    plan = _PLANS[lang][kind]
+    if amount is None or amount <= 0:
+        return plan
+    money = f"{amount:.2f}" + (f" {currency}" if currency else "")
+    return f"{plan}（{money}）" if lang == "zh" else f"{plan} of {money}"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _when(at: datetime | None, now: datetime | None) -> str:
+    """UTC, the same in both languages; the app can show `next_deadline` in local time itself."""
+    if at is None:
+        return "—"
+    utc = at.astimezone(UTC)
+    if now is not None and utc.date() == now.astimezone(UTC).date():
+        return utc.strftime("%H:%M UTC")
+    return utc.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _deadline(state: CaseState, now: datetime) -> datetime | None:
+    """The next due time the customer is waiting for or must meet; a past one says nothing."""
+    candidates: list[datetime | None]
     if state.status == Status.AWAITING_CONFIRMATION:
-        return state.confirmation_due_at
-    if state.status == Status.AWAITING_RATING:
-        return state.survey_due_at
-    for name in _CLOCK_FOR.get(state.status, ()):
-        clock = state.clocks.get(name)
-        if clock is not None and clock.due_at is not None and clock.stopped_at is None:
-            return clock.due_at
-    return None
+        candidates = [state.confirmation_due_at]
+    elif state.status == Status.AWAITING_RATING:
+        candidates = [state.survey_due_at]
+    elif state.status == Status.FOLLOW_UP:
+        candidates = [state.follow_up.scheduled_for if state.follow_up else None]
+    elif state.status == Status.REPAIRING and state.repair is not None and state.repair.scheduled_for:
+        candidates = [state.repair.scheduled_for]
+    else:
+        clocks = [state.clocks.get(name) for name in _CLOCK_FOR.get(state.status, ())]
+        candidates = [c.due_at for c in clocks if c is not None and sla.is_open(c) and c.paused_at is None]
+    ahead = [at for at in candidates if at is not None and at > now]
+    return min(ahead) if ahead else None
 
 
-def _public(event: CaseEvent, lang: str) -> PublicEvent:
-    english, chinese = _PUBLIC[event.type]
-    data = dict(event.data)
-    if event.type == "resolution_executed":
-        proof = data.get("proof") or {}
-        data = {k: v for k, v in (proof.items() if isinstance(proof, dict) else ())}
-    details = [f"{data[k]}" for k in _DETAIL_KEYS if isinstance(data.get(k), str | int) and data.get(k) != ""]
-    return PublicEvent(
-        at=event.at,
-        title=english if lang == "en" else chinese,
-        detail=" · ".join(details)[:4000] or None,
-    )
+def _public(event: CaseEvent, reader: _Reader) -> PublicEvent:
+    titles, detail = _PUBLIC[event.type]
+    shown = " · ".join(detail(dict(event.data), reader))
+    return PublicEvent(at=event.at, title=titles[reader.lang], detail=shown[:4000] or None)
+
