@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 PREFIX = "cst1"
 MAX_TOKEN_LENGTH = 1024
+# Unpadded base64url only: the lenient decoder would skip stray characters, and then many strings
+# would be the same token.
+_PART = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class TokenError(ValueError):
@@ -34,6 +38,9 @@ class CustomerClaims(BaseModel):
 
 
 def issue(case_id: str, secret: bytes, key_id: str, now: datetime, ttl: timedelta) -> str:
+    if ttl <= timedelta(0):
+        raise ValueError("a customer link needs a positive lifetime")
+    # Whole seconds: the link is good until the second it names, and not one beyond.
     expires = int((now + ttl).timestamp())
     payload = _b64(json.dumps({"c": case_id, "e": expires, "k": key_id}, separators=(",", ":")).encode())
     return f"{PREFIX}.{payload}.{_b64(_mac(secret, payload))}"
@@ -46,20 +53,25 @@ def verify(token: str, secrets: Mapping[str, bytes], now: datetime) -> CustomerC
     if len(parts) != 3 or parts[0] != PREFIX:
         raise TokenError("malformed")
     _, payload, signature = parts
+    if not (_PART.fullmatch(payload) and _PART.fullmatch(signature)):
+        raise TokenError("malformed")
     try:
         claims = json.loads(_unb64(payload))
         mac = _unb64(signature)
         case_id, expires, key_id = claims["c"], claims["e"], claims["k"]
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed") from None
-    if not (isinstance(case_id, str) and isinstance(expires, int) and isinstance(key_id, str)):
+    if not (isinstance(case_id, str) and type(expires) is int and isinstance(key_id, str)):
         raise TokenError("malformed")
     secret = secrets.get(key_id)
     if secret is None:
         raise TokenError("unknown key")
     if not hmac.compare_digest(mac, _mac(secret, payload)):
         raise TokenError("bad signature")
-    expires_at = datetime.fromtimestamp(expires, UTC)
+    try:
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError("malformed") from None
     if now >= expires_at:
         raise TokenError("expired")
     return CustomerClaims(case_id=case_id, expires_at=expires_at, key_id=key_id)
