@@ -15,8 +15,10 @@ from fastapi import Depends, Request
 from cases.authority import Role
 from starter.api.keys import ApiKey, KeyStore
 from starter.api.problems import ApiProblem
+from starter.api.services import Services
 
-# Counts this key's request in the current minute and answers the count and the seconds left.
+# Counts a request of one key (or one customer link) in the current minute and answers the count
+# and the seconds left.
 _HIT = """
 WITH hit AS (
     INSERT INTO api_rate_windows (key_id, window_start, requests)
@@ -58,21 +60,26 @@ async def caller(request: Request) -> Caller:
     presented = bearer(request)
     if presented is None:
         raise unauthorized("an API key is required: Authorization: Bearer ak_…")
-    services = request.app.state.services
+    services: Services = request.app.state.services
     keys: KeyStore = services.keys
     key = await keys.authenticate(presented)
     if key is None:
         raise unauthorized("the API key is unknown or revoked")
+    await count_request(services, key.id, "this key")
+    return Caller(key)
+
+
+async def count_request(services: Services, counted_as: str, who: str) -> None:
+    """Count one request against `counted_as`'s per-minute limit; 429 once it is over."""
     limit = services.api.requests_per_minute
-    row = await services.pool.fetchrow(_HIT, key.id)
+    row = await services.pool.fetchrow(_HIT, counted_as)
     if row["requests"] == 1:
-        await services.pool.execute(_PRUNE, key.id)
+        await services.pool.execute(_PRUNE, counted_as)
     if row["requests"] > limit:
         raise ApiProblem(
-            429, f"this key is over its limit of {limit} requests a minute",
+            429, f"{who} is over its limit of {limit} requests a minute",
             headers={"Retry-After": str(max(1, row["retry_after"]))},
         )
-    return Caller(key)
 
 
 def requires(roles: frozenset[Role], what: str) -> Callable[..., Awaitable[Caller]]:

@@ -4,11 +4,13 @@ shows, and the customer's own four actions on that case and no other.
 A link is issued by a backend or an agent (`POST /v1/cases/{id}/customer-link`) and handed to the
 customer app. It authenticates `GET /v1/progress` and `POST /v1/progress/actions/{action}` only;
 every staff route wants an API key and answers a link with 401. The answers are the customer's
-view, never the internal state: no notes, no staff names, no escalation levels.
+view, never the internal state: no notes, no staff names, no escalation levels. Each case's link
+counts against the same per-minute limit as a key (STANDARDS S13.5).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -19,11 +21,11 @@ from cases.authority import CUSTOMER_ACTIONS, LINK_ISSUERS
 from cases.progress import CustomerProgress, customer_progress
 from starter.api import customer_token
 from starter.api.action_bodies import action_model, body_model
-from starter.api.auth import Caller, bearer, requires, unauthorized
+from starter.api.auth import Caller, bearer, count_request, requires, unauthorized
 from starter.api.case_routes import CaseIdPath
 from starter.api.errors import raise_for
 from starter.api.events import case_events
-from starter.api.problems import PROBLEM_RESPONSES
+from starter.api.problems import PROBLEM_RESPONSES, ApiProblem, FieldError
 from starter.api.services import Services, services
 from starter.api.signing import SigningKeys
 from starter.client import CaseError
@@ -47,24 +49,39 @@ class CustomerLink(BaseModel):
     expires_at: datetime
 
 
+# A token signed by a key this replica has not read yet makes it read the keys again, but not
+# more often than this, so made-up key ids cannot turn every request into a query.
+KEY_RELOAD_INTERVAL = 10.0
+
+
 async def customer_case(request: Request) -> str:
-    """The case the presented link is for, or 401."""
+    """The case the presented link is for, or 401; each link has the per-key rate limit."""
     presented = bearer(request)
     if presented is None or not presented.startswith(f"{customer_token.PREFIX}."):
         raise unauthorized("a customer link is required: Authorization: Bearer cst1.…")
     svc: Services = request.app.state.services
     now = datetime.now(UTC)
     try:
-        return customer_token.verify(presented, svc.signing.secrets, now).case_id
+        claims = customer_token.verify(presented, svc.signing.secrets, now)
     except customer_token.TokenError as err:
-        if str(err) != "unknown key":
-            raise unauthorized(f"the customer link is {err}") from None
-    # Signed by a key another replica added since this one started: read the keys again.
+        if str(err) != "unknown key" or not await _reload_keys(request, svc):
+            raise unauthorized(f"the customer link is refused ({err})") from None
+        try:
+            claims = customer_token.verify(presented, svc.signing.secrets, now)
+        except customer_token.TokenError as again:
+            raise unauthorized(f"the customer link is refused ({again})") from None
+    await count_request(svc, f"link:{claims.case_id}", "this case's link")
+    return claims.case_id
+
+
+async def _reload_keys(request: Request, svc: Services) -> bool:
+    """Read the signing keys again (another replica may have rotated them); False if done lately."""
+    last: float = getattr(request.app.state, "signing_keys_read_at", float("-inf"))
+    if time.monotonic() - last < KEY_RELOAD_INTERVAL:
+        return False
+    request.app.state.signing_keys_read_at = time.monotonic()
     svc.signing = await SigningKeys.load(svc.pool)
-    try:
-        return customer_token.verify(presented, svc.signing.secrets, now).case_id
-    except customer_token.TokenError as err:
-        raise unauthorized(f"the customer link is {err}") from None
+    return True
 
 
 @router.post(
@@ -81,13 +98,18 @@ async def create_link(
         await svc.cases.state(case_id)  # an unknown case gets no link
     except CaseError as err:
         raise_for(err)
-    hours = min((body.ttl_hours if body else None) or svc.api.customer_link_hours, svc.api.customer_link_hours)
+    longest = svc.api.customer_link_hours
+    hours = (body.ttl_hours if body else None) or longest
+    if hours > longest:
+        raise ApiProblem(422, f"ttl_hours: at most {longest}", errors=[
+            FieldError(field="ttl_hours", message=f"a customer link lasts at most {longest} hours here"),
+        ])
     now = datetime.now(UTC)
     token = customer_token.issue(
         case_id, svc.signing.secrets[svc.signing.current], svc.signing.current, now, timedelta(hours=hours)
     )
-    return CustomerLink(case_id=case_id, token=token, expires_at=customer_token.verify(
-        token, svc.signing.secrets, now).expires_at)
+    claims = customer_token.verify(token, svc.signing.secrets, now)
+    return CustomerLink(case_id=case_id, token=token, expires_at=claims.expires_at)
 
 
 async def _progress(svc: Services, case_id: str, language: str) -> CustomerProgress:

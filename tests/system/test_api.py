@@ -208,70 +208,181 @@ async def test_a_reviewer_over_their_level_is_403_and_a_supervisor_approves(api:
         assert approved.status_code == 200 and approved.json()["review"]["by"].startswith("supervisor-")
 
 
-async def _link(backend: Any, case_id: str) -> str:
-    answer = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": 2})
+async def _link(backend: Any, case_id: str, **body: Any) -> str:
+    answer = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": 2} | body)
     assert answer.status_code == 201, answer.text
     return answer.json()["token"]  # type: ignore[no-any-return]
 
 
+async def _signing_key(api: LiveApi) -> tuple[str, bytes]:
+    row = await api.pool.fetchrow("SELECT id, secret FROM api_signing_keys ORDER BY created_at DESC, id DESC LIMIT 1")
+    return row["id"], bytes(row["secret"])
+
+
+async def _refund_awaiting_confirmation(api: LiveApi, backend: Any, staff: Any, review: Any, note: str) -> str:
+    """A case with an internal note, acknowledged, a refund proposed and a reviewer's approval."""
+    case_id: str = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+    assert (await staff.post(f"/v1/cases/{case_id}/actions/note", json={"text": note})).status_code == 200
+    await staff.post(f"/v1/cases/{case_id}/actions/assign", json={"handler": "agent-li", "team": "vip-desk"})
+    await staff.post(f"/v1/cases/{case_id}/actions/acknowledge", json={})
+    await staff.post(f"/v1/cases/{case_id}/actions/propose_resolution", json={"type": "refund", "amount": "800"})
+    approved = await review.post(f"/v1/cases/{case_id}/actions/approve", json={"note": "PRIVATE-REVIEW-NOTE"})
+    assert approved.status_code == 200, approved.text
+
+    async def state() -> dict[str, Any]:
+        return (await staff.get(f"/v1/cases/{case_id}")).json()  # type: ignore[no-any-return]
+
+    await eventually(state, lambda s: s["status"] == "awaiting_confirmation", "refund paid", timeout=60)
+    return case_id
+
+
+async def test_a_customer_link_is_issued_by_a_backend_or_agent_for_a_known_case(api: LiveApi) -> None:
+    system, reviewer, warehouse = await api.key("system"), await api.key("reviewer"), await api.key("warehouse")
+    async with api.client(system) as backend, api.client(reviewer) as review, api.client(warehouse) as goods:
+        case_id = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+        issued = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": 3})
+        assert issued.status_code == 201, issued.text
+        link = issued.json()
+        assert set(link) == {"case_id", "token", "expires_at"} and link["case_id"] == case_id
+        assert link["token"].startswith("cst1.") and "Li Wei" not in link["token"]
+        assert (await backend.post(f"/v1/cases/{case_id}/customer-link")).status_code == 201  # the default life
+        unknown = await backend.post("/v1/cases/apinosuchcase1/customer-link", json={})
+        assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+        too_long = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": 24 * 89})
+        assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "ttl_hours"
+        for hours in (0, -1, "a"):
+            bad = await backend.post(f"/v1/cases/{case_id}/customer-link", json={"ttl_hours": hours})
+            assert bad.status_code == 422, (hours, bad.text)
+        for other in (review, goods):
+            assert (await other.post(f"/v1/cases/{case_id}/customer-link", json={})).status_code == 403
+    async with api.client(link["token"]) as customer:
+        # A link cannot issue links, nor read the staff's view of its own case.
+        assert (await customer.post(f"/v1/cases/{case_id}/customer-link", json={})).status_code == 401
+        assert (await customer.get(f"/v1/cases/{case_id}/timeline")).status_code == 401
+        progress = await customer.get("/v1/progress")
+        assert progress.status_code == 200 and progress.json()["case_id"] == case_id
+
+
 async def test_a_customer_link_follows_and_answers_its_own_case_only(api: LiveApi) -> None:
-    system, agent = await api.key("system"), await api.key("agent", "agent-secretive")
+    system, agent = await api.key("system"), await api.key("agent", "agent-li")
     reviewer = await api.key("reviewer", "reviewer-hidden")
     async with api.client(system) as backend, api.client(agent) as staff, api.client(reviewer) as review:
-        mine = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+        mine = await _refund_awaiting_confirmation(api, backend, staff, review, "INTERNAL-NOTE-7")
         theirs = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
         token = await _link(backend, mine)
-        await staff.post(f"/v1/cases/{mine}/actions/note", json={"text": "INTERNAL-NOTE-7"})
-        await staff.post(f"/v1/cases/{mine}/actions/acknowledge", json={})
-        await staff.post(f"/v1/cases/{mine}/actions/propose_resolution", json={"type": "refund", "amount": "800"})
-        await review.post(f"/v1/cases/{mine}/actions/approve", json={"note": "PRIVATE-REVIEW-NOTE"})
+        await staff.post(f"/v1/cases/{mine}/actions/agent_reply", json={"text": "Your refund is on its way."})
 
     async with api.client(token) as customer:
-        sent = await customer.post("/v1/progress/actions/customer_message", json={"text": "Any news?"})
-        assert sent.status_code == 200, sent.text
-        assert {"title": "Your message", "detail": "Any news?"}.items() <= next(
-            e for e in sent.json()["timeline"] if e["title"] == "Your message"
-        ).items()
-
-        async def progress() -> dict[str, Any]:
-            return (await customer.get("/v1/progress")).json()  # type: ignore[no-any-return]
-
-        view = await eventually(progress, lambda p: p["status"] == "awaiting_confirmation", "refund paid", timeout=60)
-        assert view["case_id"] == mine and "confirm" in view["actions_available"]
+        view = (await customer.get("/v1/progress")).json()
+        assert (view["case_id"], view["status"], view["waiting_on"]) == (mine, "awaiting_confirmation", "customer")
+        assert view["actions_available"] == ["confirm", "customer_message", "dispute"]
+        assert view["headline"].startswith("Your refund of 800.00 CNY has been carried out")
+        assert view["next_deadline"] is not None
         text = json.dumps(view)
-        for hidden in ("agent-secretive", "reviewer-hidden", "INTERNAL-NOTE-7", "PRIVATE-REVIEW-NOTE", "Li Wei"):
-            assert hidden not in text
-        assert (await customer.post("/v1/progress/actions/confirm", json={})).json()["status"] == "awaiting_rating"
-        rated = await customer.post("/v1/progress/actions/rate", json={"score": 4, "comment": "fine"})
-        assert rated.status_code == 200 and rated.json()["status"] in ("closed", "follow_up"), rated.text
+        assert "Your refund is on its way." in text  # a reply addressed to the customer is theirs
+        for hidden in ("agent-li", "reviewer-hidden", "vip-desk", "INTERNAL-NOTE-7", "PRIVATE-REVIEW-NOTE",
+                       "Li Wei", "+8613800000000", "escalat", "actor"):
+            assert hidden not in text, hidden
+
+        early = await customer.post("/v1/progress/actions/rate", json={"score": 5})
+        assert early.status_code == 409 and "awaiting_confirmation" in early.json()["detail"], early.text
+        confirmed = await customer.post("/v1/progress/actions/confirm", json={})
+        assert confirmed.status_code == 200 and confirmed.json()["status"] == "awaiting_rating", confirmed.text
+        assert set(confirmed.json()) == set(view)  # the customer's view, never the internal state
 
         # The link is for its case and the customer's side only.
-        for path, body in ((f"/v1/cases/{theirs}/actions/confirm", {}), (f"/v1/cases/{mine}/actions/approve", {}),
-                           (f"/v1/cases/{mine}", None)):
+        for path, body in ((f"/v1/cases/{theirs}/actions/confirm", {}), (f"/v1/cases/{theirs}/actions/customer_message",
+                           {"text": "hi"}), (f"/v1/cases/{mine}/actions/approve", {}),
+                           (f"/v1/cases/{mine}/actions/rate", {"score": 5}), (f"/v1/cases/{mine}", None),
+                           (f"/v1/cases/{theirs}", None), ("/v1/cases", None)):
             answer = await (customer.post(path, json=body) if body is not None else customer.get(path))
             assert answer.status_code == 401, (path, answer.text)
-        assert (await customer.post("/v1/progress/actions/approve", json={})).status_code in (404, 405)
-        assert (await customer.get("/v1/progress", params={"lang": "zh"})).json()["headline"]
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+        for action in ("approve", "withdraw", "note", "escalate", "follow_up_result"):
+            assert (await customer.post(f"/v1/progress/actions/{action}", json={})).status_code == 404
+        spoofed = await customer.post("/v1/progress/actions/customer_message", json={"text": "x", "actor": "agent-li"})
+        assert spoofed.status_code == 422
+        assert (await customer.get("/v1/progress", params={"lang": "zh"})).json()["headline"] == "感谢您确认处理结果。"
+        assert (await customer.get("/v1/progress", params={"lang": "fr"})).status_code == 422
+
+
+async def test_customer_message_and_rate_with_a_link_after_staff_bring_it_to_rating(api: LiveApi) -> None:
+    system, agent = await api.key("system"), await api.key("agent", "agent-li")
+    reviewer = await api.key("reviewer", "reviewer-wang")
+    async with api.client(system) as backend, api.client(agent) as staff, api.client(reviewer) as review:
+        case_id = await _refund_awaiting_confirmation(api, backend, staff, review, "customer seems upset, be careful")
+        confirmed = await backend.post(f"/v1/cases/{case_id}/actions/confirm", json={})
+        assert confirmed.json()["status"] == "awaiting_rating", confirmed.text
+        token = await _link(backend, case_id)
+
+    async with api.client(token) as customer:
+        sent = await customer.post("/v1/progress/actions/customer_message", json={"text": "Got it, thanks!"})
+        assert sent.status_code == 200, sent.text
+        assert {"title": "Your message", "detail": "Got it, thanks!"}.items() <= sent.json()["timeline"][-1].items()
+        assert sent.json()["actions_available"] == ["customer_message", "rate"]
+        rated = await customer.post("/v1/progress/actions/rate", json={"score": 4, "comment": "fine"})
+        assert rated.status_code == 200 and rated.json()["status"] in ("closed", "follow_up"), rated.text
+        text = json.dumps(rated.json())
+        for hidden in ("agent-li", "reviewer-wang", "customer seems upset", "PRIVATE-REVIEW-NOTE", "vip-desk"):
+            assert hidden not in text, hidden
+        assert {"title": "You rated our service", "detail": "4/5 · fine"}.items() <= next(
+            e for e in rated.json()["timeline"] if e["title"] == "You rated our service"
+        ).items()
+
+    async with api.client(agent) as staff:
+        events = (await staff.get(f"/v1/cases/{case_id}/timeline")).json()["events"]
+        actors = {e["type"]: e["actor"] for e in events}
+        assert actors["customer_message"] == actors["rated"] == "customer"  # the link never names anyone else
 
 
 async def test_a_customer_link_is_refused_after_expiry_and_when_forged(api: LiveApi) -> None:
     from datetime import UTC, datetime, timedelta
 
     from starter.api import customer_token
-    from starter.api.signing import SigningKeys
 
     system = await api.key("system")
     async with api.client(system) as backend:
         case_id = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
-    keys = await SigningKeys.load(api.pool)
-    issued_yesterday = datetime.now(UTC) - timedelta(days=1)
-    expired = customer_token.issue(case_id, keys.secrets[keys.current], keys.current, issued_yesterday,
-                                   timedelta(hours=2))
-    forged = customer_token.issue(case_id, b"not-our-secret" * 3, keys.current, datetime.now(UTC), timedelta(hours=2))
-    for token, reason in ((expired, "expired"), (forged, "bad signature"), ("cst1.garbage", "malformed")):
+        good = await _link(backend, case_id)
+    key_id, secret = await _signing_key(api)
+    now = datetime.now(UTC)
+    expired = customer_token.issue(case_id, secret, key_id, now - timedelta(days=1), timedelta(hours=2))
+    forged = customer_token.issue(case_id, b"not-our-secret" * 3, key_id, now, timedelta(hours=2))
+    unknown_key = customer_token.issue(case_id, secret, "s-nobody", now, timedelta(hours=2))
+    for token, reason in ((expired, "expired"), (forged, "bad signature"), (unknown_key, "unknown key"),
+                          ("cst1.garbage", "malformed"), ("cst1." + "A" * 2000, "malformed"),
+                          (system, "a customer link is required")):
         async with api.client(token) as customer:
             answer = await customer.get("/v1/progress")
             assert answer.status_code == 401 and reason in answer.json()["detail"], answer.text
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+            assert "Li Wei" not in answer.text
+            acted = await customer.post("/v1/progress/actions/customer_message", json={"text": "hello"})
+            assert acted.status_code == 401, acted.text
+    async with api.client() as anonymous:
+        assert (await anonymous.get("/v1/progress")).status_code == 401
+    async with api.client(good) as customer:  # the link issued beside them still works
+        assert (await customer.get("/v1/progress")).status_code == 200
+
+
+async def test_each_customer_link_has_the_rate_limit(dev_server, postgres_dsn, pool, policy, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("limited-links")
+    async with live_api(dev_server, postgres_dsn, pool, policy, tmp, AFTERSALES_API_RATE_PER_MINUTE="3") as limited:
+        links = []
+        for _ in range(2):  # a key each, as the limit is three requests a minute for keys too
+            async with limited.client(await limited.key("system")) as backend:
+                case_id = (await backend.post("/v1/cases", json=new_case())).json()["case_id"]
+                links.append(await _link(backend, case_id))
+        busy_link, calm_link = links
+        async with limited.client(busy_link) as http, limited.client(calm_link) as other:
+            # Eight quick requests fall in at most two one-minute windows of three each.
+            answers = [await http.get("/v1/progress") for _ in range(8)]
+            codes = [a.status_code for a in answers]
+            assert set(codes) == {200, 429} and codes[:1] == [200], codes
+            over = next(a for a in answers if a.status_code == 429)
+            assert "link" in over.json()["detail"] and 1 <= int(over.headers["retry-after"]) <= 60
+            assert (await other.get("/v1/progress")).status_code == 200
+
 
 # Last in the module: the worker is busy with the recall's 990 cases for a while after it.
 async def test_a_recall_batch_of_1000_lines_with_10_bad_opens_990_and_names_the_10(api: LiveApi) -> None:
