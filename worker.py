@@ -4,6 +4,8 @@ Dependencies are built here, once, and handed to the activity classes; nothing i
 activity class builds its own. Tests use `build_worker` with their own client, pool and policy.
 Beside the Temporal worker runs an outbox dispatcher (unless AFTERSALES_WORKER_DISPATCH is off),
 so a stack of workers needs no other process to deliver notifications; of several, one leads.
+Each also runs a webhook starter, which starts a `WebhookDelivery` workflow per delivery row
+recorded; of several, one leads there too.
 """
 
 from __future__ import annotations
@@ -36,16 +38,20 @@ from activities.roster import NoRoster, Roster, RosterProvider
 from activities.roster_pg import PostgresRoster
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
+from activities.webhooks import PostgresWebhooks, WebhookDeliveries, WebhookProvider
 from cases.policy import Policy, load_policy
 from outbox.command import dispatcher_from_settings
 from outbox.dispatcher import dispatching
+from outbox.leader import connector
 from outbox.sink import LogSink
+from outbox.webhook_starter import WebhookStarter, starting
 from runtime.connect import connect
 from runtime.errors import UserError
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
 from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner
+from workflows.webhook_delivery import WebhookDelivery
 
 
 def activities_for(
@@ -122,6 +128,11 @@ def activities_over(
     ]
 
 
+def webhook_activities(provider: WebhookProvider) -> list[Any]:
+    hooks = WebhookDeliveries(provider)
+    return [hooks.deliver, hooks.expire]
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -133,7 +144,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AfterSalesCase],
+        workflows=[AfterSalesCase, WebhookDelivery],
         activities=list(activities),
         interceptors=[LogContextInterceptor()],
         workflow_runner=workflow_runner(),
@@ -162,7 +173,9 @@ async def run_worker(settings: Settings) -> None:
     dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
     pool = await create_pool(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue, activities_for(pool, policy, **providers))
+    activities = activities_for(pool, policy, **providers) + webhook_activities(PostgresWebhooks(pool, http))
+    worker = build_worker(client, settings.task_queue, activities)
+    webhooks = WebhookStarter(connector(settings.database_url), client, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,7 +188,7 @@ async def run_worker(settings: Settings) -> None:
         dispatcher=dispatcher is not None,
     )
     try:
-        async with worker, dispatching(dispatcher):
+        async with worker, dispatching(dispatcher), starting(webhooks):
             await stop.wait()
     finally:
         await http.aclose()

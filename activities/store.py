@@ -1,5 +1,6 @@
 """CaseStore: records the case projection, its clocks, survey and audit events (PostgreSQL here),
-and queues the notifications that belong to those events in the outbox, in the same transaction.
+and queues the notifications and webhook deliveries that belong to those events, in the same
+transaction.
 
 The workflow is the source of truth; this is its read model. Audit events are inserted with
 ON CONFLICT DO NOTHING on (case_id, seq), and the projection only moves forward (a write with a
@@ -19,8 +20,10 @@ from temporalio import activity
 from activities.contracts import RecordCase, RecordResult
 from activities.outbox_rows import outbox_rows
 from cases.models import CaseEvent, CaseState, Clock
+from cases.webhook_events import public_data
 
-# One statement, so one round trip and one transaction: sql/003_record_case.sql.
+# One statement, so one round trip and one transaction: sql/003_record_case.sql, last restated by
+# sql/008_webhooks.sql.
 _RECORD = "SELECT events_written, projected FROM record_case($1::jsonb, $2::jsonb)"
 
 
@@ -44,7 +47,8 @@ class PostgresProjection:
         doc = {
             "case": _case_doc(case),
             "events": [
-                {"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at, "data": e.data}
+                {"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at, "data": e.data,
+                 "public": public_data(e)}
                 for e in request.events
             ],
             "clocks": [_clock_doc(case.reopen_count, c) for c in case.clocks.values()]

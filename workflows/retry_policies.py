@@ -51,3 +51,14 @@ COMPENSATION_RETRY = RetryPolicy(
 )
 
 POLICY_RETRY = RetryPolicy(maximum_attempts=3)
+
+# Outbound webhooks: one attempt is one HTTP request, bounded by its own timeout. A subscriber's
+# outage delays its events and never drops them, until it has been out for WEBHOOK_EXPIRY.
+WEBHOOK_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_EXPIRY = timedelta(days=3)
+WEBHOOK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=0,
+)

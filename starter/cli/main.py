@@ -24,7 +24,15 @@ from reports.command import add_report_parser, run_report
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings, SettingsError
-from starter.cli import api_command, case_commands, key_commands, replay_command, roster_commands, stack_commands
+from starter.cli import (
+    api_command,
+    case_commands,
+    key_commands,
+    replay_command,
+    roster_commands,
+    stack_commands,
+    webhook_commands,
+)
 from starter.cli.common import SERVICE_ERROR, USER_ERROR
 from starter.client import CaseError
 from workflows.codec import CodecKeyError
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     roster_commands.add_parsers(sub)
     api_command.add_parsers(sub)
     key_commands.add_parsers(sub)
+    webhook_commands.add_parsers(sub)
     return parser
 
 
@@ -63,6 +72,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "roster": roster_commands.cmd_roster,
     "api": api_command.cmd_api,
     "keys": key_commands.cmd_keys,
+    "webhooks": webhook_commands.cmd_webhooks,
 }
 
 

@@ -1,0 +1,81 @@
+"""What an outbound webhook may say about each audit event (STANDARDS S13.4).
+
+An allow-list per event type: only the fields named here leave the engine, so free text
+(messages, notes, reasons, comments, questions, customer phrases, provider errors), recipients,
+staff ids and anything a new event adds stay inside until someone decides otherwise. References
+that work as credentials or lead to a person (coupon codes, tracking numbers, repair records) are
+left out too. A subscriber asks for event types by these names, or `*` for all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases.models import CaseEvent
+
+ALL_EVENTS = "*"
+
+_CLOCK = frozenset({"clock", "target", "due_at", "warn_at"})
+
+PUBLIC_FIELDS: dict[str, frozenset[str]] = {
+    "opened": frozenset({"tier", "category", "channel", "order_id", "escalation_level"}),
+    "classified_from_text": frozenset({"flags"}),
+    "acknowledged": frozenset(),
+    "assigned": frozenset({"team", "queue_seconds", "accept_by"}),
+    "queued": frozenset({"team", "next_check_at"}),
+    "load_released": frozenset({"team"}),
+    "assignment_bypassed": frozenset({"team", "accept_by"}),
+    "note": frozenset(),
+    "info_requested": frozenset(),
+    "customer_replied": frozenset(),
+    "customer_message": frozenset(),
+    "agent_replied": frozenset(),
+    "reclassified": frozenset({"old_tier", "tier", "category", "due"}),
+    "resolution_proposed": frozenset({"type", "amount", "needs_approval", "number"}),
+    "approved": frozenset({"role"}),
+    "rejected": frozenset({"role"}),
+    "resolution_executed": frozenset({"type", "amount"}),
+    "resolution_failed": frozenset({"step"}),
+    "confirmed": frozenset(),
+    "accepted_by_silence": frozenset(),
+    "disputed": frozenset(),
+    "rated": frozenset({"score"}),
+    "quality_review_opened": frozenset({"score"}),
+    "survey_timed_out": frozenset(),
+    "follow_up_scheduled": frozenset({"reference", "scheduled_for"}),
+    "follow_up_booking_superseded": frozenset({"reference"}),
+    "follow_up_result": frozenset({"outcome"}),
+    "reopened": frozenset({"reopen_count"}),
+    "escalated": frozenset({"from_level", "to_level", "level_name"}),
+    "withdrawn": frozenset(),
+    "closed": frozenset(),
+    "notification_queued": frozenset({"kind"}),
+    "clock_started": _CLOCK,
+    "clock_warning": _CLOCK,
+    "clock_breached": _CLOCK | {"detected_at"},
+    "clock_met": frozenset({"clock", "elapsed_seconds", "target_seconds", "on_time"}),
+    "clock_paused": frozenset({"clock"}),
+    "clock_resumed": frozenset({"clock", "due_at"}),
+    "return_authorized": frozenset({"rma", "plan"}),
+    "return_shipped": frozenset({"carrier"}),
+    "return_received": frozenset({"rma"}),
+    "return_abandoned": frozenset({"rma"}),
+    "return_lapsed": frozenset({"rma", "window_ended"}),
+    "inspection_result": frozenset({"result", "silent"}),
+    "repair_requested": frozenset({"mode"}),
+    "repair_booked": frozenset({"reference", "scheduled_for", "mode"}),
+    "repair_booking_superseded": frozenset({"reference"}),
+    "repair_result": frozenset({"result"}),
+}
+
+EVENT_TYPES = frozenset(PUBLIC_FIELDS)
+
+
+def public_data(event: CaseEvent) -> dict[str, Any]:
+    """The fields of `event` a webhook may carry; none for an event type not listed."""
+    allowed = PUBLIC_FIELDS.get(event.type, frozenset())
+    return {k: v for k, v in event.data.items() if k in allowed}
+
+
+def unknown_event_types(requested: list[str]) -> list[str]:
+    return [t for t in requested if t != ALL_EVENTS and t not in EVENT_TYPES]
