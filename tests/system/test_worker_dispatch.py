@@ -9,6 +9,8 @@ import asyncio
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -34,15 +36,33 @@ async def spawn_worker(log: Path, env: dict[str, str]) -> asyncio.subprocess.Pro
         )
 
 
+@asynccontextmanager
+async def worker_processes(logs: list[Path], env: dict[str, str]) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """One `aftersales worker` process per log; any still running after the block is killed."""
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs = list(await asyncio.gather(*(spawn_worker(log, env) for log in logs)))
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+async def stop_gracefully(procs: list[asyncio.subprocess.Process]) -> list[int]:
+    """SIGTERM each and their exit codes."""
+    for proc in procs:
+        proc.terminate()
+    return list(await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60))
+
+
 async def test_workers_deliver_notifications_with_one_leading(dev_server, dev_client, postgres_dsn, tmp_path):
     task_queue = f"dispatch-{uuid.uuid4()}"
     logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
-    procs: list[asyncio.subprocess.Process] = []
     async with fresh_database(postgres_dsn) as (dsn, pool):
         env = {"TEMPORAL_ADDRESS": dev_server.address, "DATABASE_URL": dsn, "AFTERSALES_TASK_QUEUE": task_queue}
-        try:
-            procs = list(await asyncio.gather(*(spawn_worker(log, env) for log in logs)))
-
+        async with worker_processes(logs, env) as procs:
             async def roles() -> list[str]:
                 for proc, log in zip(procs, logs, strict=True):
                     assert proc.returncode is None, log.read_text(errors="replace")[-3000:]
@@ -61,14 +81,7 @@ async def test_workers_deliver_notifications_with_one_leading(dev_server, dev_cl
                 lambda rs: bool(rs) and all(r["status"] == "delivered" for r in rs),
                 "the case's notifications delivered by a worker", timeout=120,
             )
-            for proc in procs:
-                proc.terminate()
-            codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60)
-        finally:
-            for proc in procs:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+            codes = await stop_gracefully(procs)
     assert codes == [0, 0]
     assert all(r["deliveries"].startswith('["log:') for r in found)
     text = "".join(log.read_text(errors="replace") for log in logs)

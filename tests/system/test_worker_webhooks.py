@@ -5,7 +5,6 @@ reaching a real receiver signed, once each, with one worker starting the deliver
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ from starter.client import CaseClient
 from tests.eventually import eventually
 from tests.factories import intake
 from tests.outbox_helpers import fresh_database
-from tests.system.test_worker_dispatch import spawn_worker
+from tests.system.test_worker_dispatch import stop_gracefully, worker_processes
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.devserver
@@ -24,14 +23,12 @@ pytestmark = pytest.mark.devserver
 async def test_workers_deliver_each_subscribed_event_once(dev_server, dev_client, postgres_dsn, tmp_path):
     task_queue = f"webhooks-{uuid.uuid4()}"
     logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
-    procs: list[asyncio.subprocess.Process] = []
     receiver = Receiver(fail_first=1)
     async with fresh_database(postgres_dsn) as (dsn, pool), receiver.serving():
         made = await WebhookSubscriptions(pool).add(receiver.url("orders"), "opened,acknowledged")
         receiver.secrets["orders"] = made.secret
         env = {"TEMPORAL_ADDRESS": dev_server.address, "DATABASE_URL": dsn, "AFTERSALES_TASK_QUEUE": task_queue}
-        try:
-            procs = list(await asyncio.gather(*(spawn_worker(log, env) for log in logs)))
+        async with worker_processes(logs, env) as procs:
             client = CaseClient(dev_client, task_queue)
             case = intake()
             await client.open(case)
@@ -43,14 +40,7 @@ async def test_workers_deliver_each_subscribed_event_once(dev_server, dev_client
             )
             # Read before stopping: once the leader has gone, the other may lead for a moment.
             leaders = "".join(log.read_text(errors="replace") for log in logs).count("webhook starter leading")
-            for proc in procs:
-                proc.terminate()
-            codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60)
-        finally:
-            for proc in procs:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+            codes = await stop_gracefully(procs)
     assert codes == [0, 0]
     assert [r["event_type"] for r in delivered] == ["opened", "acknowledged"]
     assert all(r["attempts"] == 2 for r in delivered)  # refused once, then accepted
