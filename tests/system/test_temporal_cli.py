@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("up")
-    port, ui_port, codec_port, api_port = free_port(), free_port(), free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -88,7 +89,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "AFTERSALES_UI_PORT": str(ui_port),
         "AFTERSALES_CODEC_TOKEN": TOKEN,
-        "AFTERSALES_CODEC_PORT": str(codec_port),
         "AFTERSALES_API_BIND": f"127.0.0.1:{api_port}",
     }
     for name in ("DATABASE_URL", "AFTERSALES_CODEC_KEYS", "AFTERSALES_TASK_QUEUE"):
@@ -101,13 +101,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         _wait_for_text(up_log, "local stack is running", up)
         # The codec server reads the key the stack generated in its home, as an operator's would.
+        # It binds a port of its own choosing (port 0) and names it, so no other process can take
+        # the port between choosing and binding it.
         with open(codec_log, "wb") as out:
-            codec = subprocess.Popen([sys.executable, "-m", "starter.cli", "codec-server"], cwd=ROOT,
-                                     env=env, stdout=out, stderr=subprocess.STDOUT,
+            codec = subprocess.Popen([sys.executable, "-m", "starter.cli", "codec-server", "--port", "0"],
+                                     cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         _wait_for_text(codec_log, "listening on", codec)
+        listening = re.search(r"listening on (http://127\.0\.0\.1:\d+)", codec_log.read_text(errors="replace"))
+        assert listening, codec_log.read_text(errors="replace")
         yield Stack(
-            address=f"127.0.0.1:{port}", codec_url=f"http://127.0.0.1:{codec_port}",
+            address=f"127.0.0.1:{port}", codec_url=listening.group(1),
             api_url=f"http://127.0.0.1:{api_port}", home=home,
         )
     finally:
