@@ -23,7 +23,7 @@ async def test_create_list_revoke_and_the_secret_is_shown_once(postgres_dsn: str
     assert secret.encode() not in bytes(row["secret_hash"])  # only the hash is stored
 
     listed = keys(postgres_dsn, "list")
-    assert listed.returncode == 0 and secret not in listed.stdout and secret.split("_")[2] not in listed.stdout
+    assert listed.returncode == 0 and secret not in listed.stdout and secret.split("_", 2)[2] not in listed.stdout
     assert key_id in {k["id"] for k in json.loads(listed.stdout)}
 
     revoked = keys(postgres_dsn, "revoke", key_id)
