@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install chromium lint run test bench histories clean
+.PHONY: install chromium prometheus lint run test bench histories clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ chromium:
 	    echo "chromium could not be installed; the screenshot test will say so" >&2; \
 	  fi; }
 
+# The metrics system test scrapes a worker with Debian's Prometheus; install it when missing.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || test -x /usr/bin/prometheus || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus for the metrics scrape test" >&2; \
+	    apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	    echo "prometheus could not be installed; the metrics scrape test will say so" >&2; \
+	  fi; }
+
 run: install
 	$(BIN)/aftersales up
 
@@ -40,7 +50,7 @@ lint: install
 # Two processes, each taking whole test files, so a module's servers start once: most of the
 # suite waits on servers, so two overlap well even on two cores.
 TEST_PROCESSES ?= 2
-test: install chromium lint
+test: install chromium prometheus lint
 	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$rc

@@ -5,7 +5,8 @@ activity class builds its own. Tests use `build_worker` with their own client, p
 Beside the Temporal worker runs an outbox dispatcher (unless AFTERSALES_WORKER_DISPATCH is off),
 so a stack of workers needs no other process to deliver notifications; of several, one leads.
 Each also runs a webhook starter, which starts a `WebhookDelivery` workflow per delivery row
-recorded; of several, one leads there too.
+recorded; of several, one leads there too. With AFTERSALES_METRICS_PORT set it serves Prometheus
+metrics there (`runtime/metrics.py`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from outbox.webhook_starter import WebhookStarter, starting
 from runtime.connect import connect
 from runtime.errors import UserError
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
+from runtime.metrics import OpenCaseGauges, gauging, metrics_runtime
 from runtime.settings import Settings
 from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner
@@ -171,8 +173,10 @@ async def run_worker(settings: Settings) -> None:
     # partner or else the log, is the dispatcher's.
     notifications = providers.pop("notifications", None) or LogSink()
     dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
+    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     pool = await create_pool(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, runtime)
+    gauges = OpenCaseGauges(pool, runtime.metric_meter) if runtime is not None else None
     activities = activities_for(pool, policy, **providers) + webhook_activities(PostgresWebhooks(pool, http))
     worker = build_worker(client, settings.task_queue, activities)
     webhooks = WebhookStarter(connector(settings.database_url), client, settings.task_queue)
@@ -186,9 +190,10 @@ async def run_worker(settings: Settings) -> None:
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
         dispatcher=dispatcher is not None,
+        metrics_port=settings.metrics_port,
     )
     try:
-        async with worker, dispatching(dispatcher), starting(webhooks):
+        async with worker, dispatching(dispatcher), starting(webhooks), gauging(gauges):
             await stop.wait()
     finally:
         await http.aclose()

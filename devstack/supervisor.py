@@ -157,6 +157,17 @@ def _worker_env(settings: Settings, temporal_address: str, dsn: str, codec_keys:
     return env
 
 
+# Where the local worker serves Prometheus metrics unless AFTERSALES_METRICS_PORT says otherwise.
+LOCAL_METRICS_PORT = 9464
+
+
+def _metrics_port(settings: Settings) -> int | None:
+    """The port the local worker serves metrics on: the setting, else 9464 while it is free."""
+    if settings.metrics_port is not None:
+        return settings.metrics_port
+    return None if port_in_use(LOCAL_METRICS_PORT) else LOCAL_METRICS_PORT
+
+
 def _migrate(dsn: str) -> list[str]:
     try:
         return list(asyncio.run(schema.migrate(dsn)))
@@ -194,11 +205,13 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
     _say(f"schema migrations applied: {', '.join(applied)}" if applied else "schema is up to date")
 
     worker_log = home / "worker.log"
+    metrics_port = _metrics_port(settings)
+    metrics_env = {"AFTERSALES_METRICS_PORT": str(metrics_port)} if metrics_port else {}
     with open(worker_log, "ab") as log, signals_deferred():
         worker = spawn_in_own_group(
             [sys.executable, "-m", "starter.cli", "worker"],
             stdout=log,
-            env=_worker_env(settings, dev.address, dsn, codec_keys),
+            env=_worker_env(settings, dev.address, dsn, codec_keys) | metrics_env,
         )
         stack.callback(_stop_worker, worker)
 
@@ -225,6 +238,11 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
                 f"  task queue      {settings.task_queue}",
                 f"  PostgreSQL      {pg_line}",
                 f"  worker          pid {worker.pid}, log {worker_log}",
+                (
+                    f"  metrics         http://127.0.0.1:{metrics_port}/metrics (Prometheus)"
+                    if metrics_port
+                    else f"  metrics         off (port {LOCAL_METRICS_PORT} is taken; set AFTERSALES_METRICS_PORT)"
+                ),
                 f"  HTTP API        http://{api_host}:{api_port} (OpenAPI /openapi.json, docs /docs), log {api_log}",
                 f"  API keys        {keys_file} (one per role: source it)",
                 f"  Temporal log    {temporal_log}",

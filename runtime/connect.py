@@ -6,6 +6,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from runtime.settings import Settings
@@ -44,5 +45,7 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return tls
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(**connect_options(settings), data_converter=converter_for(settings))
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    return await Client.connect(
+        **connect_options(settings), data_converter=converter_for(settings), runtime=runtime
+    )

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     # cases at once.
     worker_dispatch: bool = True
     dispatch_concurrency: int = 8
+    # Where the worker serves Prometheus metrics; None serves none.
+    metrics_port: int | None = None
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -68,6 +70,7 @@ class Settings(BaseModel):
             dispatch_concurrency=_count(
                 "AFTERSALES_DISPATCH_CONCURRENCY", env.get("AFTERSALES_DISPATCH_CONCURRENCY"), default=8
             ),
+            metrics_port=_port("AFTERSALES_METRICS_PORT", env.get("AFTERSALES_METRICS_PORT")),
         )
 
 
@@ -92,6 +95,15 @@ def _count(name: str, raw: str | None, *, default: int) -> int:
         return default
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _port(name: str, raw: str | None) -> int | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise SettingsError(f"{name} must be a TCP port (1-65535), got {value!r}")
     return int(value)
 
 

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update
     from workflows.case_input import CaseInput, CaseRun
+    from workflows.case_metrics import CaseMetrics
     from workflows.details import clock_table
     from workflows.generations import FULFILMENT, LEAN, ROUTING
     from workflows.visibility import Visibility
@@ -54,6 +55,7 @@ class AfterSalesCase:
         self._changed = False
         self._recorded_seq = 0
         self._visibility = Visibility()
+        self._metrics = CaseMetrics()
         self._history_limit = (intake.resume or CaseRun()).history_limit
         # The instant a fired timer was set for. A fired timer proves its instant has come, even
         # when the task's clock lags it (seen after a server restart: a task ran with the previous
@@ -223,6 +225,7 @@ class AfterSalesCase:
             events, machine.events = machine.events, []
             notifications, machine.notifications = machine.notifications, []
             retired, machine.retired_clocks = machine.retired_clocks, []
+            self._metrics.events(events, machine.state.tier.value)
             if self._lean:
                 await self._record_locally(machine.state, events, retired, notifications)
                 continue
@@ -321,6 +324,7 @@ class AfterSalesCase:
             # does not fit; the loop records it.
             self._changed = self._changed or bool(machine.events)
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
+        self._metrics.action(action)
         seq = machine.state.last_seq
         self._changed = True
         # Return only once the change is in the record, so callers can read their own writes.
@@ -340,6 +344,7 @@ class AfterSalesCase:
             and self._machine.state.status not in FINAL_STATUSES
         ):
             self._machine.apply("note", data, workflow.now())
+            self._metrics.action("note")
             self._changed = True
 
     @workflow.signal(name=routing_steps.ROUTED_SIGNAL)

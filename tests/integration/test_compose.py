@@ -42,7 +42,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 REGISTER_SCRIPT = ROOT / "deploy" / "register_search_attributes.py"
 
-REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker", "api", "api-proxy"}
+REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker", "api", "api-proxy",
+                     "prometheus", "grafana"}
 # Services built from this repository's Dockerfile, i.e. the ones running application code.
 APP_SERVICES = {"setup", "worker", "codec-server", "api"}
 # Modules that name the environment variables of the app services: the shared settings (the only
@@ -432,3 +433,18 @@ def test_the_api_runs_behind_the_tls_proxy_only() -> None:
     proxy = svcs["api-proxy"]
     assert any(v.startswith("./deploy/Caddyfile:") for v in proxy["volumes"])
     assert api["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+
+
+def test_prometheus_scrapes_the_workers_metrics_port_for_the_dashboards_job() -> None:
+    services = compose()["services"]
+    port = int(services["worker"]["environment"]["AFTERSALES_METRICS_PORT"])
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in services["prometheus"]["volumes"]}
+    config = yaml.safe_load((ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    (job,) = config["scrape_configs"]
+    (discovery,) = job["dns_sd_configs"]
+    assert discovery["names"] == ["worker"] and discovery["port"] == port
+    board = (ROOT / "deploy/grafana/dashboards/aftersales.json").read_text()
+    assert f'job=\\"{job["job_name"]}\\"' in board
+    grafana = {m.split(":")[1]: m.split(":")[0] for m in services["grafana"]["volumes"]}
+    assert (ROOT / grafana["/etc/grafana/provisioning"] / "datasources/prometheus.yml").is_file()
+    assert (ROOT / grafana["/var/lib/grafana/dashboards"] / "aftersales.json").is_file()
