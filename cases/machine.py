@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import actions, fulfilment, routing, sla
+from cases import actions, amendment, fulfilment, routing, sla
+from cases.amendment import AmendmentAnswer, PolicyAmendment
 from cases.classification import classify, flags_from_text, team_for
 from cases.core import CaseCore, InvalidAction, due, iso
 from cases.fulfilment_models import RepairJob
@@ -99,6 +100,15 @@ class CaseMachine(CaseCore):
             # in, or after an outage) comes after that deadline: a lapsed return stays lapsed.
             self.fire_due(now)
         actions.apply(self, action, data, now)
+
+    def check_amendment(self, data: PolicyAmendment, now: datetime) -> None:
+        amendment.check(self, data, now)
+
+    def amend(self, data: PolicyAmendment, now: datetime) -> AmendmentAnswer:
+        """Put the case on amended rules (`cases/amendment.py`), after what fell due before."""
+        if self.state.generation >= 2:
+            self.fire_due(now)
+        return amendment.amend(self, data, now)
 
     # -- transitions driven by the workflow ----------------------------------------------------
 

@@ -330,12 +330,17 @@ def _describe(error: ErrorDetails) -> str:
     return f"{where}: {what}"
 
 
-def _policy_error(source: str, error: ValidationError) -> PolicyError:
+def describe_problems(error: ValidationError) -> str:
+    """The first problem of a policy-shaped file in one line, and how many more there are."""
     problems = error.errors()
-    message = f"policy {source}: {_describe(problems[0])}"
+    message = _describe(problems[0])
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem(s))"
-    return PolicyError(message)
+    return message
+
+
+def _policy_error(source: str, error: ValidationError) -> PolicyError:
+    return PolicyError(f"policy {source}: {describe_problems(error)}")
 
 
 def load_policy(path: Path | None = None) -> Policy:

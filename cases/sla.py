@@ -146,6 +146,26 @@ def retarget(
     _schedule(clock, calendar, warning_fraction)
 
 
+def carry_over(
+    clock: Clock,
+    at: datetime,
+    before: BusinessCalendar,
+    after: BusinessCalendar,
+    warning_fraction: float,
+) -> None:
+    """Move an open clock onto another calendar at `at` (a policy amendment).
+
+    The time it counted up to `at` stays as `before` counted it; what is left of its budget runs
+    on `after` from `at`. A paused clock has nothing to carry: it takes `after` when it resumes.
+    A breached clock keeps its breach, which no later rule can undo.
+    """
+    if not is_open(clock) or clock.breached_at is not None or clock.running_since is None:
+        return
+    clock.consumed_seconds = _consumed_until(clock, at, before)
+    clock.running_since = at
+    _schedule(clock, after, warning_fraction)
+
+
 def due_events(clock: Clock, now: datetime) -> list[ClockEvent]:
     """Warnings and breaches that are due at `now`, in time order. Marks them as fired."""
     events: list[ClockEvent] = []

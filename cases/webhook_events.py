@@ -31,6 +31,11 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     "customer_message": frozenset(),
     "agent_replied": frozenset(),
     "reclassified": frozenset({"old_tier", "tier", "category", "due"}),
+    # Rules and instants only: an amendment carries nothing about the customer.
+    "amended": frozenset(
+        {"amendment_id", "years", "holidays_added", "holidays_removed", "workdays_added",
+         "workdays_removed", "rules", "targets_amended", "clocks"}
+    ),
     "resolution_proposed": frozenset({"type", "amount", "needs_approval", "number"}),
     "approved": frozenset({"role"}),
     "rejected": frozenset({"role"}),

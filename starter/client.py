@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     Priority,
@@ -33,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases.action_input import validation_message
 from cases.actions import ACTION_MODELS
+from cases.amendment import AmendmentAnswer, PolicyAmendment
 from cases.ids import case_id_from, cases_query, workflow_id_for
 from cases.intake_policy import priority_key
 from cases.machine import CaseMachine, InvalidAction
@@ -40,8 +42,13 @@ from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy import Policy, load_policy
 from runtime.settings import Settings
 from workflows import search_attributes as sa
+from workflows.amendments import AMEND
 from workflows.case_input import CaseInput, CaseRun
 from workflows.case_workflow import AfterSalesCase
+
+# An amendment is answered once recorded, in well under a second; a case silent this long has no
+# worker polling for it, and the caller moves on to the next case.
+AMEND_RPC_TIMEOUT = timedelta(seconds=30)
 
 
 class CaseError(Exception):
@@ -236,6 +243,22 @@ class CaseClient:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise await self._why_not_found(case_id, action) from err
+            raise _rpc_error(case_id, err) from err
+
+    async def amend(self, case_id: str, amendment: PolicyAmendment) -> AmendmentAnswer:
+        """Put a running case on amended rules (`cases/amendment.py`); the same one twice is a no-op."""
+        try:
+            answer: AmendmentAnswer = await self.handle(case_id).execute_update(
+                AMEND, amendment, result_type=AmendmentAnswer, rpc_timeout=AMEND_RPC_TIMEOUT
+            )
+            return answer
+        except WorkflowUpdateFailedError as err:
+            raise _refused(case_id, err) from err
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            raise CaseError(f"case {case_id}: no answer in time; is a worker running?", "unavailable") from err
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise await self._why_not_found(case_id, AMEND) from err
             raise _rpc_error(case_id, err) from err
 
     async def open_and_act(

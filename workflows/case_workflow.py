@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import bookings, generations, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update
+    from workflows.amendments import amend_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.case_metrics import CaseMetrics
     from workflows.details import clock_table
@@ -375,6 +376,8 @@ class AfterSalesCase:
     repair_result = action_update("repair_result")
     agent_reply = action_update("agent_reply")
     customer_message = action_update("customer_message")
+    # Not an action: the operator's policy amendment (`aftersales amend`, workflows/amendments.py).
+    amend = amend_update()
 
 
 def _kinds(events: list[Any]) -> str:

@@ -25,7 +25,9 @@ from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings, SettingsError
 from starter.cli import (
+    amend_command,
     api_command,
+    calendar_command,
     case_commands,
     key_commands,
     replay_command,
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     stack_commands.add_parsers(sub)
     case_commands.add_parsers(sub)
+    amend_command.add_parsers(sub)
+    calendar_command.add_parsers(sub)
     add_report_parser(sub)
     add_codec_server_parser(sub)
     add_dispatch_parser(sub)
@@ -65,6 +69,8 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "show": case_commands.cmd_show,
     "list": case_commands.cmd_list,
     "demo": case_commands.cmd_demo,
+    "amend": amend_command.cmd_amend,
+    "calendar": calendar_command.cmd_calendar,
     "replay": replay_command.cmd_replay,
     "migrate": stack_commands.cmd_migrate,
     "report": run_report,
