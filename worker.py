@@ -173,7 +173,7 @@ async def run_worker(settings: Settings) -> None:
     # partner or else the log, is the dispatcher's.
     notifications = providers.pop("notifications", None) or LogSink()
     dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
-    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    runtime = metrics_runtime(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     pool = await create_pool(settings.database_url)
     client = await connect(settings, runtime)
     gauges = OpenCaseGauges(pool, runtime.metric_meter) if runtime is not None else None

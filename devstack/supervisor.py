@@ -206,7 +206,10 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
 
     worker_log = home / "worker.log"
     metrics_port = _metrics_port(settings)
-    metrics_env = {"AFTERSALES_METRICS_PORT": str(metrics_port)} if metrics_port else {}
+    # On this machine only: the local stack has no scraper elsewhere to serve.
+    metrics_env = (
+        {"AFTERSALES_METRICS_PORT": str(metrics_port), "AFTERSALES_METRICS_HOST": "127.0.0.1"} if metrics_port else {}
+    )
     with open(worker_log, "ab") as log, signals_deferred():
         worker = spawn_in_own_group(
             [sys.executable, "-m", "starter.cli", "worker"],

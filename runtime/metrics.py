@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 from temporalio.common import MetricGaugeFloat, MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from cases.models import FINAL_STATUSES
+from cases.models import FINAL_STATUSES, Status
 from runtime.errors import UserError
 from runtime.log import get_logger
 
 OPEN_CASES = "aftersales_open_cases"
 QUEUE_WAITING = "aftersales_queue_waiting"
 QUEUE_OLDEST = "aftersales_queue_oldest_seconds"
+REFRESHED = "aftersales_gauges_refreshed_seconds"
 
 GAUGES: dict[str, str] = {
     OPEN_CASES: "Cases open now, by status and SLA state (from the record)",
@@ -31,13 +33,14 @@ GAUGES: dict[str, str] = {
     QUEUE_OLDEST: "How long the longest-waiting case in a team's queue has waited, by team",
 }
 
+# Named by inclusion, so the lookup can use the status index instead of reading every case.
 _OPEN_BY_STATE = """
 SELECT status, sla_state, count(*) AS n
 FROM cases
-WHERE status <> ALL($1::text[])
+WHERE status = ANY($1::text[])
 GROUP BY status, sla_state
 """
-_FINAL = sorted(s.value for s in FINAL_STATUSES)
+_OPEN = sorted(s.value for s in Status if s not in FINAL_STATUSES)
 
 _QUEUES = """
 SELECT team, count(*) AS n, coalesce(extract(epoch FROM now() - min(queued_at)), 0) AS oldest
@@ -80,10 +83,11 @@ class OpenCaseGauges:
             name: meter.create_gauge_float(name, description) for name, description in GAUGES.items()
         }
         self._seen: dict[str, set[tuple[tuple[str, str], ...]]] = {name: set() for name in GAUGES}
+        self._refreshed = meter.create_gauge_float(REFRESHED, "When the open-case gauges were last read (Unix time)")
 
     async def refresh(self) -> None:
         async with self._pool.acquire() as conn:
-            open_rows = await conn.fetch(_OPEN_BY_STATE, _FINAL)
+            open_rows = await conn.fetch(_OPEN_BY_STATE, _OPEN)
             queue_rows = await conn.fetch(_QUEUES)
         self._set(OPEN_CASES, {
             (("status", r["status"]), ("sla_state", r["sla_state"])): float(r["n"]) for r in open_rows
@@ -103,10 +107,13 @@ class OpenCaseGauges:
         while True:
             try:
                 await self.refresh()
-            except (OSError, asyncpg.PostgresError) as err:
-                # The record being away for a moment must not stop the worker; the gauges keep
-                # their last values until the next refresh works.
+            except Exception as err:
+                # The record being away for a moment (or anything else going wrong here) must
+                # not stop the worker; the gauges keep their last values until a refresh works,
+                # and `aftersales_gauges_refreshed_seconds` shows how old they are.
                 log.warning("open-case gauges not refreshed", error=type(err).__name__)
+            else:
+                self._refreshed.set(time.time())
             await asyncio.sleep(self._interval)
 
 
@@ -121,5 +128,9 @@ async def gauging(gauges: OpenCaseGauges | None) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as err:  # a gauge must never turn a clean shutdown into a failed one
+            log.warning("open-case gauges stopped", error=type(err).__name__)

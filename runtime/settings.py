@@ -35,8 +35,10 @@ class Settings(BaseModel):
     # cases at once.
     worker_dispatch: bool = True
     dispatch_concurrency: int = 8
-    # Where the worker serves Prometheus metrics; None serves none.
+    # Where the worker serves Prometheus metrics; None serves none. All interfaces by default, for
+    # a scraper on another host or container; the local stack keeps them on 127.0.0.1.
     metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -71,6 +73,7 @@ class Settings(BaseModel):
                 "AFTERSALES_DISPATCH_CONCURRENCY", env.get("AFTERSALES_DISPATCH_CONCURRENCY"), default=8
             ),
             metrics_port=_port("AFTERSALES_METRICS_PORT", env.get("AFTERSALES_METRICS_PORT")),
+            metrics_host=(env.get("AFTERSALES_METRICS_HOST") or "").strip() or "0.0.0.0",
         )
 
 

@@ -33,6 +33,12 @@ def value(series: Series, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in series.items() if n == name and wanted <= ls)
 
 
+def has(series: Series, name: str, **labels: str) -> bool:
+    """Whether a series of `name` with `labels` is exported at all (a gauge at 0 still is)."""
+    wanted = set(labels.items())
+    return any(n == name and wanted <= ls for n, ls in series)
+
+
 def counters(series: Series) -> Series:
     """The engine's own counters: what a replay must leave alone."""
     return {k: v for k, v in series.items() if k[0].startswith("aftersales_") and k[0].endswith("_total")}
