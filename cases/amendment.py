@@ -9,9 +9,11 @@ left of each budget on the amended rules from the amendment's instant. Pure and 
 the amendment is in the case's history, and replaying it gives the same clocks.
 
 The amended calendar replaces the snapshot's weekly rule, hours and time zone, and its dates
-for the years the amendment covers; years it does not cover keep the snapshot's dates, so an
-amendment resolved for this year and the next never forgets the older years an old case counted
-in. The same amendment sent twice changes nothing the second time.
+for the years the amendment covers; the hours may move but not change length, since every `wd`
+target the case holds was converted to seconds with the snapshot's working day. Years it does
+not cover keep the snapshot's dates, so an amendment resolved for this year and the next never
+forgets the older years an old case counted in. The same amendment sent twice changes nothing
+the second time.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from cases import sla
 from cases.action_input import validation_message
 from cases.calendar import BusinessCalendar
 from cases.core import HANDLING_CLOCKS, CaseCore, InvalidAction, iso
-from cases.durations import Duration
+from cases.durations import Duration, parse_duration
 from cases.models import FINAL_STATUSES, Clock, ClockName, Tier
 from cases.policy import PolicySnapshot, shared_snapshot
 
@@ -37,6 +39,9 @@ MAX_AMENDMENT_BYTES = 256 * 1024
 # The same bound the policy file puts on a duration: anything longer is a typo.
 _MAX_TARGET_SECONDS = 10 * 366 * 86400.0
 _CALENDAR_RULES = ("timezone", "work_start", "work_end", "weekend")
+# A shorter working day makes every business clock walk the calendar day by day for years on
+# end: long enough for the workflow task to time out, and far enough to run off the date range.
+_MIN_WORKING_DAY_SECONDS = 3600.0
 
 TierTargets = dict[Tier, dict[ClockName, Duration]]
 
@@ -73,6 +78,11 @@ class PolicyAmendment(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyAmendment:
+        day = self.calendar.working_day_seconds
+        if day < _MIN_WORKING_DAY_SECONDS:
+            raise ValueError(
+                f"calendar.work_end: the working day must be at least 1 hour long, got {day:g} s"
+            )
         for tier, clocks in (self.targets or {}).items():
             for clock, target in clocks.items():
                 where = f"targets.{tier.value}.{clock.value}"
@@ -81,12 +91,27 @@ class PolicyAmendment(BaseModel):
                     raise ValueError(f"{where}: not a tier target (one of {tier_clocks})")
                 if not (math.isfinite(target.seconds) and 0 < target.seconds <= _MAX_TARGET_SECONDS):
                     raise ValueError(f"{where}: must be above zero and at most ten years")
+                _check_label(where, target, day)
         expected = amendment_id(self.calendar, self.targets)
         if not self.id:
             self.id = expected
         elif self.id != expected:
             raise ValueError(f"id: does not match the amendment's content (expected {expected})")
         return self
+
+
+def _check_label(where: str, target: Duration, working_day_seconds: float) -> None:
+    # The label is what clocks, events and webhooks show; it must say what the seconds count.
+    try:
+        parsed = parse_duration(target.label, working_day_seconds)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if parsed != target:
+        raise ValueError(
+            f"{where}: label {target.label!r} is {parsed.seconds:g} "
+            f"{'business' if parsed.business else 'wall-clock'} seconds, not the "
+            f"{target.seconds:g} {'business' if target.business else 'wall-clock'} seconds given"
+        )
 
 
 class AmendmentAnswer(BaseModel):
@@ -189,37 +214,58 @@ def _plan(core: CaseCore, amendment: PolicyAmendment, now: datetime) -> _Plan | 
     if state.status in FINAL_STATUSES:
         raise InvalidAction(f"amend is not accepted: the case is {state.status.value}")
     old = core.policy
-    policy = amended_policy(old, amendment)
+    _same_working_day(old.calendar, amendment.calendar)
+    try:
+        return _replan(core, old, amended_policy(old, amendment), amendment.targets is not None, now)
+    except (ValueError, OverflowError) as err:
+        # A calendar with no working day left to count in, or one that runs a clock off the end
+        # of the date range: refused, the case keeps its rules.
+        raise InvalidAction(f"amend: {err}") from None
+
+
+def _same_working_day(current: BusinessCalendar, amended: BusinessCalendar) -> None:
+    # Every `wd` duration of the snapshot and of the open clocks was converted to seconds with
+    # the snapshot's working day; other hours would leave 7wd meaning the old day's seconds.
+    old_day, new_day = current.working_day_seconds, amended.working_day_seconds
+    if old_day != new_day:
+        raise InvalidAction(
+            f"amend: calendar.work_start/calendar.work_end: working hours cannot change under "
+            f"running cases (the case's working day is {old_day / 3600:g} h, the amendment's "
+            f"{new_day / 3600:g} h)"
+        )
+
+
+def _replan(
+    core: CaseCore, old: PolicySnapshot, policy: PolicySnapshot, retarget: bool, now: datetime
+) -> _Plan | None:
+    state = core.state
     if policy == old:
         return None
     targets = policy.targets_for(state.tier, state.category, state.intake.customer.tier)
-    retarget = amendment.targets is not None
     clocks = {name: clock.model_copy(deep=True) for name, clock in state.clocks.items()}
     moved: list[dict[str, Any]] = []
-    try:
-        for name, clock in clocks.items():
-            if not sla.is_open(clock) or clock.breached_at is not None:
-                continue  # met, stopped and breached clocks keep the record they have
-            before = (clock.due_at, clock.warn_at, clock.target_label)
-            sla.carry_over(clock, now, old.calendar, policy.calendar, policy.warning_fraction)
-            target = targets.get(name) if retarget and name in HANDLING_CLOCKS else None
-            if target is not None and _differs(clock, target):
-                sla.retarget(clock, target, policy.calendar, policy.warning_fraction)
-            if (clock.due_at, clock.warn_at, clock.target_label) != before:
-                moved.append(
-                    {
-                        "clock": name.value,
-                        "old_due_at": iso(before[0]),
-                        "new_due_at": iso(clock.due_at),
-                        "old_warn_at": iso(before[1]),
-                        "new_warn_at": iso(clock.warn_at),
-                        "old_target": before[2],
-                        "new_target": clock.target_label,
-                    }
-                )
-    except ValueError as err:
-        # A calendar with no working day left to count in: refused, the case keeps its rules.
-        raise InvalidAction(f"amend: {err}") from None
+    for name, clock in clocks.items():
+        if not sla.is_open(clock):
+            continue  # met and stopped clocks keep the record they have
+        before = (clock.due_at, clock.warn_at, clock.target_label)
+        sla.carry_over(clock, now, old.calendar, policy.calendar, policy.warning_fraction)
+        if clock.breached_at is not None:
+            continue  # a breach is never undone, nor its target rewritten
+        target = targets.get(name) if retarget and name in HANDLING_CLOCKS else None
+        if target is not None and _differs(clock, target):
+            sla.retarget(clock, target, policy.calendar, policy.warning_fraction)
+        if (clock.due_at, clock.warn_at, clock.target_label) != before:
+            moved.append(
+                {
+                    "clock": name.value,
+                    "old_due_at": iso(before[0]),
+                    "new_due_at": iso(clock.due_at),
+                    "old_warn_at": iso(before[1]),
+                    "new_warn_at": iso(clock.warn_at),
+                    "old_target": before[2],
+                    "new_target": clock.target_label,
+                }
+            )
     return policy, clocks, moved
 
 

@@ -157,13 +157,15 @@ def carry_over(
 
     The time it counted up to `at` stays as `before` counted it; what is left of its budget runs
     on `after` from `at`. A paused clock has nothing to carry: it takes `after` when it resumes.
-    A breached clock keeps its breach, which no later rule can undo.
+    A breached clock keeps its breach, which no later rule can undo, but still counts from `at`
+    on `after`, so what it reports when met is not its past re-counted on the amended calendar.
     """
-    if not is_open(clock) or clock.breached_at is not None or clock.running_since is None:
+    if not is_open(clock) or clock.running_since is None:
         return
     clock.consumed_seconds = _consumed_until(clock, at, before)
     clock.running_since = at
-    _schedule(clock, after, warning_fraction)
+    if clock.breached_at is None:
+        _schedule(clock, after, warning_fraction)
 
 
 def due_events(clock: Clock, now: datetime) -> list[ClockEvent]:

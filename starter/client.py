@@ -255,7 +255,13 @@ class CaseClient:
         except WorkflowUpdateFailedError as err:
             raise _refused(case_id, err) from err
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-            raise CaseError(f"case {case_id}: no answer in time; is a worker running?", "unavailable") from err
+            # The update may sit in the case's history unanswered and be applied once a worker
+            # polls: a timeout is not a refusal, and the caller must not read it as one.
+            raise CaseError(
+                f"case {case_id}: no answer in {AMEND_RPC_TIMEOUT.seconds} s; is a worker running? "
+                "The amendment may still be applied later; run the command again to see",
+                "unavailable",
+            ) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise await self._why_not_found(case_id, AMEND) from err

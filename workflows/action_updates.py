@@ -9,6 +9,19 @@ with workflow.unsafe.imports_passed_through():
     from cases.models import CaseState
 
 
+def payload_bytes(raw: RawValue) -> bytes | None:
+    """The JSON bytes an update was sent, or None for a null; never decoded by the SDK.
+
+    Any SDK can send a null, a bare value or megabytes where an object belongs; the caller's
+    parser refuses it with the field named, where decoding it here would fail the workflow task
+    on every retry.
+    """
+    payload = raw.payload if isinstance(raw, RawValue) else None
+    if payload is None or payload.metadata.get("encoding") == b"binary/null":
+        return None
+    return payload.data
+
+
 def action_update(name: str) -> Any:
     """The named update method of one action of the registry (`cases/actions.py`), validated.
 

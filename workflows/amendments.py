@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from cases.amendment import AmendmentAnswer, AmendmentInputError, PolicyAmendment, parse_amendment
     from cases.machine import CaseMachine, InvalidAction
+    from workflows.action_updates import payload_bytes
 
 AMEND = "amend"
 
@@ -30,12 +31,8 @@ class _Case(Protocol):
 
 
 def _decode(raw: RawValue) -> PolicyAmendment:
-    payload = raw.payload if isinstance(raw, RawValue) else None
-    data = None
-    if payload is not None and payload.metadata.get("encoding") != b"binary/null":
-        data = payload.data
     try:
-        return parse_amendment(data)
+        return parse_amendment(payload_bytes(raw))
     except AmendmentInputError as err:
         raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from None
 

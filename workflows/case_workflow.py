@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.routing_models import RoutingChange
     from workflows import bookings, generations, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
-    from workflows.action_updates import action_update
+    from workflows.action_updates import action_update, payload_bytes
     from workflows.amendments import amend_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.case_metrics import CaseMetrics
@@ -294,14 +294,8 @@ class AfterSalesCase:
         return self._machine
 
     def _decode(self, action: str, raw: RawValue) -> Action:
-        # Any SDK can send a null, a bare value or megabytes where an object belongs; refuse it
-        # here with the field named, or the handler would fail the workflow task on every retry.
-        payload = raw.payload if isinstance(raw, RawValue) else None
-        data = None
-        if payload is not None and payload.metadata.get("encoding") != b"binary/null":
-            data = payload.data
         try:
-            return parse_action(action, data)
+            return parse_action(action, payload_bytes(raw))
         except ActionInputError as err:
             raise ApplicationError(str(err), type="InvalidAction", non_retryable=True) from None
 

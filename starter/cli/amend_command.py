@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cases.amendment import PolicyAmendment
+from cases.policy import load_policy
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.cli.amend_input import load_amendment
@@ -96,7 +97,8 @@ def batch_size(text: str) -> int:
 async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     batch = batch_size(args.batch)
     targets = Path(args.targets) if args.targets else None
-    amendment = load_amendment(Path(args.calendar), targets, datetime.now(UTC))
+    in_force = load_policy(settings.policy_path).calendar
+    amendment = load_amendment(Path(args.calendar), targets, datetime.now(UTC), in_force)
     client = await case_client(settings)
     case_ids = await running_cases(client, args.query)
     summary = await amend_all(client, case_ids, amendment, batch, Progress(len(case_ids)))
@@ -127,6 +129,10 @@ async def amend_all(
         except CaseError as err:
             summary.refused.append({"case_id": case_id, "reason": _reason(case_id, err)})
             return
+        except Exception as err:
+            # One case's surprise must not cost the summary of every other case already sent.
+            summary.refused.append({"case_id": case_id, "reason": _unexpected(err)})
+            return
         if answer.outcome == "changed":
             summary.changed.append({"case_id": case_id, "clocks": [c.value for c in answer.clocks]})
         else:
@@ -147,3 +153,9 @@ def _reason(case_id: str, err: CaseError) -> str:
     if "'amend' expected but not found" in text:
         text = "its worker runs a release without the amend update; deploy first, then run again"
     return text[:300]
+
+
+def _unexpected(err: Exception) -> str:
+    # The type and the first line only: a message from deep in a library may carry anything.
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"unexpected error: {type(err).__name__}: {first}".rstrip(": ")[:300]

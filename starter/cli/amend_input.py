@@ -65,21 +65,31 @@ def _read(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: TOML syntax error: {str(err).splitlines()[0]}") from None
 
 
-def _validated(model: type[M], path: Path) -> M:
+def _validated(model: type[M], path: Path, base: CalendarSettings | None = None) -> M:
+    data = _read(path)
+    table = data.get("calendar")
+    if base is not None and isinstance(table, dict):
+        # A key the file leaves out means "as in the policy in force", not the package default:
+        # a file listing only the announced days must not reset the time zone or the hours.
+        data = data | {"calendar": base.model_dump() | table}
     try:
-        return model.model_validate(_read(path))
+        return model.model_validate(data)
     except ValidationError as err:
         raise UserError(f"{path}: {describe_problems(err)}") from None
 
 
-def load_amendment(calendar_path: Path, targets_path: Path | None, now: datetime) -> PolicyAmendment:
+def load_amendment(
+    calendar_path: Path, targets_path: Path | None, now: datetime, in_force: CalendarSettings
+) -> PolicyAmendment:
     """The amendment the files describe, resolved for the years open cases can still count in.
 
-    The years are those a case opened now would capture (last year to two years on, as
-    `Policy.snapshot` resolves them), so rerunning the command within a year sends the same
-    amendment, with the same id, and cases already amended answer "unchanged".
+    The `[calendar]` file's keys replace those of `in_force` (the policy's calendar); keys it
+    leaves out keep the policy's values. The years are those a case opened now would capture
+    (last year to two years on, as `Policy.snapshot` resolves them), so rerunning the command
+    within a year sends the same amendment, with the same id, and cases already amended answer
+    "unchanged".
     """
-    settings = _validated(CalendarFile, calendar_path).calendar
+    settings = _validated(CalendarFile, calendar_path, in_force).calendar
     # Validate the targets before resolving anything, so a bad second file fails as fast.
     texts = _validated(TargetsFile, targets_path).targets if targets_path is not None else None
     year = now.astimezone(ZoneInfo(settings.timezone)).year

@@ -1,18 +1,23 @@
 """Policy amendments, pure: which clocks move, by how much, what is recorded, and what is refused.
 
-Cases open on Monday 2026-12-28 at 10:00 in Shanghai. Closure is 7 working days (63 h of
-09:00-18:00); on the shipped 2027 calendar 1 January is the only day off in early January, so
-closure is due on Thursday 7 January at 10:00 (8 h on Monday, 27 h Tue-Thu, 27 h on 4-6 January,
-1 h on the 7th). Every expected instant is worked out by hand like that, in the comments.
+Cases open on Monday 2026-12-28 at 10:00 in Shanghai, on a calendar of the test's own: no
+country's public holidays, only the days listed in `CALENDAR` (National Day 2025 and New Year's
+Day 2027), so no instant depends on what the installed `holidays` package knows of 2027.
+Closure is 7 working days (63 h of 09:00-18:00); 1 January is the only day off in early
+January, so closure is due on Thursday 7 January at 10:00 (8 h on Monday, 27 h Tue-Thu, 27 h on
+4-6 January, 1 h on the 7th). Every expected instant is worked out by hand like that, in the
+comments.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 
+from cases import amendment as amendment_module
+from cases import sla
 from cases.amendment import (
     MAX_AMENDMENT_BYTES,
     AmendmentInputError,
@@ -21,23 +26,40 @@ from cases.amendment import (
     merge_calendar,
     parse_amendment,
 )
-from cases.calendar import BusinessCalendar
+from cases.calendar import BusinessCalendar, CalendarSettings
 from cases.core import InvalidAction
 from cases.durations import parse_duration
 from cases.machine import CaseMachine
 from cases.models import Acknowledge, ClockName, ClockState, CustomerReply, RequestInfo, Tier, Withdraw
 from cases.policy import Policy
 from cases.webhook_events import public_data
-from tests.unit.helpers import CL, FR, IH, RES, WORKING_DAY, general, shanghai
+from tests.unit.helpers import CL, FR, HOUR, IH, RES, WORKING_DAY, general, shanghai
 
 OPENED = shanghai(2026, 12, 28, 10)
+CALENDAR = CalendarSettings(holidays_country="", extra_holidays=[date(2025, 10, 1), date(2027, 1, 1)])
+YEARS = range(2026, 2029)
 
 
-def calendar(policy: Policy, holidays: tuple[date, ...] = (), workdays: tuple[date, ...] = ()) -> BusinessCalendar:
-    settings = policy.calendar.model_copy(
-        update={"extra_holidays": list(holidays), "extra_workdays": list(workdays)}
+@pytest.fixture(scope="module")
+def policy(policy: Policy) -> Policy:
+    """The shipped policy on `CALENDAR`: its targets and hours, none of the package's dates."""
+    return policy.model_copy(update={"calendar": CALENDAR})
+
+
+def calendar(
+    policy: Policy, holidays: tuple[date, ...] = (), workdays: tuple[date, ...] = (), **rules: object
+) -> BusinessCalendar:
+    """The policy's calendar with days added, resolved for 2026-2028 as `aftersales amend` does
+    (the policy's own extra days of other years are not among them)."""
+    base = policy.calendar
+    settings = base.model_copy(
+        update={
+            "extra_holidays": [d for d in base.extra_holidays if d.year in YEARS] + list(holidays),
+            "extra_workdays": [d for d in base.extra_workdays if d.year in YEARS] + list(workdays),
+        }
+        | rules
     )
-    return settings.resolve(range(2026, 2029))
+    return settings.resolve(YEARS)
 
 
 def amendment(policy: Policy, holidays: tuple[date, ...] = (), workdays: tuple[date, ...] = (),
@@ -177,9 +199,11 @@ def test_a_finished_case_and_a_calendar_without_working_time_are_refused(policy:
 def test_years_the_amendment_does_not_cover_keep_the_snapshot_dates(policy: Policy) -> None:
     snapshot = case(policy).policy.calendar
     assert snapshot.years == [2025, 2026, 2027, 2028]
+    assert snapshot.holidays == [date(2025, 10, 1), date(2027, 1, 1)]  # the test's, not the package's
     amended = calendar(policy, (date(2027, 1, 4),))
     merged = merge_calendar(snapshot, amended)
     assert merged.years == [2025, 2026, 2027, 2028]
+    assert date(2025, 10, 1) not in amended.holidays
     assert date(2025, 10, 1) in merged.holidays  # National Day 2025, from the snapshot
     assert not merged.is_working_day(date(2027, 1, 4)) and not merged.is_working_day(date(2025, 10, 1))
     assert merge_calendar(snapshot, merge_calendar(snapshot, amended)) == merged
@@ -230,3 +254,99 @@ def test_the_webhook_carries_the_rules_and_instants_of_an_amendment(policy: Poli
     m.amend(amendment(policy, (date(2027, 1, 4),)), shanghai(2026, 12, 28, 11))
     [event] = m.events
     assert public_data(event) == event.data  # nothing in it is about a person
+
+
+@pytest.mark.parametrize("length", [timedelta(microseconds=1), timedelta(seconds=1), timedelta(minutes=59)])
+def test_a_working_day_under_an_hour_is_refused_naming_work_end(policy: Policy, length: timedelta) -> None:
+    # Counting 63 h in days of a second walks the calendar past the year 9999: seconds of work
+    # (the workflow task would time out) ending in OverflowError. It is refused before that.
+    end = (shanghai(2026, 1, 1, 9) + length).time()
+    payload = amendment(policy).model_dump(mode="json")
+    payload["calendar"]["work_end"] = end.isoformat()
+    del payload["id"]
+    with pytest.raises(AmendmentInputError) as err:
+        parse_amendment(raw(payload))
+    assert str(err.value).startswith("amend.calendar.work_end: the working day must be at least 1 hour")
+    assert "\n" not in str(err.value)
+
+
+def test_a_calendar_that_overflows_is_refused_and_changes_nothing(
+    policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = case(policy)
+    before = m.state.model_copy(deep=True)
+
+    def off_the_calendar(*args: object) -> None:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(amendment_module.sla, "carry_over", off_the_calendar)
+    announced = amendment(policy, (date(2027, 1, 4),))
+    with pytest.raises(InvalidAction, match="amend: date value out of range"):
+        m.check_amendment(announced, shanghai(2026, 12, 28, 11))
+    with pytest.raises(InvalidAction, match="amend: date value out of range"):
+        m.amend(announced, shanghai(2026, 12, 28, 11))
+    assert m.state == before and m.events == []
+
+
+def test_a_breached_clock_keeps_its_past_as_counted_and_counts_on_from_the_amendment(policy: Policy) -> None:
+    m = case(policy)
+    at = shanghai(2027, 1, 8, 12)
+    m.fire_due(at)
+    clock = m.state.clocks[CL]
+    assert clock.breached_at == shanghai(2027, 1, 7, 10)
+    # By Friday noon closure counted 63 h to its breach, 8 h more on Thursday and 3 h on Friday.
+    counted = (63 + 8 + 3) * HOUR.total_seconds()
+    assert sla.elapsed_now(clock, at, m.policy.calendar) == counted
+    m.events.clear()
+    # 4 and 5 January, already worked, become days off, and Friday afternoon is still worked.
+    answer = m.amend(amendment(policy, (date(2027, 1, 4), date(2027, 1, 5))), at)
+    assert (answer.outcome, answer.clocks) == ("changed", [])
+    clock = m.state.clocks[CL]
+    assert (clock.consumed_seconds, clock.running_since) == (counted, at)
+    assert (clock.breached_at, clock.due_at, clock.state) == (shanghai(2027, 1, 7, 10), None, ClockState.BREACHED)
+    # Re-counted from the opening on the amended calendar it would be 18 h less.
+    later = shanghai(2027, 1, 8, 13)
+    assert sla.elapsed_now(clock, later, m.policy.calendar) == counted + HOUR.total_seconds()
+    m.apply("withdraw", Withdraw(reason="resolved elsewhere"), later)
+    assert m.state.clocks[CL].consumed_seconds == counted + HOUR.total_seconds()
+
+
+def test_other_working_hours_are_refused_but_the_same_day_may_move(policy: Policy) -> None:
+    m = case(policy)
+    before = m.state.model_copy(deep=True)
+    # 7wd was converted to 63 h with the 9-hour day; an 8-hour day would leave it 63 h.
+    shorter = PolicyAmendment(calendar=calendar(policy, work_end=time(17, 0)))
+    with pytest.raises(InvalidAction) as err:
+        m.check_amendment(shorter, shanghai(2026, 12, 28, 11))
+    message = str(err.value)
+    assert "calendar.work_start" in message and "calendar.work_end" in message
+    assert "working hours cannot change under running cases" in message and "\n" not in message
+    with pytest.raises(InvalidAction, match="working hours cannot change"):
+        m.amend(shorter, shanghai(2026, 12, 28, 11))
+    assert m.state == before and m.events == []
+    # 10:00-19:00 is still 9 h: closure counted 1 h on Monday (10:00-11:00), and the 62 h left
+    # run from 11:00: 8 h on Monday, 27 h Tue-Thu, 27 h on 4-6 January, due at 19:00 on the 6th.
+    later = PolicyAmendment(calendar=calendar(policy, work_start=time(10, 0), work_end=time(19, 0)))
+    assert m.amend(later, shanghai(2026, 12, 28, 11)).clocks == [CL]
+    assert m.state.clocks[CL].due_at == shanghai(2027, 1, 6, 19)
+    assert m.events[0].data["rules"] == ["work_start", "work_end"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ({"seconds": 3600, "business": False, "label": "call Li Wei at once"}, "bad duration"),
+        ({"seconds": 3600, "business": False, "label": "2h"}, "label '2h' is 7200 wall-clock seconds"),
+        ({"seconds": 3600, "business": False, "label": "1bh"}, "label '1bh' is 3600 business seconds"),
+        ({"seconds": 226800, "business": True, "label": "8wd"}, "label '8wd' is 259200 business"),
+    ],
+)
+def test_a_target_label_must_say_what_its_seconds_count(policy: Policy, target: dict, message: str) -> None:  # type: ignore[type-arg]
+    payload = amendment(policy, closure="7wd").model_dump(mode="json")
+    payload["targets"]["general"]["closure"] = target
+    del payload["id"]
+    with pytest.raises(AmendmentInputError) as err:
+        parse_amendment(raw(payload))
+    assert str(err.value).startswith("amend.targets.general.closure: ") and message in str(err.value)
+    good = payload | {"targets": {"general": {"closure": {"seconds": 226800, "business": True, "label": "7wd"}}}}
+    assert parse_amendment(raw(good)).targets == {Tier.GENERAL: {CL: parse_duration("7wd", WORKING_DAY)}}

@@ -1,7 +1,8 @@
 """`aftersales calendar check`: what a year resolves to, and when it looks unannounced.
 
 The `holidays` package installed here knows China's 2026 schedule (make-up Sundays and Saturdays
-such as 4 January and 14 February) and only estimates 2027: days off, but no make-up days.
+such as 4 January and 14 February). Which later year it only estimates (days off, but no make-up
+days) depends on its release, so the tests of the warning ask it (`tests.calendar_years`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import pytest
 from cases.calendar import CalendarSettings
 from runtime.errors import UserError
 from starter.cli.calendar_command import parse_year, year_report
+from tests.calendar_years import plain_day, unannounced_cn_year
+
+
+@pytest.fixture(scope="module")
+def year() -> int:
+    return unannounced_cn_year()
 
 
 def test_an_announced_year_lists_its_days_and_does_not_warn() -> None:
@@ -26,24 +33,43 @@ def test_an_announced_year_lists_its_days_and_does_not_warn() -> None:
     assert all(d["date"].startswith("2026-") for d in report["holidays"] + report["workdays"])
 
 
-def test_cn_2027_without_make_up_days_warns_and_says_how_to_fix() -> None:
-    report = year_report(CalendarSettings(), 2027)
+def test_a_cn_year_without_make_up_days_warns_and_says_how_to_fix(year: int) -> None:
+    report = year_report(CalendarSettings(), year)
     assert report["workdays"] == []
-    assert report["holidays"][0] == {"date": "2027-01-01", "weekday": "Fri", "name": "New Year's Day",
-                                     "source": "CN"}
+    assert report["holidays"][0] == {"date": f"{year}-01-01", "weekday": date(year, 1, 1).strftime("%a"),
+                                     "name": "New Year's Day", "source": "CN"}
     [warning] = report["warnings"]
-    assert warning.startswith("CN 2027 has no make-up working days (调休), though 2026 has")
+    assert warning.startswith(f"CN {year} has no make-up working days (调休), though {year - 1} has")
     for needle in ("extra_holidays", "extra_workdays", "[calendar]", "aftersales amend --calendar"):
         assert needle in warning
 
 
-def test_the_policy_s_own_days_count_and_are_named_as_its_own() -> None:
-    settings = CalendarSettings(extra_workdays=[date(2027, 2, 20)], extra_holidays=[date(2027, 2, 11)])
-    report = year_report(settings, 2027)
+def test_the_warning_follows_the_previous_year_not_the_package_s_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever the package knows: a year with make-up days before one without is what warns.
+    real = CalendarSettings.resolve
+
+    def resolve(self: CalendarSettings, years: list[int]):  # type: ignore[no-untyped-def]
+        [y] = years
+        workdays = [date(y, 2, 7)] if y == 2040 else []
+        own = CalendarSettings(holidays_country="", extra_holidays=[date(y, 1, 1)], extra_workdays=workdays)
+        return real(own, years)
+
+    monkeypatch.setattr(CalendarSettings, "resolve", resolve)
+    [warning] = year_report(CalendarSettings(), 2041)["warnings"]
+    assert warning.startswith("CN 2041 has no make-up working days (调休), though 2040 has")
+    assert year_report(CalendarSettings(), 2040)["warnings"] == []
+    assert year_report(CalendarSettings(), 2042)["warnings"] == []  # 2041 had none either
+
+
+def test_the_policy_s_own_days_count_and_are_named_as_its_own(year: int) -> None:
+    saturday, weekday = plain_day(year, (5,)), plain_day(year, (0, 1, 2, 3, 4))
+    settings = CalendarSettings(extra_workdays=[saturday], extra_holidays=[weekday])
+    report = year_report(settings, year)
     assert report["warnings"] == []
-    assert report["workdays"] == [{"date": "2027-02-20", "weekday": "Sat",
+    assert report["workdays"] == [{"date": saturday.isoformat(), "weekday": "Sat",
                                    "name": "make-up working day (调休)", "source": "extra_workdays"}]
-    assert {"date": "2027-02-11", "weekday": "Thu", "name": "day off", "source": "extra_holidays"} in report["holidays"]
+    assert {"date": weekday.isoformat(), "weekday": weekday.strftime("%a"), "name": "day off",
+            "source": "extra_holidays"} in report["holidays"]
 
 
 def test_a_year_past_what_the_package_knows_warns_of_no_holidays_at_all() -> None:

@@ -3,7 +3,9 @@
 Cases open on Monday 2026-12-28 at 10:00 in Shanghai under the shipped policy, whose 2027
 calendar (from the `holidays` package) has 1 January off and no make-up working days yet. Every
 expected instant below is worked out by hand from the working hours (09:00-18:00, 9 h a day),
-never by the engine's calendar code.
+never by the engine's calendar code. The first test runs until the real date passes 2026-12-28;
+`test_amendment_any_date.py` repeats it on dates taken from the server's clock, so it runs on any
+date and whatever the installed `holidays` package knows.
 """
 
 from __future__ import annotations
