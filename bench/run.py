@@ -18,7 +18,7 @@ from pathlib import Path
 
 import temporalio
 
-from bench import breach, drivers, e2e, latency, memory, paths, priority, replay, scaleout
+from bench import breach, drivers, e2e, latency, memory, paths, priority, replay, scaleout, whatif
 from bench.drivers import RealTarget, now
 from bench.env import ROOT, BenchEnv, WorkerProcess
 from bench.profile import Profiler, executable
@@ -26,7 +26,7 @@ from bench.report import Report, progress
 from cases.policy import load_policy
 from devstack.temporal_server import temporal_binary
 
-ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority")
+ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority", "whatif")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Sizes:
     scale_sizes: tuple[int, ...]
     priority_general: int = 150
     priority_urgent: int = 30
+    whatif_cases: int = whatif.TARGET_CASES
 
 
 FULL = Sizes(
@@ -68,6 +69,7 @@ QUICK = Sizes(
     memory_cases=200,
     scale_cases=20,
     scale_sizes=(1, 2, 4),
+    whatif_cases=1000,
 )
 
 
@@ -100,6 +102,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sizes
         f"update-with-start request, or a start then an update (default: {drivers.OPEN_MODE})",
     )
     parser.add_argument("--scale-cases", type=int)
+    parser.add_argument("--whatif-cases", type=int, help="synthetic past cases the what-if replays")
     parser.add_argument("--scale-sizes", help="worker process counts, e.g. 1,2,4")
     parser.add_argument(
         "--profile",
@@ -130,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sizes
         "breach_burst",
         "memory_cases",
         "scale_cases",
+        "whatif_cases",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -325,6 +329,8 @@ async def run(args: argparse.Namespace, sizes: Sizes, only: list[str]) -> int:
             await memory.measure(env, rep, cases=sizes.memory_cases, policy=policy, plan=start_plan)
         if "priority" in only:
             await priority.measure(env, rep, general=sizes.priority_general, urgent=sizes.priority_urgent)
+        if "whatif" in only:
+            await whatif.measure(rep, env.dsn, sizes.whatif_cases, env.tmp)
     finally:
         profiler.stop()
         await env.close(keep=args.keep)

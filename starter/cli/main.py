@@ -21,6 +21,7 @@ from cases.policy import PolicyError
 from codec_server.command import add_codec_server_parser, run_codec_server
 from outbox.command import add_dispatch_parser, run_dispatch
 from reports.command import add_report_parser, run_report
+from reports.whatif_command import add_whatif_parser, run_whatif
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings, SettingsError
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     amend_command.add_parsers(sub)
     calendar_command.add_parsers(sub)
     add_report_parser(sub)
+    add_whatif_parser(sub)
     add_codec_server_parser(sub)
     add_dispatch_parser(sub)
     replay_command.add_parsers(sub)
@@ -74,6 +76,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "replay": replay_command.cmd_replay,
     "migrate": stack_commands.cmd_migrate,
     "report": run_report,
+    "whatif": run_whatif,
     "dispatch": run_dispatch,
     "roster": roster_commands.cmd_roster,
     "api": api_command.cmd_api,

@@ -12,14 +12,18 @@ import asyncio
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 from temporalio.client import Client
 
 from cases.models import CaseState, Status
+from cases.policy import load_policy
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
+from reports.whatif_run import build_whatif
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
 from tests.factories import intake
@@ -57,6 +61,7 @@ async def test_thousand_open_cases_with_bursts_lose_nothing(postgres_dsn, pool, 
         assert all(ids)
 
         started = time.monotonic()
+        opened_from = datetime.now(UTC)
         opened = await gather_limited(IN_FLIGHT, [lambda c=c: client.open(c) for c in cases])
         timings["open"] = time.monotonic() - started
         assert all(o.created and o.status == Status.REGISTERED for o in opened)
@@ -110,6 +115,19 @@ async def test_thousand_open_cases_with_bursts_lose_nothing(postgres_dsn, pool, 
         "SELECT case_id, count(*) AS n FROM refunds WHERE case_id = ANY($1::text[]) GROUP BY case_id", ids)
     assert sorted((r["case_id"], r["n"]) for r in refunds) == sorted((i, 1) for i in ids)
     timings["verify"] = time.monotonic() - mark
+
+    # Replayed under the policy they ran on, every case reproduces its audit trail exactly.
+    mark = time.monotonic()
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        whatif = await build_whatif(conn, opened_from, datetime.now(UTC), load_policy(None), "default")
+    finally:
+        await conn.close()
+    assert whatif.overall.actual.cases == CASES
+    counts = whatif.counts
+    assert (counts.changed_cases, counts.failed_cases, counts.refused) == (0, 0, 0), counts.examples
+    assert whatif.overall.actual == whatif.overall.candidate
+    timings["whatif"] = time.monotonic() - mark
     events = sum(len(t.seqs) for t in trails.values())
     print(f"\nload: {CASES} cases, {3 * CASES} actions, {events} audit events, "
           + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())

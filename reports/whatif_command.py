@@ -1,0 +1,127 @@
+"""`aftersales whatif`: replay a period's cases under a candidate policy file.
+
+The flags and their reading are those of `aftersales report` (reports/command.py): `--since`
+and `--until` in the business time zone, `DATABASE_URL` or the embedded PostgreSQL, `--format`
+text, json or html, `--output FILE`. `--policy` names the candidate; a missing or invalid file
+is a `PolicyError`, one line on stderr like every bad input. While it runs, a progress line is
+kept on stderr when stderr is a terminal; a large period is replayed on every core
+(reports/whatif_parallel.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from cases.policy import load_policy
+from devstack.database import database_url_or_embedded
+from devstack.postgres import EmbeddedPostgresError
+from reports.charts import require_matplotlib
+from reports.command import FORMATS, parse_period
+from reports.figures import ReportError
+from reports.whatif_figures import WhatIf
+from reports.whatif_html import render_html
+from reports.whatif_parallel import whatif_from_database
+from reports.whatif_render import render_json, render_text
+from reports.whatif_run import Progress
+from runtime.errors import ServiceError, UserError
+from runtime.settings import Settings
+
+RENDERERS: dict[str, Callable[[WhatIf], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "html": render_html,
+}
+assert tuple(RENDERERS) == FORMATS
+
+
+def add_whatif_parser(subparsers: Any) -> None:
+    """Add `whatif` to the `aftersales` sub-commands."""
+    p = subparsers.add_parser(
+        "whatif",
+        help="replay the cases opened in a period under a candidate policy, beside what happened",
+    )
+    p.add_argument("--policy", type=Path, required=True, help="the candidate policy file (TOML)")
+    p.add_argument(
+        "--since",
+        help="start, inclusive: ISO date or date-time; without an offset it is read in the "
+        "policy's business time zone (default: 90 days before --until)",
+    )
+    p.add_argument("--until", help="end, exclusive: ISO date or date-time (default: now)")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+
+
+def progress_line(stream: TextIO) -> Progress | None:
+    """A `\\r` progress line on `stream`, or None when it is not a terminal (a log, a pipe)."""
+    if not stream.isatty():
+        return None
+
+    shown: list[tuple[int, int]] = []
+
+    def show(done: int, total: int) -> None:
+        if shown and shown[-1] == (done, total):
+            return
+        shown[:] = [(done, total)]
+        width = 30
+        filled = width * done // total if total else width
+        end = "\n" if done >= total else ""
+        stream.write(f"\rreplaying [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+        stream.flush()
+
+    return show
+
+
+async def run_whatif(args: argparse.Namespace, settings: Settings) -> None:
+    candidate = load_policy(args.policy)  # PolicyError: one line, exit 2
+    zone = ZoneInfo(load_policy(settings.policy_path).calendar.timezone)
+    try:
+        since, until = parse_period(args.since, args.until, zone, datetime.now(UTC))
+        if args.format == "html":
+            require_matplotlib()
+    except ReportError as err:
+        raise UserError(str(err)) from err
+
+    try:
+        with database_url_or_embedded(settings) as db:
+            report = await _whatif_from(db.dsn, since, until, candidate, str(args.policy))
+    except EmbeddedPostgresError as err:
+        raise ServiceError(str(err).splitlines()[0]) from err
+
+    try:
+        text = RENDERERS[args.format](report)
+    except ReportError as err:
+        raise UserError(str(err)) from err
+    if args.output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"--output {args.output}: cannot write ({err.strerror or err})") from err
+
+
+async def _whatif_from(
+    dsn: str, since: datetime, until: datetime, candidate: Any, name: str
+) -> WhatIf:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+        raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
+    try:
+        return await whatif_from_database(
+            conn, dsn, since, until, candidate, name, progress_line(sys.stderr)
+        )
+    except asyncpg.UndefinedTableError as err:
+        raise UserError(
+            "the database has no case tables yet; run `aftersales migrate` first"
+        ) from err
+    finally:
+        await conn.close()

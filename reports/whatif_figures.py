@@ -1,0 +1,268 @@
+"""The what-if figures: what happened, and what the candidate policy would have made of it.
+
+`WhatIf` is the one model the renderers read. For each side (`actual`, from the recorded audit
+trails; `candidate`, from the replays) it holds, for all cases and per tier, the case count,
+every SLA clock's verdicts (decided, on time, breached), the escalations and the approvals
+needed, all counted from the audit events the same way on both sides, so any difference is the
+policy's. Each case counts in the tier it ended in on that side. Rates are derived from counts,
+as in the service report (STANDARDS S9.2). `Tally` adds one case at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, computed_field
+
+from cases.models import Tier
+from reports.figures import CLOCK_ORDER, ClockFigures, clock_label, ordered
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+class ClockVerdicts(ClockFigures):
+    """One SLA clock as the service report counts it (every turn met or breached is decided; on
+    time is met without a breach), with its breaches and warnings."""
+
+    breached: int = 0
+    warned: int = 0
+
+
+class SideFigures(BaseModel):
+    cases: int = 0
+    escalations: int = 0
+    escalated_cases: int = 0
+    approvals_needed: int = 0
+    cases_needing_approval: int = 0
+    breaches: int = 0
+    clocks: dict[str, ClockVerdicts] = {}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def escalated_share(self) -> float | None:
+        return _ratio(self.escalated_cases, self.cases)
+
+
+class Group(BaseModel):
+    actual: SideFigures = SideFigures()
+    candidate: SideFigures = SideFigures()
+
+
+class ReplayCounts(BaseModel):
+    """How the replay went: what it fed back, and what it had to leave out."""
+
+    actions: int = 0
+    refused: int = 0
+    refused_by_action: dict[str, int] = {}
+    after_deadline: int = 0
+    results_skipped: int = 0
+    unmapped_events: dict[str, int] = {}
+    # Cases whose replayed trail or end differs at all (0 under the policy they ran on), and
+    # those that ended another way: status, tier, escalations or reopens.
+    changed_cases: int = 0
+    outcome_changed_cases: int = 0
+    # Cases whose record kept the instants of a retried opening task (compared by type there).
+    retried_openings: int = 0
+    failed_cases: int = 0
+    examples: list[str] = []
+
+
+class WhatIf(BaseModel):
+    """The cases opened in [since, until), as recorded and as replayed under `policy`."""
+
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    policy: str
+    seconds: float = 0.0
+    overall: Group = Group()
+    by_tier: dict[str, Group] = {t.value: Group() for t in Tier}
+    counts: ReplayCounts = ReplayCounts()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clock_labels(self) -> dict[str, str]:
+        groups = [self.overall, *self.by_tier.values()]
+        seen = {n for g in groups for side in (g.actual, g.candidate) for n in side.clocks}
+        return {name: clock_label(name) for name in ordered(seen, CLOCK_ORDER)}
+
+
+EventLike = tuple[str, Mapping[str, Any]]
+MAX_EXAMPLES = 10
+# The per-clock counters `_Counts` keeps, in the order of `ClockVerdicts`' fields.
+_DECIDED, _ON_TIME, _BREACHED, _WARNED = range(4)
+
+
+class _Counts:
+    """One side of one group while cases are added: plain counters, made a model at the end
+    (a pydantic attribute write per event would cost more than the replay)."""
+
+    __slots__ = ("cases", "escalations", "escalated", "approvals", "approval_cases", "clocks")
+
+    def __init__(self) -> None:
+        self.cases = self.escalations = self.escalated = self.approvals = self.approval_cases = 0
+        self.clocks: dict[str, list[int]] = {}
+
+    def add(self, events: Iterable[EventLike]) -> None:
+        self.cases += 1
+        escalations = approvals = 0
+        clocks = self.clocks
+        for kind, data in events:
+            if kind == "escalated":
+                escalations += 1
+            elif kind == "resolution_proposed":
+                approvals += bool(data.get("needs_approval"))
+            elif kind == "clock_met":
+                if data.get("on_time"):
+                    row = clocks.setdefault(str(data.get("clock")), [0, 0, 0, 0])
+                    row[_DECIDED] += 1
+                    row[_ON_TIME] += 1
+            elif kind == "clock_breached":
+                # A breached clock is decided at its breach; meeting it later changes nothing.
+                row = clocks.setdefault(str(data.get("clock")), [0, 0, 0, 0])
+                row[_DECIDED] += 1
+                row[_BREACHED] += 1
+            elif kind == "clock_warning":
+                clocks.setdefault(str(data.get("clock")), [0, 0, 0, 0])[_WARNED] += 1
+        self.escalations += escalations
+        self.escalated += escalations > 0
+        self.approvals += approvals
+        self.approval_cases += approvals > 0
+
+    def figures(self) -> SideFigures:
+        clocks = {
+            name: ClockVerdicts(decided=r[_DECIDED], on_time=r[_ON_TIME], breached=r[_BREACHED],
+                                warned=r[_WARNED])
+            for name in ordered(self.clocks, CLOCK_ORDER)
+            for r in [self.clocks[name]]
+        }
+        return SideFigures(
+            cases=self.cases, escalations=self.escalations, escalated_cases=self.escalated,
+            approvals_needed=self.approvals, cases_needing_approval=self.approval_cases,
+            breaches=sum(c.breached for c in clocks.values()), clocks=clocks,
+        )
+
+
+def side_figures(cases: Iterable[Iterable[EventLike]]) -> SideFigures:
+    """The figures of some cases' audit events (one iterable of events per case)."""
+    counts = _Counts()
+    for events in cases:
+        counts.add(events)
+    return counts.figures()
+
+
+class Tally:
+    """Adds cases to a `WhatIf` one at a time, each side in the tier it ended in."""
+
+    def __init__(self, report: WhatIf) -> None:
+        self.report = report
+        self._refused: dict[str, int] = {}
+        self._unmapped: dict[str, int] = {}
+        self._sides: dict[tuple[str, str], _Counts] = {}
+
+    def add(
+        self,
+        actual: tuple[str, list[EventLike]],
+        candidate: tuple[str, list[EventLike]],
+    ) -> None:
+        for side, (tier, events) in (("actual", actual), ("candidate", candidate)):
+            for group in ("", tier):
+                counts = self._sides.get((group, side))
+                if counts is None:
+                    counts = self._sides[(group, side)] = _Counts()
+                counts.add(events)
+
+    def counts(
+        self,
+        actions: int,
+        refused: Mapping[str, int],
+        after_deadline: int,
+        results_skipped: int,
+        unmapped: Mapping[str, int],
+        differences: list[str],
+        failed: bool,
+        outcome_changed: bool = False,
+        retried_opening: bool = False,
+    ) -> None:
+        c = self.report.counts
+        c.retried_openings += retried_opening
+        c.outcome_changed_cases += outcome_changed
+        c.actions += actions
+        c.after_deadline += after_deadline
+        c.results_skipped += results_skipped
+        for name, n in refused.items():
+            c.refused += n
+            self._refused[name] = self._refused.get(name, 0) + n
+        for name, n in unmapped.items():
+            self._unmapped[name] = self._unmapped.get(name, 0) + n
+        c.changed_cases += bool(differences)
+        c.failed_cases += failed
+        room = MAX_EXAMPLES - len(c.examples)
+        if room > 0:
+            c.examples += differences[:1][:room]
+
+    def finish(self, seconds: float) -> WhatIf:
+        r = self.report
+        r.counts.refused_by_action = dict(sorted(self._refused.items()))
+        r.counts.unmapped_events = dict(sorted(self._unmapped.items()))
+        r.seconds = seconds
+        for (name, side), counts in self._sides.items():
+            group = r.overall if not name else r.by_tier.setdefault(name, Group())
+            setattr(group, side, counts.figures())
+        return r
+
+
+def _merge_sides(sides: list[SideFigures]) -> SideFigures:
+    counts = _Counts()
+    for side in sides:
+        counts.cases += side.cases
+        counts.escalations += side.escalations
+        counts.escalated += side.escalated_cases
+        counts.approvals += side.approvals_needed
+        counts.approval_cases += side.cases_needing_approval
+        for name, c in side.clocks.items():
+            row = counts.clocks.setdefault(name, [0, 0, 0, 0])
+            for i, value in enumerate((c.decided, c.on_time, c.breached, c.warned)):
+                row[i] += value
+    return counts.figures()
+
+
+def merge(parts: list[WhatIf], seconds: float) -> WhatIf:
+    """One `WhatIf` from the parts of one period that were replayed apart (one per process)."""
+    first = parts[0]
+    tiers = list(dict.fromkeys(t for p in parts for t in p.by_tier))
+    counts = ReplayCounts()
+    refused: dict[str, int] = {}
+    unmapped: dict[str, int] = {}
+    for p in parts:
+        c = p.counts
+        counts.actions += c.actions
+        counts.refused += c.refused
+        counts.after_deadline += c.after_deadline
+        counts.results_skipped += c.results_skipped
+        counts.changed_cases += c.changed_cases
+        counts.outcome_changed_cases += c.outcome_changed_cases
+        counts.retried_openings += c.retried_openings
+        counts.failed_cases += c.failed_cases
+        counts.examples += c.examples[: MAX_EXAMPLES - len(counts.examples)]
+        for name, n in c.refused_by_action.items():
+            refused[name] = refused.get(name, 0) + n
+        for name, n in c.unmapped_events.items():
+            unmapped[name] = unmapped.get(name, 0) + n
+    counts.refused_by_action = dict(sorted(refused.items()))
+    counts.unmapped_events = dict(sorted(unmapped.items()))
+
+    def group(pick: list[Group]) -> Group:
+        return Group(actual=_merge_sides([g.actual for g in pick]),
+                     candidate=_merge_sides([g.candidate for g in pick]))
+
+    return WhatIf(
+        since=first.since, until=first.until, generated_at=first.generated_at, policy=first.policy,
+        seconds=seconds, overall=group([p.overall for p in parts]),
+        by_tier={t: group([p.by_tier[t] for p in parts if t in p.by_tier]) for t in tiers},
+        counts=counts,
+    )

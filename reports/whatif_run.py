@@ -1,0 +1,99 @@
+"""The what-if from the record to its figures: `build_whatif`, and `replay_case` for one case.
+
+Each case is replayed under the candidate policy's snapshot for its opening instant, compared
+with its record, and both sides are counted into one `WhatIf`. The snapshot depends only on the
+opening year (`Policy.snapshot` resolves the calendar for the years around it), so one snapshot
+per year serves every case, as one shared snapshot serves every case a worker holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from cases.policy import Policy, PolicySnapshot
+from reports.whatif_compare import differences, outcome_changed
+from reports.whatif_figures import MAX_EXAMPLES, Tally, WhatIf
+from reports.whatif_query import ALL, Shard, Unreadable, count_cases, recorded_cases
+from reports.whatif_replay import Replayed, replay
+from reports.whatif_timeline import Timeline
+
+Progress = Callable[[int, int], None]
+
+
+class Snapshots:
+    """`policy.snapshot(opened_at)`, resolved once per opening year."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._by_year: dict[int, PolicySnapshot] = {}
+
+    def __call__(self, opened_at: datetime) -> PolicySnapshot:
+        year = opened_at.astimezone(UTC).year
+        found = self._by_year.get(year)
+        if found is None:
+            found = self._by_year[year] = self.policy.snapshot(opened_at)
+        return found
+
+
+def replay_case(timeline: Timeline, snapshots: Snapshots) -> tuple[Replayed, list[str]]:
+    """One case replayed under the candidate, with where it departs from its record."""
+    replayed = replay(timeline, snapshots(timeline.opened_at))
+    return replayed, differences(timeline, replayed)
+
+
+def count_into(tally: Tally, timeline: Timeline, replayed: Replayed, diffs: list[str]) -> None:
+    """Both sides of one case, and how its replay went, into `tally`."""
+    tally.add(
+        (timeline.final.tier.value, [(e.type, e.data) for e in timeline.recorded]),
+        (replayed.final.tier.value, [(e.type, e.data) for e in replayed.events]),
+    )
+    tally.counts(
+        actions=replayed.actions,
+        refused=replayed.refused,
+        after_deadline=replayed.after_deadline,
+        results_skipped=replayed.results_skipped,
+        unmapped=timeline.unmapped,
+        differences=diffs,
+        failed=replayed.error is not None,
+        outcome_changed=bool(diffs) and outcome_changed(timeline, replayed),
+        retried_opening=timeline.stale_opening > 0,
+    )
+
+
+async def build_whatif(
+    conn: asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    policy: Policy,
+    policy_name: str,
+    progress: Progress | None = None,
+    shard: Shard = ALL,
+    as_of: datetime | None = None,
+) -> WhatIf:
+    """Replay every case opened in [since, until) (of `shard`) under `policy`, beside what
+    happened. `progress` hears (cases done, cases in all) after each batch."""
+    started = time.perf_counter()
+    as_of = as_of or datetime.now(UTC)
+    report = WhatIf(since=since, until=until, generated_at=as_of, policy=policy_name)
+    tally = Tally(report)
+    snapshots = Snapshots(policy)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        total = await count_cases(conn, since, until, shard)
+        done = 0
+        async for batch in recorded_cases(conn, since, until, as_of, shard=shard):
+            for item in batch:
+                if isinstance(item, Unreadable):
+                    report.counts.failed_cases += 1
+                    if len(report.counts.examples) < MAX_EXAMPLES:
+                        report.counts.examples.append(f"{item}: not replayed")
+                    continue
+                replayed, diffs = replay_case(item, snapshots)
+                count_into(tally, item, replayed, diffs)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+    return tally.finish(time.perf_counter() - started)

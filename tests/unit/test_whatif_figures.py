@@ -1,0 +1,103 @@
+"""The what-if's figures and pages from hand-made audit events: every count is worked out in
+the comments next to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from reports.whatif_figures import Tally, WhatIf, merge, side_figures
+from reports.whatif_format import change
+from reports.whatif_render import render_json, render_text
+
+SINCE = datetime(2025, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2025, 4, 1, tzinfo=UTC)
+
+
+def met(clock: str, on_time: bool = True) -> tuple[str, dict[str, Any]]:
+    return "clock_met", {"clock": clock, "on_time": on_time}
+
+
+def breached(clock: str) -> tuple[str, dict[str, Any]]:
+    return "clock_breached", {"clock": clock}
+
+
+ESCALATED = ("escalated", {"reason": "x"})
+NEEDS_APPROVAL = ("resolution_proposed", {"needs_approval": True})
+NO_APPROVAL = ("resolution_proposed", {"needs_approval": False})
+
+# Case A: first response met on time, one proposal needing approval.
+CASE_A = [met("first_response"), NEEDS_APPROVAL, met("approval")]
+# Case B: first response breached (and escalated), then met late; a second proposal needs none.
+CASE_B = [("clock_warning", {"clock": "first_response"}), breached("first_response"), ESCALATED,
+          met("first_response", on_time=False), NO_APPROVAL]
+
+
+def test_side_figures_count_verdicts_breaches_escalations_and_approvals() -> None:
+    side = side_figures([CASE_A, CASE_B])
+    fr = side.clocks["first_response"]
+    # decided: A's on-time meeting + B's breach (its late meeting decides nothing more) = 2
+    assert (fr.decided, fr.on_time, fr.breached, fr.warned) == (2, 1, 1, 1)
+    assert fr.on_time_rate == 0.5
+    assert side.clocks["approval"].on_time == 1
+    assert list(side.clocks) == ["first_response", "approval"]  # domain order
+    assert (side.cases, side.breaches, side.escalations, side.escalated_cases) == (2, 1, 1, 1)
+    assert (side.approvals_needed, side.cases_needing_approval) == (1, 1)
+    assert side.escalated_share == 0.5
+
+
+def _report() -> WhatIf:
+    tally = Tally(WhatIf(since=SINCE, until=UNTIL, generated_at=UNTIL, policy="tight.toml"))
+    # A general case the candidate breaches; an urgent one it leaves as it was.
+    tally.add(("general", CASE_A), ("general", [breached("first_response"), ESCALATED, NEEDS_APPROVAL]))
+    tally.add(("urgent", CASE_B), ("urgent", CASE_B))
+    tally.counts(actions=7, refused={"confirm": 1}, after_deadline=2, results_skipped=1,
+                 unmapped={}, differences=["c1: event 4 differs"], failed=False)
+    tally.counts(actions=5, refused={}, after_deadline=0, results_skipped=0,
+                 unmapped={"amended": 2}, differences=[], failed=False)
+    return tally.finish(2.0)
+
+
+def test_tally_keeps_both_sides_by_tier_and_the_caveats() -> None:
+    r = _report()
+    assert r.overall.actual.breaches == 1 and r.overall.candidate.breaches == 2
+    assert r.by_tier["general"].candidate.clocks["first_response"].breached == 1
+    assert r.by_tier["general"].actual.clocks["first_response"].on_time == 1
+    assert r.by_tier["complex"].actual.cases == 0  # every tier is listed
+    c = r.counts
+    assert (c.actions, c.refused, c.after_deadline, c.results_skipped, c.changed_cases) == (12, 1, 2, 1, 1)
+    assert c.refused_by_action == {"confirm": 1} and c.unmapped_events == {"amended": 2}
+    assert c.examples == ["c1: event 4 differs"]
+
+
+def test_merged_parts_equal_one_tally() -> None:
+    whole = _report()
+    merged = merge([whole, whole], 3.0)
+    assert merged.overall.candidate.breaches == 2 * whole.overall.candidate.breaches
+    assert merged.counts.actions == 24 and merged.counts.refused_by_action == {"confirm": 2}
+    fr = merged.by_tier["urgent"].actual.clocks["first_response"]
+    assert (fr.decided, fr.on_time, fr.breached) == (2, 0, 2)
+    assert merged.seconds == 3.0
+
+
+@pytest.mark.parametrize(("before", "after", "text"), [(1, 3, "1 -> 3 (+2)"), (4, 4, "4 -> 4"), (2, 0, "2 -> 0 (-2)")])
+def test_change_cells(before: int, after: int, text: str) -> None:
+    assert change(before, after) == text
+
+
+def test_text_and_json_pages() -> None:
+    r = _report()
+    text = render_text(r)
+    lines = text.splitlines()
+    summary = next(line for line in lines if line.startswith("all cases"))
+    assert "2 -> 2" in summary and "1 -> 2 (+1)" in summary  # cases; breaches
+    on_time = lines.index("On-time rate per SLA clock (on time / decided)")
+    fr_rates = next(line for line in lines[on_time:] if line.startswith("tier general"))
+    assert "100.0% (1/1) -> 0.0% (0/1)" in fr_rates
+    assert "12 recorded actions were replayed at their recorded instants." in text
+    assert "1 were refused by the replayed case and skipped (1 confirm)." in text
+    assert "Audit events of unknown type were left out: 2 amended." in text
+    assert "1 cases replayed differently from their record (any audit event or clock), of which 0" in text
+    assert WhatIf.model_validate_json(render_json(r)) == r
