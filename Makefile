@@ -48,10 +48,11 @@ lint: install
 
 # pytest exits 5 when it collects nothing; that must fail loudly, never pass as green.
 # Two processes, each taking whole test files, so a module's servers start once: most of the
-# suite waits on servers, so two overlap well even on two cores.
+# suite waits on servers, so two overlap well even on two cores. Files run in collection order,
+# which tests/conftest.py starts with the slowest ones.
 TEST_PROCESSES ?= 2
 test: install chromium prometheus lint
-	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$rc
 

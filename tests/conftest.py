@@ -124,3 +124,24 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: Any) -> Client:
     return await Client.connect(dev_server.address, data_converter=codec_converter())
+
+
+# The slowest files, longest first. `make test` runs two processes that each take whole files;
+# a long file that starts last leaves one process working alone at the end, so these start first
+# and the many short files fill in around them (with --no-loadscope-reorder, which would otherwise
+# order files by their number of tests and put these one-test files last).
+SLOWEST_FIRST = (
+    "tests/system/test_load.py",
+    "tests/system/test_faults.py",
+    "tests/system/test_api.py",
+    "tests/system/test_api_schema.py",
+    "tests/system/test_routing_at_scale.py",
+    "tests/system/test_exactly_once.py",
+    "tests/integration/test_replay.py",
+    "tests/system/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
