@@ -85,6 +85,12 @@ def normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=1024)
+def _normalised_phrase(phrase: str) -> str:
+    # The policy's phrases are the same for every case; only the text read changes.
+    return normalise(phrase)
+
+
+@lru_cache(maxsize=1024)
 def _pattern(phrase: str) -> re.Pattern[str] | None:
     """The compiled matcher for an already normalised phrase, or None for an empty one."""
     if not phrase:
@@ -116,7 +122,7 @@ def find_signals(text: str, phrases: Mapping[str, Sequence[str]]) -> dict[str, l
         seen: set[str] = set()
         hits: list[str] = []
         for phrase in listed:
-            key = normalise(phrase)
+            key = _normalised_phrase(phrase)
             if key in seen:
                 continue
             seen.add(key)
