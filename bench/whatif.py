@@ -3,7 +3,8 @@
 `python -m bench.whatif [--cases 10000]` on its own, or `python -m bench --only whatif`. It
 writes synthetic past cases (opened over a quarter, each driven through the pure `CaseMachine`
 the way the workflow drives it: wakes fired between actions, the roster answering that it has no
-team) straight into `cases` and `case_events` of an embedded PostgreSQL, then times
+team) straight into `cases`, `case_events` and `routing_answers` (the roster's answer to each of
+the case's calls, one or two per case as in production) of an embedded PostgreSQL, then times
 `build_whatif` end to end: reading every case and its audit trail from PostgreSQL, replaying it,
 comparing it and counting it. Under the default policy every case must replay exactly; the
 candidate (first response due in a quarter of the time) is the figure to quote. The target is
@@ -27,11 +28,12 @@ import asyncpg
 
 from activities.schema import migrate
 from bench.report import Report, progress
+from cases import routing
 from cases.actions import ACTION_MODELS
 from cases.machine import CaseMachine
 from cases.models import CaseIntake
 from cases.policy import Policy, PolicySnapshot, load_policy
-from cases.routing_models import RoutingChange, RoutingOp, RoutingStatus
+from cases.routing_models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
 from devstack.postgres import EmbeddedPostgres
 from reports.whatif_parallel import default_workers, whatif_from_database
 
@@ -66,14 +68,17 @@ class _Drive:
     def __init__(self, m: CaseMachine) -> None:
         self.m = m
         self.now = m.state.opened_at
+        self.answers: list[tuple[str, str]] = []  # (key, result) as `routing_answers` keeps them
         self.roster(self.now)
 
     def roster(self, now: datetime) -> None:
         state = self.m.state
-        if state.routing is not None and state.routing.op is not None:
-            op = state.routing.op
+        op = routing.pending(state)
+        if state.routing is not None and op is not None:
+            key = routing.request(self.m, now).key
             change = RoutingChange(case_id=state.case_id, workflow_id=state.workflow_id, seq=0,
                                    status=RoutingStatus.UNROUTED, at=now)
+            self.answers.append((key, RoutingResult(change=change).model_dump_json()))
             self.m.routing_settled(op, change, now, state.routing.take_agent)
             assert op != RoutingOp.RELEASE or state.routing.op is None
 
@@ -93,7 +98,7 @@ class _Drive:
         return True
 
 
-def synthetic_case(n: int, snapshot: PolicySnapshot) -> tuple[Any, list[Any]]:
+def synthetic_case(n: int, snapshot: PolicySnapshot) -> tuple[Any, list[Any], list[tuple[str, str]]]:
     """A case opened in the quarter and driven to its end (or left open near the quarter's end)."""
     rng = random.Random(n)
     opened = SINCE + timedelta(seconds=rng.randrange(int((UNTIL - SINCE).total_seconds()) - 30 * 86400))
@@ -131,16 +136,19 @@ def synthetic_case(n: int, snapshot: PolicySnapshot) -> tuple[Any, list[Any]]:
         if wake is None:
             break
         d.until(wake[0] + timedelta(microseconds=1))
-    return m.state, m.events
+    d.roster(d.now)  # an ended case gives its seat back
+    return m.state, m.events, d.answers
 
 
-async def write_cases(conn: asyncpg.Connection, policy: Policy, cases: int) -> int:
-    """Write `cases` synthetic cases; returns the number of audit events written."""
+async def write_cases(conn: asyncpg.Connection, policy: Policy, cases: int) -> tuple[int, int]:
+    """Write `cases` synthetic cases; returns the numbers of audit events and roster answers."""
     snapshot = policy.snapshot(SINCE)
     case_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
+    answer_rows: list[tuple[str, str]] = []
     for n in range(cases):
-        state, events = synthetic_case(n, snapshot)
+        state, events, answers = synthetic_case(n, snapshot)
+        answer_rows += answers
         intake = state.intake
         case_rows.append((
             state.case_id, state.workflow_id, intake.order_id, intake.customer.id,
@@ -155,10 +163,12 @@ async def write_cases(conn: asyncpg.Connection, policy: Policy, cases: int) -> i
         ]
     await conn.copy_records_to_table("cases", records=case_rows, columns=CASE_COLUMNS)
     await conn.copy_records_to_table("case_events", records=event_rows, columns=EVENT_COLUMNS)
+    await conn.copy_records_to_table("routing_answers", records=answer_rows, columns=("key", "result"))
     # Vacuumed now, so autovacuum does not wake for the fresh rows in the middle of a timing.
     await conn.execute("VACUUM (FREEZE, ANALYZE) cases")
     await conn.execute("VACUUM (FREEZE, ANALYZE) case_events")
-    return len(event_rows)
+    await conn.execute("VACUUM (FREEZE, ANALYZE) routing_answers")
+    return len(event_rows), len(answer_rows)
 
 
 def tighter(policy_text: str) -> str:
@@ -179,8 +189,8 @@ async def measure(rep: Report, dsn: str, cases: int, workdir: Path) -> None:
     try:
         progress(f"whatif: writing {cases} synthetic past cases")
         t0 = time.perf_counter()
-        events = await write_cases(conn, policy, cases)
-        progress(f"  {events} audit events in {time.perf_counter() - t0:.1f} s")
+        events, answers = await write_cases(conn, policy, cases)
+        progress(f"  {events} audit events, {answers} roster answers in {time.perf_counter() - t0:.1f} s")
         same = await whatif_from_database(conn, dsn, SINCE, UNTIL, policy, "default")
         candidate_file = workdir / "candidate.toml"
         default_text = (Path(__file__).resolve().parents[1] / "cases" / "default_policy.toml").read_text()
@@ -201,6 +211,7 @@ async def measure(rep: Report, dsn: str, cases: int, workdir: Path) -> None:
     n = changed.overall.actual.cases
     rep.add(SECTION, "cases replayed", n, None, "cases", "{:.0f}")
     rep.add(SECTION, "audit events read", events, None, "events", "{:.0f}")
+    rep.add(SECTION, "roster answers read", answers, None, "answers", "{:.0f}")
     rep.add(SECTION, "whatif under the candidate", elapsed, None, "s",
             note=f"read + replay + count, {workers} process(es) for the free cores")
     rep.add(SECTION, "whatif rate", n / elapsed, None, "cases/s", "{:.0f}")

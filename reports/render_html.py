@@ -27,7 +27,7 @@ from reports.formatting import (
     target_text,
 )
 
-_CSS = """
+CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 4px; }
 h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ccc; padding-bottom: 4px; }
@@ -46,7 +46,8 @@ dl { font-size: 12px; } dt { font-weight: bold; } dd { margin: 0 0 6px 16px; }
 """
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], first_is_all: bool) -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], first_is_all: bool) -> str:
+    """An escaped table, shared with the what-if's page (reports/whatif_html.py)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
@@ -72,13 +73,13 @@ def render_html(report: Report) -> str:
         f"</figure>"
         for title, fig in charts
     )
-    summary = _html_table(
+    summary = html_table(
         SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)], True
     )
-    clock_table = _html_table(*clock_rows(report), True)
-    return_table = _html_table(*return_rows(report), True)
-    routing_table = _html_table(*routing_rows(report), True)
-    csat_table = _html_table(*csat_rows(report), True)
+    clock_table = html_table(*clock_rows(report), True)
+    return_table = html_table(*return_rows(report), True)
+    routing_table = html_table(*routing_rows(report), True)
+    csat_table = html_table(*csat_rows(report), True)
     definitions = "".join(
         f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in DEFINITIONS
     )
@@ -87,7 +88,7 @@ def render_html(report: Report) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         "<title>After-sales service report</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{CSS}</style></head><body>"
         "<h1>After-sales service report</h1>"
         f'<p class="meta">{html.escape(period_text(report))}</p>'
         f'<p class="meta">generated {html.escape(report.generated_at.isoformat(" ", "seconds"))}'

@@ -26,7 +26,8 @@ from reports.formatting import (
 )
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned lines of a table, shared with the what-if's page (reports/whatif_render.py)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
@@ -46,19 +47,19 @@ def render_text(report: Report) -> str:
         f"generated {report.generated_at.isoformat(' ', 'seconds')}",
         f"CSAT target: satisfied share >= {CSAT_TARGET:.0%} -> " + target_text(report, ""),
         "",
-        *_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
+        *text_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
         "",
         "On-time rate per SLA clock (on time / decided)",
-        *_table(*clock_rows(report)),
+        *text_table(*clock_rows(report)),
         "",
         "Returns and inspections (lapsed / returns, failed / inspections)",
-        *_table(*return_rows(report)),
+        *text_table(*return_rows(report)),
         "",
         ROUTING_TITLE,
-        *_table(*routing_rows(report)),
+        *text_table(*routing_rows(report)),
         "",
         "CSAT distribution (number of ratings)",
-        *_table(*csat_rows(report)),
+        *text_table(*csat_rows(report)),
         "",
         "Definitions",
         *(f"  {name}: {text}" for name, text in DEFINITIONS),

@@ -26,6 +26,7 @@ from devstack.postgres import EmbeddedPostgresError
 from reports.charts import require_matplotlib
 from reports.command import FORMATS, parse_period
 from reports.figures import ReportError
+from reports.whatif_errors import database_failure
 from reports.whatif_figures import WhatIf
 from reports.whatif_html import render_html
 from reports.whatif_parallel import whatif_from_database
@@ -119,9 +120,10 @@ async def _whatif_from(
         return await whatif_from_database(
             conn, dsn, since, until, candidate, name, progress_line(sys.stderr)
         )
-    except asyncpg.UndefinedTableError as err:
-        raise UserError(
-            "the database has no case tables yet; run `aftersales migrate` first"
-        ) from err
+    except Exception as err:
+        mapped = database_failure(err)
+        if mapped is None or mapped is err:
+            raise
+        raise mapped from err
     finally:
         await conn.close()

@@ -4,17 +4,24 @@ Under the policy a case ran on, its replay must give the same audit trail (every
 actor, instant and data, in sequence) and the same end: status, tier, escalation level and
 count, reopens, and every clock as it stands. A difference is one line naming the first place
 the two part ways, so a report can show a handful and count the rest.
+
+A line goes into every rendering of the report, so it holds no personal data: an event is
+named by its seq, type and instant, and its data only by the names of the keys that differ;
+values are shown for the few keys that can never hold a person's words or details (`SHOWN`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from cases.models import CaseEvent, CaseState
 from reports.whatif_replay import Replayed
 from reports.whatif_timeline import RecordedEvent, Timeline
 
+# Keys whose values are the policy's own figures (clock names, instants, tiers, statuses).
+SHOWN = frozenset({"clock", "due_at", "warn_at", "tier", "status", "on_time", "needs_approval"})
 _END_FIELDS = ("status", "tier", "escalation_level", "escalations", "reopen_count", "closed_at",
                "first_response_at", "resolved_at")
 
@@ -62,18 +69,24 @@ def differences(timeline: Timeline, replayed: Replayed) -> list[str]:
         a, b = _event_key(mine), _event_key(theirs)
         if a != b:
             # The first departure says where; what follows from it is the policy's doing.
-            return [f"{case}: event {theirs.seq} recorded {_show(b)}, replayed {_show(a)}"]
+            return [f"{case}: event {theirs.seq} recorded {_show(b)}, replayed {_show(a)}"
+                    + _data_differs(b, a)]
     if len(again) != len(recorded):
         out.append(f"{case}: {len(recorded)} events recorded, {len(again)} replayed")
     recorded_end, replayed_end = timeline.final, replayed.final
     if all(getattr(recorded_end, n) == getattr(replayed_end, n) for n in (*_END_FIELDS, "clocks")):
         return out  # models compare field by field, instants by the moment they name
     end_recorded, end_replayed = _end(recorded_end), _end(replayed_end)
-    for name in (*_END_FIELDS, "clocks"):
+    for name in _END_FIELDS:
         if end_recorded.get(name) != end_replayed.get(name):
             out.append(
                 f"{case}: {name} recorded {end_recorded.get(name)}, replayed {end_replayed.get(name)}"
             )
+    clocks_recorded, clocks_replayed = end_recorded.get("clocks") or {}, end_replayed.get("clocks") or {}
+    if clocks_recorded != clocks_replayed:
+        names = sorted(n for n in {*clocks_recorded, *clocks_replayed}
+                       if clocks_recorded.get(n) != clocks_replayed.get(n))
+        out.append(f"{case}: clocks differ: {', '.join(names)}")
     return out
 
 
@@ -88,6 +101,16 @@ def outcome_changed(timeline: Timeline, replayed: Replayed) -> bool:
 
 
 def _show(key: tuple[Any, ...]) -> str:
-    seq, kind, actor, at, data = key
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    return f"{kind} by {actor} at {at.isoformat()} {text[:160]}"
+    _seq, kind, _actor, at, _data = key
+    return f"{kind} at {at.isoformat()}"
+
+
+def _data_differs(recorded: tuple[Any, ...], replayed: tuple[Any, ...]) -> str:
+    """The names of what differs between two events' actor and data; values only for `SHOWN`."""
+    a, b = recorded[4], replayed[4]
+    a, b = (a if isinstance(a, Mapping) else {}), (b if isinstance(b, Mapping) else {})
+    names = ["actor"] if recorded[2] != replayed[2] else []
+    for name in sorted({*a, *b}):
+        if a.get(name) != b.get(name):
+            names.append(f"{name} {a.get(name)} -> {b.get(name)}" if name in SHOWN else name)
+    return f"; differs in {', '.join(names)}" if names else ""

@@ -67,6 +67,8 @@ class ReplayCounts(BaseModel):
     outcome_changed_cases: int = 0
     # Cases whose record kept the instants of a retried opening task (compared by type there).
     retried_openings: int = 0
+    # Cases whose policy was amended while they ran: replayed without the amendment.
+    amended_cases: int = 0
     failed_cases: int = 0
     examples: list[str] = []
 
@@ -184,12 +186,13 @@ class Tally:
         results_skipped: int,
         unmapped: Mapping[str, int],
         differences: list[str],
-        failed: bool,
         outcome_changed: bool = False,
         retried_opening: bool = False,
+        amended: bool = False,
     ) -> None:
         c = self.report.counts
         c.retried_openings += retried_opening
+        c.amended_cases += amended
         c.outcome_changed_cases += outcome_changed
         c.actions += actions
         c.after_deadline += after_deadline
@@ -200,7 +203,6 @@ class Tally:
         for name, n in unmapped.items():
             self._unmapped[name] = self._unmapped.get(name, 0) + n
         c.changed_cases += bool(differences)
-        c.failed_cases += failed
         room = MAX_EXAMPLES - len(c.examples)
         if room > 0:
             c.examples += differences[:1][:room]
@@ -247,6 +249,7 @@ def merge(parts: list[WhatIf], seconds: float) -> WhatIf:
         counts.changed_cases += c.changed_cases
         counts.outcome_changed_cases += c.outcome_changed_cases
         counts.retried_openings += c.retried_openings
+        counts.amended_cases += c.amended_cases
         counts.failed_cases += c.failed_cases
         counts.examples += c.examples[: MAX_EXAMPLES - len(counts.examples)]
         for name, n in c.refused_by_action.items():

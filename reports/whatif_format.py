@@ -101,8 +101,14 @@ def caveat_lines(counts: ReplayCounts) -> list[str]:
         f"{counts.changed_cases} cases replayed differently from their record (any audit event "
         f"or clock), of which {counts.outcome_changed_cases} ended another way (status, tier, "
         "escalations or reopens)"
-        + (f"; {counts.failed_cases} could not be replayed." if counts.failed_cases else "."),
+        + (f"; {counts.failed_cases} more could not be read or replayed and are left out of "
+           "both sides." if counts.failed_cases else "."),
     ]
+    if counts.amended_cases:
+        lines.append(
+            f"{counts.amended_cases} cases were amended while running; replayed on the "
+            "candidate's rules without the amendment."
+        )
     if counts.retried_openings:
         lines.append(
             f"{counts.retried_openings} cases were opened by a workflow task that was retried; "

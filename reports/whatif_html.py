@@ -12,7 +12,7 @@ import html
 from typing import TYPE_CHECKING
 
 from reports.charts import TIER_COLOURS, png_base64, require_matplotlib
-from reports.render_html import _CSS, _html_table
+from reports.render_html import CSS, html_table
 from reports.whatif_figures import SideFigures, WhatIf
 from reports.whatif_format import (
     DEFINITIONS,
@@ -48,8 +48,15 @@ def chart_on_time(report: WhatIf) -> Figure:
             figures: SideFigures = getattr(report.by_tier[tier], side)
             rates = [figures.clocks.get(n) for n in clocks]
             heights = [(r.on_time_rate or 0.0) * 100 if r else 0.0 for r in rates]
-            ax.bar(xs, heights, width, color=TIER_COLOURS.get(tier), alpha=alpha,
-                   label=f"{tier} {side}", edgecolor="#333333", linewidth=0.3)
+            drawn = ax.bar(xs, heights, width, color=TIER_COLOURS.get(tier), alpha=alpha,
+                           label=f"{tier} {side}", edgecolor="#333333", linewidth=0.3)
+            for bar, r in zip(drawn, rates, strict=True):
+                # No clock decided is no rate, not 0 %: said so on the empty bar, as in the
+                # service report's chart.
+                if r is None or r.on_time_rate is None:
+                    ax.annotate("n/a", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
+                                va="bottom", fontsize=5, rotation=90, xytext=(0, 2),
+                                textcoords="offset points")
     ax.set_xticks(range(len(clocks)), [report.clock_labels[c].replace(" ", "\n") for c in clocks],
                   fontsize=8)
     ax.set_ylim(0, 130)
@@ -116,15 +123,15 @@ def render_html(report: WhatIf) -> str:
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f'<p class="meta">{html.escape(period_text(report))}</p>'
         f'<p class="meta">{html.escape(headline(report))}; each cell reads actual -&gt; candidate</p>'
         f'<h2>Charts</h2><div class="charts">{images}</div>'
-        f"<h2>Summary</h2>{_html_table(*summary_rows(report), True)}"
+        f"<h2>Summary</h2>{html_table(*summary_rows(report), True)}"
         "<h2>On-time rate per SLA clock (on time / decided)</h2>"
-        f"{_html_table(*on_time_rows(report), True)}"
-        f"<h2>Breaches per SLA clock</h2>{_html_table(*breach_rows(report), True)}"
+        f"{html_table(*on_time_rows(report), True)}"
+        f"<h2>Breaches per SLA clock</h2>{html_table(*breach_rows(report), True)}"
         f"<h2>What the replay could not follow</h2><ul>{caveats}</ul>"
         + (f"<p>Where the first cases part from their record:</p><ul>{shown}</ul>" if shown else "")
         + f"<h2>Definitions</h2><dl>{definitions}</dl>"

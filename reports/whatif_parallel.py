@@ -7,7 +7,8 @@ processes would cost more than it saves. The workers are forked: a spawned one w
 entry point's main module again, and `python -m starter.cli` runs the command on import. A forked
 worker starts an event loop and a connection of its own and never touches the parent's (the pool
 ends its workers with `os._exit`). Each worker reports its progress on a queue, which the parent
-reads while it waits.
+reads while it waits. A worker's database failure comes back as the one line the command would
+give in one process (reports/whatif_errors.py); a worker that dies is a `ServiceError`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ import multiprocessing
 import os
 import queue
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from cases.policy import Policy
+from reports.whatif_errors import database_failure
 from reports.whatif_figures import WhatIf, merge
 from reports.whatif_query import Shard, count_cases
 from reports.whatif_run import Progress, build_whatif
+from runtime.errors import ServiceError
 
 PARALLEL_FROM = 2000
 MAX_WORKERS = 4
@@ -40,7 +45,7 @@ def _start_worker(reports: Any) -> None:
 
 def _shard(
     dsn: str, since: datetime, until: datetime, policy: Policy, name: str, as_of: datetime,
-    shard: Shard,
+    shard: Shard, case_ids: list[str] | None,
 ) -> WhatIf:
     done = [0]
 
@@ -52,11 +57,18 @@ def _shard(
     async def run() -> WhatIf:
         conn = await asyncpg.connect(dsn, timeout=10)
         try:
-            return await build_whatif(conn, since, until, policy, name, report, shard, as_of)
+            return await build_whatif(conn, since, until, policy, name, report, shard, as_of,
+                                      case_ids)
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except Exception as err:
+        mapped = database_failure(err)
+        if mapped is None or mapped is err:
+            raise
+        raise mapped from None  # the cause stays here: it need not pickle
 
 
 def default_workers() -> int:
@@ -76,12 +88,15 @@ async def whatif_from_database(
     name: str,
     progress: Progress | None = None,
     workers: int | None = None,
+    case_ids: Sequence[str] | None = None,
 ) -> WhatIf:
-    """The what-if of [since, until) under `policy`, in this process or spread over several."""
+    """The what-if of [since, until) (among `case_ids` when given) under `policy`, in this
+    process or spread over several."""
     workers = default_workers() if workers is None else workers
-    total = await count_cases(conn, since, until)
+    ids = None if case_ids is None else list(case_ids)
+    total = await count_cases(conn, since, until, case_ids=ids)
     if workers <= 1 or total < PARALLEL_FROM:
-        return await build_whatif(conn, since, until, policy, name, progress)
+        return await build_whatif(conn, since, until, policy, name, progress, case_ids=ids)
     started = time.perf_counter()
     as_of = datetime.now(UTC)
     context = multiprocessing.get_context("fork")
@@ -90,7 +105,8 @@ async def whatif_from_database(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(reports,)) as pool:
         futures = [
-            loop.run_in_executor(pool, _shard, dsn, since, until, policy, name, as_of, (k, workers))
+            loop.run_in_executor(pool, _shard, dsn, since, until, policy, name, as_of,
+                                 (k, workers), ids)
             for k in range(workers)
         ]
         done = 0
@@ -104,5 +120,8 @@ async def whatif_from_database(
                     break
             if progress is not None:
                 progress(min(done, total), total)
-        parts = [f.result() for f in futures]
+        try:
+            parts = [f.result() for f in futures]
+        except BrokenProcessPool as err:
+            raise ServiceError("a what-if worker process died; run it again") from err
     return merge(parts, time.perf_counter() - started)

@@ -3,7 +3,7 @@ it, which validates back into a `WhatIf`)."""
 
 from __future__ import annotations
 
-from reports.render_text import _table
+from reports.render_text import text_table
 from reports.whatif_figures import WhatIf
 from reports.whatif_format import (
     DEFINITIONS,
@@ -24,13 +24,13 @@ def render_text(report: WhatIf) -> str:
         period_text(report),
         headline(report),
         "",
-        *_table(*summary_rows(report)),
+        *text_table(*summary_rows(report)),
         "",
         "On-time rate per SLA clock (on time / decided)",
-        *_table(*on_time_rows(report)),
+        *text_table(*on_time_rows(report)),
         "",
         "Breaches per SLA clock",
-        *_table(*breach_rows(report)),
+        *text_table(*breach_rows(report)),
         "",
         "What the replay could not follow",
         *(f"  {line}" for line in caveat_lines(report.counts)),

@@ -8,6 +8,8 @@ roster's answers are the recorded ones (`routing_answers`) when the request fits
 answer is read from the event the case recorded, or is the silent answer the roster gives when it
 has nothing to say. An action the replayed case refuses is skipped and counted, and so is a
 workflow result it no longer waits for; nothing a recorded trail holds can crash the replay.
+A case the candidate leaves open where the record ended it goes on firing its wakes up to the
+moment the record was read (`Timeline.as_of`): its later breaches are the candidate's too.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class _Run:
         self.w = 0  # recorded wakes before this one are behind the replay
         self.consumed: set[int] = set()
         self.out = Replayed(events=self.m.events, final=self.m.state)
+        self.taking: Step | None = None  # the input being fed back, for an error's description
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -77,9 +80,15 @@ class _Run:
             self.i += 1
             if step.seq in self.consumed:
                 continue
+            self.taking = step
             self.take(step)
             self.settle(step.at)
+            self.taking = None
         self.advance(self.tl.horizon, inclusive=True)
+        if self.m.state.status not in FINAL_STATUSES and self.tl.as_of > self.tl.horizon:
+            # The record ended here, the candidate's case did not: its timers go on until the
+            # moment of reading, as a running case's would have.
+            self.advance(self.tl.as_of, inclusive=True)
         return self.out
 
     def advance(self, until: datetime, inclusive: bool) -> None:
@@ -277,6 +286,17 @@ def _instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def describe_error(err: BaseException) -> str:
+    """The kind of an error and where in the data it arose, never the values: messages (a
+    pydantic one quotes `input_value=...`, `fromisoformat` the text) can hold a customer's words."""
+    name = type(err).__name__
+    if isinstance(err, ValidationError):
+        places = sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in err.errors()})
+        shown = ", ".join(places[:3]) + (", ..." if len(places) > 3 else "")
+        return f"{name} in {err.title} ({shown})"
+    return name
+
+
 def replay(timeline: Timeline, policy: PolicySnapshot) -> Replayed:
     """Replay one case under `policy`. A case the machine cannot even open, or one that breaks
     it part way, comes back with `error` set and whatever it had replayed, never an exception."""
@@ -286,8 +306,10 @@ def replay(timeline: Timeline, policy: PolicySnapshot) -> Replayed:
         return run.run()
     except Exception as err:  # noqa: BLE001 - one bad trail must not stop a quarter's replay
         if run is None:
-            return Replayed(events=[], final=timeline.final, error=f"{type(err).__name__}: {err}")
-        run.out.error = f"{type(err).__name__}: {err}"
+            return Replayed(events=[], final=timeline.final, error=f"{describe_error(err)} opening the case")
+        step = run.taking
+        where = f" at {step.name} (event {step.seq})" if step is not None else ""
+        run.out.error = describe_error(err) + where
         return run.out
 
 

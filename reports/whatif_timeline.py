@@ -8,7 +8,9 @@ silence, ...) the machine emits by itself, and the replay regenerates it. Each m
 names the `CaseMachine` call that produced the event; what the audit event does not carry
 (a proposal's note, the flags a reclassification set) is taken from the recorded final state
 where it can be, and otherwise left at the action's default. Unknown event types are counted,
-never guessed at.
+never guessed at. An `amended` event (a policy amendment of the running case, cases/amendment.py)
+is an operator's input the trail cannot rebuild: the replay runs on the candidate's rules alone,
+and the case is counted as amended.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Timeline:
     recorded: list[RecordedEvent]
     final: CaseState
     horizon: datetime
+    # When the record was read: a case the candidate leaves open is replayed up to then.
+    as_of: datetime
     # The roster's recorded answers, by request number (`routing_answers`, key `case:n`).
     answers: dict[int, RoutingResult] = field(default_factory=dict)
     # What other cases' answers told this one (`drained`), in the roster's order.
@@ -75,6 +79,7 @@ class Timeline:
     # after its instant, and the case records what it fired at the instant it woke.
     wakes: list[datetime] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
+    amendments: int = 0
 
 
 # Event type -> action, for the actions whose audit event is the action itself.
@@ -136,6 +141,7 @@ DEADLINE_EVENTS = frozenset({
 # What makes the machine escalate by itself (`CaseCore.escalate` right after its cause).
 _ESCALATION_CAUSES = frozenset({"clock_breached", "resolution_failed", "quality_review_opened"})
 _ROUTER = "router"
+AMENDED = "amended"
 
 
 def _classify(
@@ -171,7 +177,7 @@ def _classify(
         return StepKind.RESULT, t
     if t == "repair_booking_superseded":
         return StepKind.RESULT, "repair_booked" if "reference" in d else "repair_booking_failed"
-    if t in MACHINE_EVENTS:
+    if t in MACHINE_EVENTS or t == AMENDED:
         return None
     raise KeyError(t)
 
@@ -276,9 +282,11 @@ def timeline_of(
         recorded=list(events),
         final=final,
         horizon=horizon,
+        as_of=as_of,
         answers=dict(answers or {}),
         notices=sorted(notices, key=lambda c: c.seq),
         unmapped=unmapped,
         wakes=wakes,
         stale_opening=stale,
+        amendments=sum(1 for e in events if e.type == AMENDED),
     )

@@ -11,6 +11,7 @@ however the scenarios change. The CLI is run in-process for its output and its o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -33,15 +34,21 @@ from reports.whatif_command import add_whatif_parser, run_whatif
 from reports.whatif_figures import WhatIf
 from reports.whatif_html import render_html
 from reports.whatif_query import recorded_cases
+from reports.whatif_render import render_json, render_text
 from reports.whatif_run import Snapshots, build_whatif, replay_case
 from reports.whatif_timeline import Timeline
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.client import CaseClient
 from tests import golden
+from tests.clock import skip
 from tests.conftest import case_worker
+from tests.factories import intake
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "cases" / "default_policy.toml"
+# One case beside the golden ones whose free texts carry a customer's name and phone number.
+PERSONAL_CASE = "whatif-personal"
+NAME, PHONE = "Zhang Xiaoming", "+8613912345678"
 
 
 async def _no_write(name: str, history: Any) -> None:
@@ -70,6 +77,7 @@ async def recorded(env: WorkflowEnvironment) -> AsyncIterator[tuple[str, datetim
                     client = CaseClient(env.client, task_queue)
                     for scenario in golden.SCENARIOS.values():
                         await scenario(env, client)
+                    await _personal_case(env, client)
             finally:
                 patch.undo()
             until = await env.get_current_time() + timedelta(days=1)
@@ -77,6 +85,25 @@ async def recorded(env: WorkflowEnvironment) -> AsyncIterator[tuple[str, datetim
             yield dsn, since, until
         finally:
             server.stop()
+
+
+async def _personal_case(env: WorkflowEnvironment, client: CaseClient) -> None:
+    """Refunded, then the customer writes 60 h later (within the 72 h to confirm) and confirms."""
+    person = {"id": "cust-pii", "name": NAME, "phone": PHONE}
+    case = intake(case_id=PERSONAL_CASE, customer=person, category="product_quality",
+                  description=f"Broken on arrival, {NAME} here")
+    await client.open(case)
+    await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+    await client.act(case.case_id, "note", {"actor": "agent-1", "text": f"customer says call {PHONE}"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-1", "type": "refund", "amount": "50"})
+    await skip(env, timedelta(hours=60))
+    await client.act(case.case_id, "customer_message", {"text": f"Call me on {PHONE}, {NAME}"})
+    await client.act(case.case_id, "agent_reply", {"actor": "agent-1", "text": f"Will do, {NAME}."})
+    await client.act(case.case_id, "confirm", {})
+    state = await client.act(case.case_id, "rate", {"score": 2, "comment": f"{NAME}: too slow"})
+    if state.status.value == "follow_up":
+        await skip(env, timedelta(seconds=1))
+        await client.act(case.case_id, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
 
 
 async def _timelines(dsn: str, since: datetime, until: datetime) -> list[Timeline]:
@@ -92,10 +119,13 @@ async def _timelines(dsn: str, since: datetime, until: datetime) -> list[Timelin
         await conn.close()
 
 
-async def _whatif(dsn: str, since: datetime, until: datetime, policy_path: Path) -> WhatIf:
+async def _whatif(
+    dsn: str, since: datetime, until: datetime, policy_path: Path, case_ids: list[str] | None = None
+) -> WhatIf:
     conn = await asyncpg.connect(dsn)
     try:
-        return await build_whatif(conn, since, until, load_policy(policy_path), policy_path.name)
+        return await build_whatif(conn, since, until, load_policy(policy_path), policy_path.name,
+                                  case_ids=case_ids)
     finally:
         await conn.close()
 
@@ -103,8 +133,9 @@ async def _whatif(dsn: str, since: datetime, until: datetime, policy_path: Path)
 async def test_every_golden_case_replays_exactly_under_the_default_policy(recorded: Any) -> None:
     dsn, since, until = recorded
     timelines = await _timelines(dsn, since, until)
-    # Every scenario's cases, several read in batches of 7.
-    assert len(timelines) >= len(golden.SCENARIOS) + 4
+    # Every scenario opens one case but `routing`, which opens five (four seats and the one
+    # that waits), and the personal-data case: read in batches of 7, so in three batches.
+    assert len(timelines) == len(golden.SCENARIOS) - 1 + 5 + 1
     snapshots = Snapshots(load_policy(None))
     differences: list[str] = []
     for timeline in timelines:
@@ -158,8 +189,31 @@ async def test_a_tighter_first_response_target_shows_the_extra_breaches(
     assert fr_candidate.on_time == fr_actual.on_time - slow
     assert fr_candidate.decided == fr_actual.decided + unmet
     # Each extra breach escalates once (a case at level 1 still counts its escalation).
-    assert report.overall.candidate.escalations - report.overall.actual.escalations >= expected_extra
+    assert report.overall.candidate.escalations - report.overall.actual.escalations == expected_extra
     assert report.counts.failed_cases == 0
+
+
+async def test_no_rendering_holds_what_a_person_wrote(recorded: Any, tmp_path: Path) -> None:
+    dsn, since, until = recorded
+    # Silence accepted after 48 h: the replay accepts where the record holds the customer's
+    # message (its first departure), so the example line is about an event full of words.
+    candidate = tmp_path / "short_window.toml"
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert 'confirmation_window = "72h"' in text
+    candidate.write_text(text.replace('confirmation_window = "72h"', 'confirmation_window = "48h"'),
+                         encoding="utf-8")
+    report = await _whatif(dsn, since, until, candidate, [PERSONAL_CASE])
+    assert report.overall.actual.cases == 1 and report.counts.failed_cases == 0
+    (line,) = report.counts.examples
+    assert line.startswith(f"{PERSONAL_CASE}: event ") and "recorded customer_message at" in line
+    assert "replayed accepted_by_silence at" in line and line.endswith("differs in actor, text")
+    pages = [render_text(report), render_json(report)]
+    if importlib.util.find_spec("matplotlib") is not None:
+        pages.append(render_html(report))
+    for page in pages:
+        assert PERSONAL_CASE in page
+        for secret in (NAME, PHONE, "Zhang", "8613912345678", "too slow"):
+            assert secret not in page
 
 
 def _with_first_response(text: str, target: str) -> str:

@@ -54,9 +54,9 @@ def _report() -> WhatIf:
     tally.add(("general", CASE_A), ("general", [breached("first_response"), ESCALATED, NEEDS_APPROVAL]))
     tally.add(("urgent", CASE_B), ("urgent", CASE_B))
     tally.counts(actions=7, refused={"confirm": 1}, after_deadline=2, results_skipped=1,
-                 unmapped={}, differences=["c1: event 4 differs"], failed=False)
+                 unmapped={}, differences=["c1: event 4 differs"])
     tally.counts(actions=5, refused={}, after_deadline=0, results_skipped=0,
-                 unmapped={"amended": 2}, differences=[], failed=False)
+                 unmapped={"legacy_note": 2}, differences=[], amended=True)
     return tally.finish(2.0)
 
 
@@ -68,7 +68,8 @@ def test_tally_keeps_both_sides_by_tier_and_the_caveats() -> None:
     assert r.by_tier["complex"].actual.cases == 0  # every tier is listed
     c = r.counts
     assert (c.actions, c.refused, c.after_deadline, c.results_skipped, c.changed_cases) == (12, 1, 2, 1, 1)
-    assert c.refused_by_action == {"confirm": 1} and c.unmapped_events == {"amended": 2}
+    assert c.refused_by_action == {"confirm": 1} and c.unmapped_events == {"legacy_note": 2}
+    assert c.amended_cases == 1
     assert c.examples == ["c1: event 4 differs"]
 
 
@@ -98,6 +99,20 @@ def test_text_and_json_pages() -> None:
     assert "100.0% (1/1) -> 0.0% (0/1)" in fr_rates
     assert "12 recorded actions were replayed at their recorded instants." in text
     assert "1 were refused by the replayed case and skipped (1 confirm)." in text
-    assert "Audit events of unknown type were left out: 2 amended." in text
+    assert "Audit events of unknown type were left out: 2 legacy_note." in text
+    assert ("1 cases were amended while running; replayed on the candidate's rules without the "
+            "amendment.") in text
     assert "1 cases replayed differently from their record (any audit event or clock), of which 0" in text
     assert WhatIf.model_validate_json(render_json(r)) == r
+
+
+def test_the_on_time_chart_says_n_a_where_no_clock_was_decided() -> None:
+    pytest.importorskip("matplotlib")
+    from reports.whatif_html import chart_on_time
+
+    r = _report()
+    # Decided: first response in general (both sides) and urgent (both sides), approval only in
+    # general's actual side; every other tier's bars, and general's candidate approval, are n/a.
+    texts = [t.get_text() for t in chart_on_time(r).axes[0].texts]
+    tiers, clocks = len(r.by_tier), len(r.clock_labels)
+    assert clocks == 2 and texts == ["n/a"] * (2 * tiers * clocks - 5)
