@@ -100,17 +100,22 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
     except EmbeddedPostgresError as err:
         raise ServiceError(str(err).splitlines()[0]) from err
 
+    write_rendered(lambda: RENDERERS[args.format](report), args.output)
+
+
+def write_rendered(render: Callable[[], str], output: Path | None) -> None:
+    """Render, then write to `output` or stdout; a render or write failure is one line, exit 2."""
     try:
-        text = RENDERERS[args.format](report)
+        text = render()
     except ReportError as err:
         raise UserError(str(err)) from err
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
         return
     try:
-        args.output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise UserError(f"--output {args.output}: cannot write ({err.strerror or err})") from err
+        raise UserError(f"--output {output}: cannot write ({err.strerror or err})") from err
 
 
 async def _report_from(dsn: str, since: datetime, until: datetime) -> Report:

@@ -24,7 +24,7 @@ from cases.policy import load_policy
 from devstack.database import database_url_or_embedded
 from devstack.postgres import EmbeddedPostgresError
 from reports.charts import require_matplotlib
-from reports.command import FORMATS, parse_period
+from reports.command import FORMATS, parse_period, write_rendered
 from reports.figures import ReportError
 from reports.whatif_errors import database_failure
 from reports.whatif_figures import WhatIf
@@ -96,17 +96,7 @@ async def run_whatif(args: argparse.Namespace, settings: Settings) -> None:
     except EmbeddedPostgresError as err:
         raise ServiceError(str(err).splitlines()[0]) from err
 
-    try:
-        text = RENDERERS[args.format](report)
-    except ReportError as err:
-        raise UserError(str(err)) from err
-    if args.output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        args.output.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"--output {args.output}: cannot write ({err.strerror or err})") from err
+    write_rendered(lambda: RENDERERS[args.format](report), args.output)
 
 
 async def _whatif_from(
