@@ -126,7 +126,7 @@ class AfterSalesCase:
             )
             machine = CaseMachine.open(case_id, plain, policy, now, self._generation)
         self._machine = machine
-        routing_steps.hear(machine, self._notices)
+        routing_steps.hear_at_open(machine, self._notices)
         return machine
 
     async def _sleep_until_next(self) -> None:
@@ -245,6 +245,8 @@ class AfterSalesCase:
                 self._recorded_seq = max(self._recorded_seq, events[-1].seq)
             if notifications:
                 await asyncio.gather(*(self._send(n) for n in notifications))
+        if routing_steps.hear_after_record(machine, self._notices, self._recorded_seq):
+            self._changed = True  # what the notices changed is recorded on the next pass
         self._publish()
 
     async def _record_locally(

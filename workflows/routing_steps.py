@@ -29,6 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import store_calls
 
 ROUTED_SIGNAL = "routed"
+# Since this patch a notice that came before the case existed waits for the case's first record.
+# A first task retried after its record was written would otherwise decide with a notice the
+# first attempt never saw, so its events would differ from the rows already written under the
+# same numbers, and the record would keep the first attempt's (a queued case the roster had
+# assigned).
+NOTICES_AFTER_FIRST_RECORD = "notices-after-first-record"
 
 
 def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: RoutingChange | None = None) -> bool:
@@ -46,6 +52,18 @@ def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: Rout
             workflow.logger.warning("routing notice refused: it cannot be the roster's word on this case")
     waiting.clear()
     return True
+
+
+def hear_at_open(machine: CaseMachine, waiting: list[RoutingChange]) -> None:
+    """The notices that came before the case existed: applied now only on the path older
+    histories took; otherwise they wait for `hear_after_record`."""
+    if waiting and not workflow.patched(NOTICES_AFTER_FIRST_RECORD):
+        hear(machine, waiting)
+
+
+def hear_after_record(machine: CaseMachine, waiting: list[RoutingChange], recorded_seq: int) -> bool:
+    """Apply waiting notices once the case's first events are in the record; True if any were."""
+    return recorded_seq > 0 and hear(machine, waiting)
 
 
 def needed(machine: CaseMachine) -> bool:
