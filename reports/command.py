@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -33,6 +33,7 @@ from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
 
 DEFAULT_PERIOD = timedelta(days=90)
+T = TypeVar("T")
 RENDERERS: dict[str, Callable[[Report], str]] = {
     "text": render_text,
     "json": render_json,
@@ -86,21 +87,30 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
     starting it for the duration of the command (and leaving it running if it already was,
     say under `aftersales up`).
     """
+    since, until = read_period(args, settings)
+    report = await from_database(settings, lambda dsn: _report_from(dsn, since, until))
+    write_rendered(lambda: RENDERERS[args.format](report), args.output)
+
+
+def read_period(args: argparse.Namespace, settings: Settings) -> tuple[datetime, datetime]:
+    """`--since`/`--until` in the policy's time zone, and matplotlib there for `--format html`."""
     zone = ZoneInfo(load_policy(settings.policy_path).calendar.timezone)
     try:
-        since, until = parse_period(args.since, args.until, zone, datetime.now(UTC))
+        period = parse_period(args.since, args.until, zone, datetime.now(UTC))
         if args.format == "html":
             require_matplotlib()
     except ReportError as err:
         raise UserError(str(err)) from err
+    return period
 
+
+async def from_database(settings: Settings, read: Callable[[str], Awaitable[T]]) -> T:
+    """`read` over DATABASE_URL, or the embedded PostgreSQL started for as long as it takes."""
     try:
         with database_url_or_embedded(settings) as db:
-            report = await _report_from(db.dsn, since, until)
+            return await read(db.dsn)
     except EmbeddedPostgresError as err:
         raise ServiceError(str(err).splitlines()[0]) from err
-
-    write_rendered(lambda: RENDERERS[args.format](report), args.output)
 
 
 def write_rendered(render: Callable[[], str], output: Path | None) -> None:

@@ -13,26 +13,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from cases.policy import load_policy
-from devstack.database import database_url_or_embedded
-from devstack.postgres import EmbeddedPostgresError
-from reports.charts import require_matplotlib
-from reports.command import FORMATS, parse_period, write_rendered
-from reports.figures import ReportError
+from reports.command import FORMATS, from_database, read_period, write_rendered
 from reports.whatif_errors import database_failure
 from reports.whatif_figures import WhatIf
 from reports.whatif_html import render_html
 from reports.whatif_parallel import whatif_from_database
 from reports.whatif_render import render_json, render_text
 from reports.whatif_run import Progress
-from runtime.errors import ServiceError, UserError
+from runtime.errors import ServiceError
 from runtime.settings import Settings
 
 RENDERERS: dict[str, Callable[[WhatIf], str]] = {
@@ -82,19 +77,10 @@ def progress_line(stream: TextIO) -> Progress | None:
 
 async def run_whatif(args: argparse.Namespace, settings: Settings) -> None:
     candidate = load_policy(args.policy)  # PolicyError: one line, exit 2
-    zone = ZoneInfo(load_policy(settings.policy_path).calendar.timezone)
-    try:
-        since, until = parse_period(args.since, args.until, zone, datetime.now(UTC))
-        if args.format == "html":
-            require_matplotlib()
-    except ReportError as err:
-        raise UserError(str(err)) from err
-
-    try:
-        with database_url_or_embedded(settings) as db:
-            report = await _whatif_from(db.dsn, since, until, candidate, str(args.policy))
-    except EmbeddedPostgresError as err:
-        raise ServiceError(str(err).splitlines()[0]) from err
+    since, until = read_period(args, settings)
+    report = await from_database(
+        settings, lambda dsn: _whatif_from(dsn, since, until, candidate, str(args.policy))
+    )
 
     write_rendered(lambda: RENDERERS[args.format](report), args.output)
 

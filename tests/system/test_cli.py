@@ -178,7 +178,8 @@ def test_replay_of_golden_files_and_of_a_broken_file(tmp_path: Path) -> None:
     assert_one_line_user_error(run_cli("replay", str(broken)), "broken.json", "invalid JSON")
 
 
-def test_migrate_is_harmless_to_repeat(postgres_dsn: str) -> None:
+def test_migrate_is_harmless_to_repeat(postgres_dsn: str, pool: object) -> None:
+    # `pool` migrates the session's database first, whichever test happens to run before this one.
     for _ in range(2):
         result = run_cli("migrate", env={"DATABASE_URL": postgres_dsn})
         assert result.returncode == 0, result.stderr
