@@ -6,7 +6,8 @@ Beside the Temporal worker runs an outbox dispatcher (unless AFTERSALES_WORKER_D
 so a stack of workers needs no other process to deliver notifications; of several, one leads.
 Each also runs a webhook starter, which starts a `WebhookDelivery` workflow per delivery row
 recorded; of several, one leads there too. With AFTERSALES_METRICS_PORT set it serves Prometheus
-metrics there (`runtime/metrics.py`).
+metrics there (`runtime/metrics.py`). The production worker is a versioned build of the
+`aftersales` deployment (`runtime/deployment/`): every case it starts stays pinned to it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.service import RPCError
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.db import create_pool
 from activities.followups import FollowUps, VisitLedger, VisitProvider
@@ -32,7 +35,6 @@ from activities.memory import (
     MemoryShipments,
     MemoryVisits,
 )
-from activities.notifier import NotificationProvider, Notifier, OutboxNotifications
 from activities.policy_source import PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
 from activities.roster import NoRoster, Roster, RosterProvider
@@ -47,6 +49,8 @@ from outbox.leader import connector
 from outbox.sink import LogSink
 from outbox.webhook_starter import WebhookStarter, starting
 from runtime.connect import connect
+from runtime.deployment.build import DEPLOYMENT_NAME, build_id, worker_config
+from runtime.deployment.server import current_build, make_current_if_none
 from runtime.errors import UserError
 from runtime.log import LogContextInterceptor, configure_logging, get_logger
 from runtime.metrics import OpenCaseGauges, gauging, metrics_runtime
@@ -64,18 +68,16 @@ def activities_for(
     refunds: RefundProvider | None = None,
     shipments: ShipmentProvider | None = None,
     visits: VisitProvider | None = None,
-    notifications: NotificationProvider | None = None,
     roster: RosterProvider | None = None,
 ) -> list[Any]:
     """The activities over PostgreSQL providers, with any of them replaced.
 
-    `run_worker` leaves `notifications` at the outbox: the provider itself belongs to the
-    dispatcher, and the activity only queues. Tests may still put a provider in its place.
+    Notifications have no activity: the record queues them in the outbox, and the provider that
+    delivers them belongs to the dispatcher.
     """
     return activities_over(
         policy,
         projection=projection or PostgresProjection(pool),
-        notifications=notifications or OutboxNotifications(pool),
         refunds=refunds or LedgerRefunds(pool),
         shipments=shipments or WarehouseLedger(pool),
         visits=visits or VisitLedger(pool),
@@ -94,7 +96,8 @@ def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
         "roster": NoRoster(),
     }
     chosen = defaults | providers
-    chosen["projection"] = MemoryOutbox(chosen["projection"], chosen["notifications"])
+    # The in-memory record delivers its outbox rows at once: there is no dispatcher here.
+    chosen["projection"] = MemoryOutbox(chosen["projection"], chosen.pop("notifications"))
     return activities_over(policy, **chosen)
 
 
@@ -102,7 +105,6 @@ def activities_over(
     policy: Policy,
     *,
     projection: Projection,
-    notifications: NotificationProvider,
     refunds: RefundProvider,
     shipments: ShipmentProvider,
     visits: VisitProvider,
@@ -110,14 +112,12 @@ def activities_over(
 ) -> list[Any]:
     store = CaseStore(projection)
     routing = Roster(roster)
-    notifier = Notifier(notifications)
     money = Refunds(refunds)
     goods = Shipments(shipments)
     follow_ups = FollowUps(visits)
     return [
         PolicySource(policy).load,
         store.record,
-        notifier.send,
         money.execute,
         money.reverse,
         goods.ship,
@@ -142,7 +142,10 @@ def build_worker(
     *,
     max_cached_workflows: int = 1000,
     max_concurrent_workflow_tasks: int | None = None,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
+    """A worker of both workflow types; versioned with `deployment`, unversioned without (the
+    time-skipping tests, and test workers on a task queue of their own)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -152,7 +155,27 @@ def build_worker(
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        deployment_config=deployment,
     )
+
+
+async def take_place(client: Client, build: str) -> None:
+    """Say where this build stands in the deployment, making it current if no build is.
+
+    Never fails the worker: a server that cannot answer only costs the log line.
+    """
+    log = get_logger("aftersales.worker")
+    try:
+        if await make_current_if_none(client, build, timedelta(seconds=60)):
+            log.info("build made current: the deployment had none", build_id=build)
+            return
+        current = await current_build(client)
+    except RPCError as err:
+        log.warning("deployment not readable", build_id=build, error=err.message)
+        return
+    if current != build:
+        # Cases stay on the build they started on (docs/DEPLOY.md): this one runs only those.
+        log.warning("build is not current: new cases go to the current one", build_id=build, current=current)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -169,16 +192,19 @@ async def run_worker(settings: Settings) -> None:
     except ProviderConfigError as err:
         await http.aclose()
         raise UserError(str(err)) from err
-    # The send_notification activity of older runs only queues in the outbox; delivery, to the
-    # partner or else the log, is the dispatcher's.
-    notifications = providers.pop("notifications", None) or LogSink()
+    # The record queues notifications in the outbox; delivery, to the partner or else the log, is
+    # the dispatcher's.
+    notifications = providers.get("notifications") or LogSink()
     dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
     runtime = metrics_runtime(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     pool = await create_pool(settings.database_url)
     client = await connect(settings, runtime)
     gauges = OpenCaseGauges(pool, runtime.metric_meter) if runtime is not None else None
-    activities = activities_for(pool, policy, **providers) + webhook_activities(PostgresWebhooks(pool, http))
-    worker = build_worker(client, settings.task_queue, activities)
+    activities = activities_for(
+        pool, policy, refunds=providers.get("refunds"), shipments=providers.get("shipments")
+    ) + webhook_activities(PostgresWebhooks(pool, http))
+    build = build_id()
+    worker = build_worker(client, settings.task_queue, activities, deployment=worker_config(build))
     webhooks = WebhookStarter(connector(settings.database_url), client, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -189,12 +215,16 @@ async def run_worker(settings: Settings) -> None:
         task_queue=settings.task_queue,
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
+        deployment=DEPLOYMENT_NAME,
+        build_id=build,
         dispatcher=dispatcher is not None,
         metrics_port=settings.metrics_port,
     )
     try:
         async with worker, dispatching(dispatcher), starting(webhooks), gauging(gauges):
+            placing = asyncio.create_task(take_place(client, build))
             await stop.wait()
+            placing.cancel()
     finally:
         await http.aclose()
         await pool.close()

@@ -35,11 +35,6 @@ class RecordResult(BaseModel):
     projection_written: bool
 
 
-class NotificationResult(BaseModel):
-    key: str
-    deliveries: list[str]
-
-
 class MoneyMovementKind(StrEnum):
     REFUND = "refund"
     CREDIT = "credit"

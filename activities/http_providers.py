@@ -34,7 +34,7 @@ from activities.contracts import (
     Shipment,
     ShipmentResult,
 )
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from activities.refunds import RefundDeclinedError, RefundProvider
 from activities.shipments import ShipmentFailedError, ShipmentProvider
 from cases.effects import Notification
@@ -250,7 +250,8 @@ class HttpNotifications:
 
 
 class HttpProviderKwargs(TypedDict, total=False):
-    """The keyword arguments of `worker.activities_for` this module can fill (a plain dict)."""
+    """The providers this module can fill (a plain dict): money and goods for
+    `worker.activities_for`, notifications for the outbox dispatcher."""
 
     refunds: RefundProvider
     shipments: ShipmentProvider

@@ -23,7 +23,7 @@ from activities.contracts import (
     Visit,
     VisitResult,
 )
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from activities.references import reference_for
 from activities.store import Projection
 from cases.effects import Notification

@@ -15,8 +15,6 @@ from decimal import Decimal
 from cases.models import CaseIntake, Category, Tier
 from cases.text_signals import find_signals
 
-MAJOR_COMPLAINTS_TEAM = "major_complaints"
-
 
 def classify(intake: CaseIntake, major_amount_threshold: Decimal) -> Tier:
     """The tier of a case; an order of `major_amount_threshold` or more is at least complex."""
@@ -28,13 +26,6 @@ def classify(intake: CaseIntake, major_amount_threshold: Decimal) -> Tier:
     if intake.order_amount >= major_amount_threshold:
         return Tier.COMPLEX
     return Tier.GENERAL
-
-
-def team_for(intake: CaseIntake) -> str | None:
-    """The team a case is routed to at intake, or None for the default queue."""
-    if intake.flags.major_complaint:
-        return MAJOR_COMPLAINTS_TEAM
-    return None
 
 
 def flags_from_text(

@@ -28,7 +28,6 @@ from cases.models import (
 )
 
 RETURN_PLANS = frozenset({ResolutionType.RETURN_REFUND, ResolutionType.EXCHANGE})
-NEW_PLANS = frozenset({ResolutionType.RETURN_REFUND, ResolutionType.REFUND_ONLY})
 
 # The name each saga step's reference goes by in the customer's proof of what was done.
 PROOF_NAMES = {
@@ -60,9 +59,7 @@ def begin(m: CaseCore, now: datetime) -> None:
     proposal = state.proposal
     assert proposal is not None
     leg = state.return_leg
-    if state.generation < 2:
-        state.status = Status.RESOLVING  # cases opened before the legs existed keep their rules
-    elif proposal.type in RETURN_PLANS and leg is not None and leg.inspection == InspectionOutcome.PASSED:
+    if proposal.type in RETURN_PLANS and leg is not None and leg.inspection == InspectionOutcome.PASSED:
         state.status = Status.RESOLVING  # the goods already passed inspection here: no second return
     elif proposal.type in RETURN_PLANS:
         _authorize_return(m, now)
@@ -313,8 +310,7 @@ def executed(m: CaseCore, steps: list[ExecutedStep], now: datetime, **proof: str
     state = m.state
     proposal = state.proposal
     assert proposal is not None
-    if state.generation >= 2:
-        proof = {PROOF_NAMES[s.step]: s.reference for s in steps if s.step in PROOF_NAMES} | proof
+    proof = {PROOF_NAMES[s.step]: s.reference for s in steps if s.step in PROOF_NAMES} | proof
     state.resolution = Resolution(
         type=proposal.type, amount=proposal.amount, executed_at=now, steps=steps, proof=proof
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from cases import conversation, fulfilment, routing, sla
 from cases.authority import Role
-from cases.classification import classify, team_for
+from cases.classification import classify
 from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.models import (
     Acknowledge,
@@ -63,11 +63,6 @@ def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
             f"propose_resolution.amount {data.amount} exceeds the order amount "
             f"{m.state.intake.order_amount}"
         )
-    if data.type in fulfilment.NEW_PLANS and m.state.generation < 2:
-        raise InvalidAction(
-            f"propose_resolution.type: {data.type.value} needs a case opened since returns had "
-            "their own leg; propose refund, exchange or repair"
-        )
     if data.type == ResolutionType.REFUND_ONLY:
         fulfilment.check_refund_only(m, data)
 
@@ -108,8 +103,7 @@ def customer_reply(m: CaseCore, data: CustomerReply, now: datetime) -> None:
     m.emit("customer_replied", data.actor, now, text=data.text)
     m.state.status = Status.ACKNOWLEDGED
     m.resume_clocks(now)
-    if m.state.generation >= 2:
-        conversation.reply_owed(m, now)
+    conversation.reply_owed(m, now)
 
 
 def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
@@ -126,11 +120,7 @@ def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
         state.category = intake.category
     old_tier = state.tier
     state.tier = data.tier or classify(intake, m.policy.complex_amount_threshold)
-    team = team_for(intake)
-    if state.routing is not None:
-        routing.reroute(m)  # the policy's routing rules decide, and the roster moves it
-    elif team is not None:
-        state.team = team
+    routing.reroute(m)  # the policy's routing rules decide, and the roster moves it
     # A more serious tier starts higher up the ladder; a milder one never de-escalates.
     state.escalation_level = min(state.escalation_level, m.policy.start_level(state.tier))
     targets = m.targets()

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from cases import actions, amendment, fulfilment, routing, sla
 from cases.amendment import AmendmentAnswer, PolicyAmendment
-from cases.classification import classify, flags_from_text, team_for
+from cases.classification import classify, flags_from_text
 from cases.core import CaseCore, InvalidAction, due, iso
 from cases.fulfilment_models import RepairJob
 from cases.ids import workflow_id_for
@@ -29,12 +29,9 @@ from cases.models import (
     Status,
 )
 from cases.policy import PolicySnapshot
-from cases.routing_models import RoutingChange, RoutingOp
+from cases.routing_models import Routing, RoutingChange, RoutingOp
 
-__all__ = ["GENERATION", "CaseMachine", "InvalidAction"]
-
-# The rules a case opened now runs under (see `CaseState.generation`).
-GENERATION = 3
+__all__ = ["CaseMachine", "InvalidAction"]
 
 
 class CaseMachine(CaseCore):
@@ -45,12 +42,10 @@ class CaseMachine(CaseCore):
         intake: CaseIntake,
         policy: PolicySnapshot,
         now: datetime,
-        generation: int = GENERATION,
     ) -> CaseMachine:
-        found: dict[str, list[str]] = {}
-        if generation >= 3:
-            intake, found = flags_from_text(intake, policy.intake.signals)
+        intake, found = flags_from_text(intake, policy.intake.signals)
         tier = classify(intake, policy.complex_amount_threshold)
+        team = routing.team_for(policy, intake, tier)
         state = CaseState(
             case_id=case_id,
             workflow_id=workflow_id_for(case_id),
@@ -59,9 +54,9 @@ class CaseMachine(CaseCore):
             category=intake.category,
             status=Status.REGISTERED,
             escalation_level=policy.start_level(tier),
-            team=team_for(intake),
+            team=team,
             opened_at=now,
-            generation=generation,
+            routing=Routing(team=team),
         )
         machine = cls(state, policy)
         machine.emit(
@@ -76,8 +71,6 @@ class CaseMachine(CaseCore):
         )
         if found:
             machine.emit("classified_from_text", "system", now, flags=sorted(found), phrases=found)
-        if generation >= 3:
-            routing.begin(machine)
         machine.start_handling_clocks(now)
         machine.notify_customer(
             "acknowledgement",
@@ -95,10 +88,9 @@ class CaseMachine(CaseCore):
         actions.check(self, action, data)
 
     def apply(self, action: str, data: Action, now: datetime) -> None:
-        if self.state.generation >= 2:
-            # An action that arrives with a deadline already past (in the task its timer fires
-            # in, or after an outage) comes after that deadline: a lapsed return stays lapsed.
-            self.fire_due(now)
+        # An action that arrives with a deadline already past (in the task its timer fires in,
+        # or after an outage) comes after that deadline: a lapsed return stays lapsed.
+        self.fire_due(now)
         actions.apply(self, action, data, now)
 
     def check_amendment(self, data: PolicyAmendment, now: datetime) -> None:
@@ -106,8 +98,7 @@ class CaseMachine(CaseCore):
 
     def amend(self, data: PolicyAmendment, now: datetime) -> AmendmentAnswer:
         """Put the case on amended rules (`cases/amendment.py`), after what fell due before."""
-        if self.state.generation >= 2:
-            self.fire_due(now)
+        self.fire_due(now)
         return amendment.amend(self, data, now)
 
     # -- transitions driven by the workflow ----------------------------------------------------

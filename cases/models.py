@@ -353,14 +353,10 @@ class CaseState(BaseModel):
     notifications: list[str] = []
     last_seq: int = 0
     runs: int = 1
-    # The rules the case runs under: 1 resolved every plan in one step; 2 adds the return and
-    # repair legs and the next-reply clock; 3 reads the description for flags and routes the
-    # case through the roster. Fixed when the case opens, so a replay keeps its own.
-    generation: int = 1
     return_leg: ReturnLeg | None = None
     repair: RepairJob | None = None
-    # Generation 3: the case's place in the roster (team queue or agent), see cases/routing.py.
-    routing: Routing | None = None
+    # The case's place in the roster (team queue or agent), see cases/routing.py.
+    routing: Routing
 
     @property
     def sla_state(self) -> str:

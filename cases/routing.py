@@ -3,7 +3,6 @@
 The roster decides who takes a case; the machine records what it was told, starts the
 acceptance window of an assigned agent, passes over an agent who lets it lapse, asks again when a
 queued team's shift starts, and gives the seat back when the case ends or changes hands.
-Cases opened before routing existed (`generation` below 3) have no `routing` and skip all of it.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from datetime import datetime
 
 from cases.core import CaseCore, due, iso
 from cases.effects import Audience, NotificationChannel
-from cases.models import FINAL_STATUSES, CaseState, Status
+from cases.models import FINAL_STATUSES, CaseIntake, CaseState, Status, Tier
+from cases.policy import PolicySnapshot
 from cases.routing_models import (
     PlaceRequest,
     ReleaseRequest,
@@ -28,24 +28,18 @@ from cases.text_signals import detect_language
 HOLDING = frozenset({RoutingStatus.QUEUED, RoutingStatus.ASSIGNED})
 
 
-def begin(m: CaseCore) -> None:
-    state = m.state
-    team = m.policy.intake.team_for(
-        state.category, state.tier, state.intake.customer.tier, state.intake.flags.model_dump()
-    )
-    state.team = team
-    state.routing = Routing(team=team)
+def team_for(policy: PolicySnapshot, intake: CaseIntake, tier: Tier) -> str:
+    """The team the policy's routing rules send a case to."""
+    return policy.intake.team_for(intake.category, tier, intake.customer.tier, intake.flags.model_dump())
 
 
 def reroute(m: CaseCore) -> None:
     """After a reclassification: a case its rules now send to another team moves there."""
     state = m.state
     routing = state.routing
-    if routing is None or state.status in FINAL_STATUSES:
+    if state.status in FINAL_STATUSES:
         return
-    team = m.policy.intake.team_for(
-        state.category, state.tier, state.intake.customer.tier, state.intake.flags.model_dump()
-    )
+    team = team_for(m.policy, state.intake, state.tier)
     if team != routing.team:
         routing.team = state.team = team
         if routing.op is None or routing.op == RoutingOp.PLACE:
@@ -67,8 +61,6 @@ def priority(m: CaseCore) -> int:
 
 def pending(state: CaseState) -> RoutingOp | None:
     routing = state.routing
-    if routing is None:
-        return None
     if state.status in FINAL_STATUSES:
         # An ended case asks only to give its seat back (or to leave the queue).
         return RoutingOp.RELEASE if routing.status in HOLDING or routing.op == RoutingOp.RELEASE else None
@@ -78,7 +70,6 @@ def pending(state: CaseState) -> RoutingOp | None:
 def request(m: CaseCore, now: datetime) -> PlaceRequest | TakeRequest | ReleaseRequest:
     state = m.state
     routing = state.routing
-    assert routing is not None
     op = pending(state)
     routing.asked += 1
     key = f"{state.case_id}:{routing.asked}"
@@ -116,7 +107,6 @@ def settled(
     A second `assign` to someone else while the first was asked stays pending: it is asked next.
     """
     routing = m.state.routing
-    assert routing is not None
     if routing.op == op and (op != RoutingOp.TAKE or routing.take_agent == taken_by):
         routing.op = None
         routing.take_agent = None
@@ -139,8 +129,6 @@ def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = Fals
     """Take the roster's word, unless a newer word has been taken already."""
     state = m.state
     routing = state.routing
-    if routing is None:
-        return
     if change.status == RoutingStatus.UNROUTED:
         # No team of the roster takes it: nothing was written there, so no sequence moves.
         if routing.status not in HOLDING:
@@ -185,7 +173,6 @@ def apply(m: CaseCore, change: RoutingChange, now: datetime, manual: bool = Fals
 def _assigned(m: CaseCore, change: RoutingChange, now: datetime, manual: bool) -> None:
     state = m.state
     routing = state.routing
-    assert routing is not None
     if change.agent is None:
         return  # never from our roster; `acceptable` keeps it out of signals
     routing.assigned_at = change.at
@@ -216,16 +203,12 @@ def _assigned(m: CaseCore, change: RoutingChange, now: datetime, manual: bool) -
 def taken(m: CaseCore, agent: str) -> None:
     """A person took the case: `assign`, or an acknowledgement while it waits in the queue."""
     routing = m.state.routing
-    if routing is None:
-        return
     routing.op = RoutingOp.TAKE
     routing.take_agent = agent
 
 
 def acknowledged(m: CaseCore, actor: str) -> None:
     routing = m.state.routing
-    if routing is None:
-        return
     routing.accept_by = None
     if routing.status in (RoutingStatus.QUEUED, RoutingStatus.PENDING):
         taken(m, actor)  # while queued, or while the first placement is still being asked
@@ -234,7 +217,7 @@ def acknowledged(m: CaseCore, actor: str) -> None:
 def fire_due(m: CaseCore, now: datetime) -> None:
     state = m.state
     routing = state.routing
-    if routing is None or state.status in FINAL_STATUSES:
+    if state.status in FINAL_STATUSES:
         return
     if routing.accept_by is not None and state.status != Status.REGISTERED:
         routing.accept_by = None  # the agent is working it (a reply, a question, a proposal)
@@ -273,7 +256,7 @@ def _bypass(m: CaseCore, routing: Routing, now: datetime) -> None:
 def next_wake(m: CaseCore) -> list[tuple[datetime, str]]:
     state = m.state
     routing = state.routing
-    if routing is None or state.status in FINAL_STATUSES:
+    if state.status in FINAL_STATUSES:
         return []
     wakes = []
     if routing.accept_by is not None and state.status == Status.REGISTERED:

@@ -1,13 +1,13 @@
 """`aftersales up`: the whole local stack in the foreground, supervised, stopped cleanly by Ctrl-C.
 
 It starts, in order, the embedded PostgreSQL (unless DATABASE_URL names a server), the Temporal dev
-server backed by a file so cases survive a restart, the schema migrations, one worker process and
-the HTTP API (with one local key per role, kept in `<home>/api-keys.env`); prints where everything
-is; then waits. Every child runs in its own process group, so a Ctrl-C in
-the terminal reaches only this process, which then stops the worker first (it depends on both
-servers) and the API, then Temporal, then PostgreSQL. Everything started is registered for teardown before it
-is started, so a failure half-way through start-up, a child dying later, SIGTERM or SIGHUP all end
-with no process left behind.
+server backed by a file so cases survive a restart, the schema migrations, one worker process
+(whose build it makes current, `devstack/builds.py`) and the HTTP API (with one local key per
+role, kept in `<home>/api-keys.env`); prints where everything is; then waits. Every child runs in
+its own process group, so a Ctrl-C in the terminal reaches only this process, which then stops
+the worker first (it depends on both servers) and the API, then Temporal, then PostgreSQL.
+Everything started is registered for teardown before it is started, so a failure half-way through
+start-up, a child dying later, SIGTERM or SIGHUP all end with no process left behind.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
+from temporalio.service import RPCError
+
 from activities import schema
+from devstack.builds import put_in_service
 from devstack.database import database_url_or_embedded
 from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from devstack.processes import (
@@ -33,6 +36,7 @@ from devstack.processes import (
     stop_process_group,
 )
 from devstack.temporal_server import DevServer, DevServerError, temporal_binary
+from runtime.deployment.build import DEPLOYMENT_NAME, build_id
 from runtime.settings import Settings
 from workflows.codec import new_key_spec
 
@@ -217,6 +221,9 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
             env=_worker_env(settings, dev.address, dsn, codec_keys) | metrics_env,
         )
         stack.callback(_stop_worker, worker)
+    build = build_id()
+    for line in _put_in_service(settings, dev.address, build):
+        _say(line)
 
     api_log = home / "api.log"
     keys_file = home / "api-keys.env"
@@ -239,6 +246,7 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
                 f"  Web UI          {dev.ui_url}",
                 f"  namespace       {settings.temporal_namespace}",
                 f"  task queue      {settings.task_queue}",
+                f"  build           {DEPLOYMENT_NAME}:{build} (current; `aftersales deployments` lists all)",
                 f"  PostgreSQL      {pg_line}",
                 f"  worker          pid {worker.pid}, log {worker_log}",
                 (
@@ -292,6 +300,13 @@ def _first_dead_child(
     if embedded is not None and not embedded.is_running():
         return f"the embedded PostgreSQL stopped unexpectedly (see {embedded.data_dir / 'log'})"
     return None
+
+
+def _put_in_service(settings: Settings, address: str, build: str) -> list[str]:
+    try:
+        return asyncio.run(put_in_service(address, settings.temporal_namespace, settings.task_queue, build))
+    except RPCError as exc:
+        raise _StartupError(f"the worker of build {build} did not reach Temporal: {exc.message}") from exc
 
 
 def _stop_worker(worker: subprocess.Popen[bytes], what: str = "worker") -> None:

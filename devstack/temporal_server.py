@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -35,6 +36,8 @@ from devstack.processes import (
 from workflows.search_attributes import ALL, cli_flags
 
 _START_TIMEOUT_S = 60.0
+# The server's default is three minutes; on one machine a drained build shows in seconds.
+DRAIN_CHECK = timedelta(seconds=5)
 
 # The CLI reports types as protobuf enum names; `create --type` takes the short names.
 _TYPE_FROM_API = {
@@ -46,6 +49,12 @@ _TYPE_FROM_API = {
     "INDEXED_VALUE_TYPE_BOOL": "Bool",
     "INDEXED_VALUE_TYPE_KEYWORD_LIST": "KeywordList",
 }
+
+
+_DRAIN_KEYS = (
+    "matching.wv.VersionDrainageStatusRefreshInterval",
+    "matching.wv.VersionDrainageStatusVisibilityGracePeriod",
+)
 
 
 class DevServerError(RuntimeError):
@@ -91,7 +100,9 @@ class DevServer:
         ui_port: int | None,
         namespace: str = "default",
         log_file: Path | None = None,
+        drain_check: timedelta = DRAIN_CHECK,
     ) -> None:
+        self.drain_check = drain_check
         self.db_file = Path(db_file).resolve() if db_file is not None else None
         self.port = port
         self.ui_port = ui_port
@@ -136,6 +147,11 @@ class DevServer:
         if self.db_file is not None:
             args += ["--db-filename", str(self.db_file)]
         args += ["--namespace", self.namespace, "--log-level", "warn", *cli_flags()]
+        # How often the server checks whether a build it no longer sends new cases to has drained
+        # (`aftersales deployments`), and how long it waits for visibility before it says so.
+        seconds = self.drain_check.total_seconds()
+        for key in _DRAIN_KEYS:
+            args += ["--dynamic-config-value", f"{key}={seconds:g}"]
         return args
 
     def start(self) -> None:

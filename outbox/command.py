@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 
 from activities.http_providers import ProviderConfigError, http_providers_from_env
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from outbox.dispatcher import Dispatcher, connector
 from outbox.sink import LogSink
 from runtime.errors import ServiceError, UserError

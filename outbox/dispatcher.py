@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from activities.outbox_rows import OUTBOX_CHANNEL
 from outbox.leader import Connect, LeaderLoop, connector, in_background
 from outbox.retry import Backoff

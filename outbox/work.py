@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from outbox.retry import Backoff, describe_error
 from outbox.rows import OutboxRows
 from runtime.log import get_logger

@@ -58,9 +58,7 @@ class Replayed:
 class _Run:
     def __init__(self, timeline: Timeline, policy: PolicySnapshot) -> None:
         self.tl = timeline
-        self.m = CaseMachine.open(
-            timeline.case_id, timeline.intake, policy, timeline.opened_at, timeline.generation
-        )
+        self.m = CaseMachine.open(timeline.case_id, timeline.intake, policy, timeline.opened_at)
         self.steps = timeline.steps
         self.i = 0
         self.w = 0  # recorded wakes before this one are behind the replay
@@ -185,7 +183,6 @@ class _Run:
     def answer(self, op: RoutingOp, now: datetime) -> None:
         m = self.m
         state = m.state
-        assert state.routing is not None
         taken_by = state.routing.take_agent
         request = routing.request(m, now)
         recorded = self.tl.answers.get(state.routing.asked)
@@ -241,7 +238,7 @@ class _Run:
             status=status,
             team=d.get("team") or (r.team if r is not None else None),
             agent=d.get("handler"),
-            lead=self.tl.final.routing.lead if self.tl.final.routing is not None else None,
+            lead=self.tl.final.routing.lead,
             at=at,
             next_check_at=_instant(d.get("next_check_at")),
         )

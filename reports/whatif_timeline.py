@@ -60,7 +60,6 @@ class Timeline:
     case_id: str
     intake: CaseIntake
     opened_at: datetime
-    generation: int
     steps: list[Step]
     recorded: list[RecordedEvent]
     final: CaseState
@@ -144,9 +143,7 @@ _ROUTER = "router"
 AMENDED = "amended"
 
 
-def _classify(
-    event: RecordedEvent, previous: RecordedEvent | None, generation: int
-) -> tuple[StepKind, str] | None:
+def _classify(event: RecordedEvent, previous: RecordedEvent | None) -> tuple[StepKind, str] | None:
     """The input an event records, or None when the machine emits it by itself."""
     t, d = event.type, event.data
     if t in _ACTION_EVENTS:
@@ -168,9 +165,9 @@ def _classify(
         # A fixed repair executes inside `repair_result`; only the saga reports from outside.
         return None if "repair_record" in (d.get("proof") or {}) else (StepKind.RESULT, t)
     if t == "resolution_failed":
-        # Since repairs have their own leg the saga never books one: a failed repair_visit is
-        # the repair booking failing for good (`CaseMachine.repair_booking_failed`).
-        if generation >= 2 and d.get("step") == "repair_visit" and not d.get("compensated"):
+        # The saga never books a repair: a failed repair_visit is the repair leg's booking
+        # failing for good (`CaseMachine.repair_booking_failed`).
+        if d.get("step") == "repair_visit" and not d.get("compensated"):
             return StepKind.RESULT, "repair_booking_failed"
         return StepKind.RESULT, t
     if t in ("repair_booked", "follow_up_scheduled", "follow_up_booking_superseded"):
@@ -208,14 +205,14 @@ def _action_data(
 
 
 def _steps(
-    recorded: Sequence[RecordedEvent], generation: int, final: CaseState, unmapped: Counter[str]
+    recorded: Sequence[RecordedEvent], final: CaseState, unmapped: Counter[str]
 ) -> list[Step]:
     steps: list[Step] = []
     deadline_passed = False
     previous: RecordedEvent | None = None
     for i, event in enumerate(recorded):
         try:
-            found = _classify(event, previous, generation)
+            found = _classify(event, previous)
         except KeyError:
             unmapped[event.type] += 1
             found = None
@@ -265,7 +262,7 @@ def timeline_of(
     if not events or events[0].type != "opened":
         raise ValueError(f"case {final.case_id}: the audit trail does not start with `opened`")
     unmapped: Counter[str] = Counter()
-    steps = _steps(events, final.generation, final, unmapped)
+    steps = _steps(events, final, unmapped)
     last = events[-1].at
     busy = {step.at for step in steps} | {events[0].at, final.opened_at}
     stale = 0
@@ -277,7 +274,6 @@ def timeline_of(
         case_id=final.case_id,
         intake=_original_intake(final, events),
         opened_at=final.opened_at,
-        generation=final.generation,
         steps=steps,
         recorded=list(events),
         final=final,

@@ -1,7 +1,8 @@
 """Replay recorded case histories against the code in this checkout.
 
 A change that would break running cases (a nondeterministic edit) shows up here as a replay
-failure, before deployment. Histories come from files (as downloaded from the Web UI or written
+failure, before deployment: such a change ships as a new deployment version, and the cases of the
+current build keep running on it (docs/DEPLOY.md). Histories come from files (as downloaded from the Web UI or written
 by `temporal workflow show -o json`) or straight from a Temporal server.
 """
 
@@ -19,6 +20,12 @@ from temporalio.worker import Replayer
 from cases.ids import cases_query
 from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner
+
+# What a replay failure means for a deployment, said with each nondeterministic history.
+NEW_VERSION_NEEDED = (
+    "this code cannot run the history's case: ship it as a new deployment version, "
+    "not onto the build the case is pinned to (docs/DEPLOY.md)"
+)
 
 
 class ReplayOutcome(BaseModel):
@@ -50,7 +57,7 @@ async def replay_histories(
                 ReplayOutcome(
                     workflow_id=result.history.workflow_id,
                     ok=error is None,
-                    error=None if error is None else _first_line(error),
+                    error=None if error is None else _explained(error),
                 )
             )
     return outcomes
@@ -91,6 +98,8 @@ async def replay_from_server(
     return await replay_histories(histories, client.data_converter)
 
 
-def _first_line(error: Exception) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return text.splitlines()[0][:500]
+def _explained(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+    if "nondetermin" in text.lower():
+        text += f" - {NEW_VERSION_NEEDED}"
+    return text

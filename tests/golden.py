@@ -1,16 +1,13 @@
 """Record the golden histories that CI replays: one per main path of a case.
 
-Run deliberately, after a change that is meant to alter new histories (the old files must still
-replay, so keep them until no running case can have produced them):
+Run deliberately, after a change to the workflow, which ships as a new deployment version:
 
     make histories        # or: python -m tests.golden
 
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
-`tests/histories/<GENERATION>_<scenario>.json` in the format the Web UI downloads. Older
-generations stay, because cases started then may still be running, and each must replay on its
-own path: the files without a prefix were recorded before the business-minimal path (`LEAN` in
-the workflow), the `lean_` ones before the return and repair legs (`FULFILMENT`), the
-`fulfilment_` ones before intake read the description and routed through the roster (`ROUTING`).
+`tests/histories/<scenario>.json` in the format the Web UI downloads, replacing the files of the
+build before. Those need not replay any more: each case runs on the build it started on
+(docs/DEPLOY.md), so the histories CI replays are this build's own.
 """
 
 from __future__ import annotations
@@ -39,7 +36,6 @@ from tests.factories import intake
 from workflows.case_input import CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
-GENERATION = "routing"
 # The roster every scenario runs against: one team, two agents of two seats each.
 TEAM = "customer_service"
 AGENTS = ("agent-a", "agent-b")
@@ -210,7 +206,7 @@ async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[
     await client.act(case.case_id, "propose_resolution", {"actor": "agent-6", "type": "explanation"})
     await _finish(env, client, case.case_id)
     first = client.client.get_workflow_handle(opened.workflow_id, run_id=opened.run_id)
-    await _write(f"{GENERATION}_continue_as_new_run1", await first.fetch_history())
+    await _write("continue_as_new_run1", await first.fetch_history())
     return [case.case_id]
 
 
@@ -258,6 +254,8 @@ async def _write(name: str, history: WorkflowHistory) -> None:
 
 async def record_all() -> list[Path]:
     HISTORIES.mkdir(exist_ok=True)
+    for old in HISTORIES.glob("*.json"):
+        old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedPostgres(Path(tmp) / "pg")
         dsn = server.start()
@@ -280,11 +278,11 @@ async def record_all() -> list[Path]:
                     for name, scenario in SCENARIOS.items():
                         for n, case_id in enumerate(await scenario(env, client)):
                             history = await client.handle(case_id).fetch_history()
-                            await _write(f"{GENERATION}_{name}" + (f"_{n + 1}" if n else ""), history)
+                            await _write(name + (f"_{n + 1}" if n else ""), history)
             await pool.close()
         finally:
             server.stop()
-    return sorted(HISTORIES.glob(f"{GENERATION}_*.json"))
+    return sorted(HISTORIES.glob("*.json"))
 
 
 if __name__ == "__main__":

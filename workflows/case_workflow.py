@@ -6,16 +6,19 @@ wakes early when an action arrives, records every change before the action's upd
 and runs the resolution as a saga that undoes completed steps in reverse order when a later one
 fails for good. It continues as new when the history grows, carrying state and policy snapshot.
 
-Runs started since the `LEAN` patch take the business-minimal path: the record (audit events,
-projection and outbox rows) is one local activity inside the task that made the change, so an
-update is answered in that task; search attributes are upserted at most once per task, only where
-they changed; the timer is re-armed only for an earlier deadline. Older runs keep the path their
-histories recorded (see docs/DEPLOY.md and workflows/generations.py).
+The record (audit events, projection and outbox rows) is one local activity inside the task that
+made the change, so an update is answered in that task; search attributes are upserted at most
+once per task, only where they changed; the timer is re-armed only for an earlier deadline.
+
+A case is pinned to the worker build it started on (a versioned worker pins every workflow it runs,
+runtime/deployment/build.py; docs/DEPLOY.md): this code holds one path, and a change that would not
+replay ships as a new build. When the deployment's current build changes, the case continues as
+new onto it at its next wake.
 """
 
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -24,7 +27,6 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadPolicy, RecordCase
-    from activities.notifier import Notifier
     from activities.policy_source import PolicySource
     from activities.store import CaseStore
     from cases.action_input import ActionInputError, parse_action
@@ -34,18 +36,17 @@ with workflow.unsafe.imports_passed_through():
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
     from cases.routing_models import RoutingChange
-    from workflows import bookings, generations, routing_steps, saga, store_calls
+    from workflows import bookings, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update, payload_bytes
     from workflows.amendments import amend_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.case_metrics import CaseMetrics
     from workflows.details import clock_table
-    from workflows.generations import FULFILMENT, LEAN, ROUTING
     from workflows.visibility import Visibility
 
 
-__all__ = ["FULFILMENT", "LEAN", "ROUTING", "AfterSalesCase"]
+__all__ = ["AfterSalesCase"]
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -62,8 +63,6 @@ class AfterSalesCase:
         # when the task's clock lags it (seen after a server restart: a task ran with the previous
         # task's time, so its decisions disagreed with a later replay of the same history).
         self._reached: datetime | None = None
-        self._lean = False
-        self._generation = 1
         self._timer: tuple[datetime, asyncio.Task[None]] | None = None
         self._tells: list[asyncio.Task[None]] = []  # routing notices to other cases, in flight
         self._notices: list[RoutingChange] = []
@@ -72,14 +71,10 @@ class AfterSalesCase:
 
     @workflow.run
     async def run(self, intake: CaseInput) -> CaseState:
-        self._lean, self._generation = generations.decide(intake)
-        if self._lean:
-            self._visibility.seed_from_start(fresh=intake.resume is None)
+        self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
         while machine.state.status not in FINAL_STATUSES:
             machine.fire_due(self._now())
-            if not self._lean:
-                await self._flush()
             status = machine.state.status
             if status in FINAL_STATUSES:
                 break
@@ -87,17 +82,17 @@ class AfterSalesCase:
                 await self._execute_resolution()
                 continue
             if status == Status.FOLLOW_UP and machine.state.follow_up and not machine.state.follow_up.reference:
-                await self._settle()
+                await self._flush()
                 await bookings.follow_up(machine)
                 continue
             if routing_steps.needed(machine):
                 await routing_steps.step(machine, self._tells)
                 continue
             if status == Status.REPAIRING and bookings.repair_needed(machine.state):
-                await self._settle()
+                await self._flush()
                 await bookings.repair(machine)
                 continue
-            if self._history_too_long():
+            if self._time_to_continue():
                 await self._continue_as_new()
             await self._sleep_until_next()
         await routing_steps.finish(machine, self._tells)
@@ -124,33 +119,11 @@ class AfterSalesCase:
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
             )
-            machine = CaseMachine.open(case_id, plain, policy, now, self._generation)
+            machine = CaseMachine.open(case_id, plain, policy, now)
         self._machine = machine
-        routing_steps.hear_at_open(machine, self._notices)
         return machine
 
     async def _sleep_until_next(self) -> None:
-        if self._lean:
-            await self._sleep_lean()
-            return
-        machine = self._require()
-        wake = machine.next_wake()
-        self._changed = False
-        if wake is None:
-            await workflow.wait_condition(lambda: self._changed)
-            return
-        at, label = wake
-        delay = at - workflow.now()
-        if delay <= timedelta(0):
-            return
-        try:
-            await workflow.wait_condition(
-                lambda: self._changed, timeout=delay, timeout_summary=label
-            )
-        except TimeoutError:
-            self._reached = at  # the instant has come; the loop fires whatever is due
-
-    async def _sleep_lean(self) -> None:
         """Record, publish, then wait for an action or the armed timer, whichever comes first.
 
         A timer set for an instant no later than the next wake stays armed: waking early costs
@@ -163,7 +136,7 @@ class AfterSalesCase:
         # Cleared before recording, so an action applied while the record is written still
         # wakes the loop below.
         self._changed = False
-        await self._settle()
+        await self._flush()
         wake = machine.next_wake()
         if self._changed or (wake is not None and wake[0] <= workflow.now()):
             return  # an action arrived while the record was written: decide again first
@@ -177,21 +150,18 @@ class AfterSalesCase:
         if timer is not None and timer[1].done():
             self._reached, self._timer = timer[0], None
 
-    async def _settle(self) -> None:
-        """Before the workflow task ends: record what is pending and publish what changed."""
-        if self._lean:
-            await self._flush()
-
     def _now(self) -> datetime:
         now = workflow.now()
         reached, self._reached = self._reached, None
         return reached if reached is not None and reached > now else now
 
-    def _history_too_long(self) -> bool:
+    def _time_to_continue(self) -> bool:
+        """The history grew long, or the deployment has a new current build to move onto."""
         info = workflow.info()
         return (
             info.get_current_history_length() >= self._history_limit
             or info.is_continue_as_new_suggested()
+            or info.is_target_worker_deployment_version_changed()
         )
 
     async def _continue_as_new(self) -> None:
@@ -199,8 +169,11 @@ class AfterSalesCase:
         await asyncio.gather(*self._tells)
         await self._drain()
         resume = CaseRun(state=machine.state, policy=machine.policy, history_limit=self._history_limit)
+        # The next run starts on the current build and is pinned there from its first task; on an
+        # unversioned worker (the time-skipping tests) the behaviour is ignored.
         workflow.continue_as_new(
-            CaseInput.model_validate(machine.state.intake.model_dump() | {"resume": resume})
+            CaseInput.model_validate(machine.state.intake.model_dump() | {"resume": resume}),
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
         )
 
     async def _drain(self) -> None:
@@ -220,36 +193,19 @@ class AfterSalesCase:
         return machine is not None and bool(machine.events or machine.notifications)
 
     async def _flush(self) -> None:
-        """Record pending audit events with the projection, then send pending notifications."""
+        """Before the workflow task ends: record what is pending and publish what changed."""
         machine = self._require()
         while machine.events or machine.notifications:
             events, machine.events = machine.events, []
             notifications, machine.notifications = machine.notifications, []
             retired, machine.retired_clocks = machine.retired_clocks, []
             self._metrics.events(events, machine.state.tier.value)
-            if self._lean:
-                await self._record_locally(machine.state, events, retired, notifications)
-                continue
-            if events:
-                await workflow.execute_activity_method(
-                    CaseStore.record,
-                    RecordCase(
-                        case=machine.state.model_copy(deep=True),
-                        events=events,
-                        retired_clocks=retired,
-                    ),
-                    start_to_close_timeout=rp.RECORD_TIMEOUT,
-                    retry_policy=rp.STORE_RETRY,
-                    summary=f"record {len(events)} event(s): {_kinds(events)}",
-                )
-                self._recorded_seq = max(self._recorded_seq, events[-1].seq)
-            if notifications:
-                await asyncio.gather(*(self._send(n) for n in notifications))
+            await self._record(machine.state, events, retired, notifications)
         if routing_steps.hear_after_record(machine, self._notices, self._recorded_seq):
             self._changed = True  # what the notices changed is recorded on the next pass
         self._publish()
 
-    async def _record_locally(
+    async def _record(
         self,
         state: CaseState,
         events: list[Any],
@@ -267,16 +223,6 @@ class AfterSalesCase:
         if events:
             self._recorded_seq = max(self._recorded_seq, events[-1].seq)
 
-    async def _send(self, notification: Notification) -> None:
-        await workflow.execute_activity_method(
-            Notifier.send,
-            notification,
-            start_to_close_timeout=rp.NOTIFY_TIMEOUT,
-            retry_policy=rp.NOTIFY_RETRY,
-            summary=f"notify {notification.audience.value} {notification.recipient}: "
-            f"{notification.kind} via {'/'.join(c.value for c in notification.channels)}",
-        )
-
     def _publish(self) -> None:
         """Keep the UI's view current: search attributes (only what changed) and live details."""
         state = self._require().state
@@ -286,7 +232,7 @@ class AfterSalesCase:
         workflow.set_current_details(clock_table(state, self._require().policy.calendar.zone))
 
     async def _execute_resolution(self) -> None:
-        await saga.run(self._require(), self._settle)
+        await saga.run(self._require(), self._flush)
 
     # -- actions -------------------------------------------------------------------------------
 

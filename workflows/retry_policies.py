@@ -12,7 +12,6 @@ from temporalio.common import RetryPolicy
 from activities.contracts import Declined
 
 RECORD_TIMEOUT = timedelta(seconds=15)
-NOTIFY_TIMEOUT = timedelta(seconds=30)
 PROVIDER_TIMEOUT = timedelta(seconds=30)
 POLICY_TIMEOUT = timedelta(seconds=10)
 # How long the record may retry as a local activity before it goes on as an ordinary one.

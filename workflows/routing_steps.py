@@ -29,19 +29,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import store_calls
 
 ROUTED_SIGNAL = "routed"
-# Since this patch a notice that came before the case existed waits for the case's first record.
-# A first task retried after its record was written would otherwise decide with a notice the
-# first attempt never saw, so its events would differ from the rows already written under the
-# same numbers, and the record would keep the first attempt's (a queued case the roster had
-# assigned).
-NOTICES_AFTER_FIRST_RECORD = "notices-after-first-record"
 
 
 def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: RoutingChange | None = None) -> bool:
     """Apply the roster's notices to the case; True when some were applied.
 
     A retried first task can deliver a notice before the case exists (its signal comes in the
-    same activation as the start): it waits in `waiting` until the case is opened.
+    same activation as the start): it waits in `waiting` until the case's first record
+    (`hear_after_record`).
     """
     if change is not None:
         waiting.append(change)
@@ -54,15 +49,13 @@ def hear(machine: CaseMachine | None, waiting: list[RoutingChange], change: Rout
     return True
 
 
-def hear_at_open(machine: CaseMachine, waiting: list[RoutingChange]) -> None:
-    """The notices that came before the case existed: applied now only on the path older
-    histories took; otherwise they wait for `hear_after_record`."""
-    if waiting and not workflow.patched(NOTICES_AFTER_FIRST_RECORD):
-        hear(machine, waiting)
-
-
 def hear_after_record(machine: CaseMachine, waiting: list[RoutingChange], recorded_seq: int) -> bool:
-    """Apply waiting notices once the case's first events are in the record; True if any were."""
+    """Apply waiting notices once the case's first events are in the record; True if any were.
+
+    Not before: a first task retried after its record was written would otherwise decide with a
+    notice the first attempt never saw, so its events would differ from the rows already written
+    under the same numbers, and the record would keep the first attempt's (a queued case the
+    roster had assigned)."""
     return recorded_seq > 0 and hear(machine, waiting)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -39,8 +39,7 @@ PLAN: dict[ResolutionType, tuple[str, ...]] = {
     # After the return passed inspection (cases/fulfilment.py).
     ResolutionType.RETURN_REFUND: ("refund",),
     ResolutionType.EXCHANGE: ("refund", "replacement"),
-    # The one-step repair of generation 1; later a repair is its own leg and never gets here.
-    ResolutionType.REPAIR: ("repair_visit",),
+    # No REPAIR: a repair is its own leg (cases/fulfilment.py, workflows/bookings.py).
     ResolutionType.COMPENSATION: ("credit",),
     ResolutionType.EXPLANATION: (),
 }
@@ -113,14 +112,6 @@ async def _schedule_repair(
     return booked.reference, booked.scheduled_for
 
 
-async def _book_repair(state: CaseState, proposal: Proposal, key: str) -> str:
-    # The one-step repair of cases opened before repairs had their own leg.
-    when = workflow.now() + timedelta(days=1)
-    reason = proposal.note or state.intake.description[:200]
-    reference, _ = await _schedule_repair(state, key, when, reason, "book on-site repair visit")
-    return reference
-
-
 def repair_key(state: CaseState) -> str:
     assert state.proposal is not None
     return step_key(state, state.proposal, "repair_visit")
@@ -169,7 +160,6 @@ STEPS: dict[str, SagaStep] = {
     "refund": SagaStep(_money(MoneyMovementKind.REFUND), _reverse_money),
     "credit": SagaStep(_money(MoneyMovementKind.CREDIT), _reverse_money),
     "replacement": SagaStep(_ship_replacement, _cancel(Shipments.cancel, "replacement")),
-    "repair_visit": SagaStep(_book_repair, _cancel(FollowUps.cancel, "repair visit")),
 }
 
 

@@ -29,9 +29,8 @@ def values_of(state: CaseState) -> dict[str, Any]:
         sa.SLA_DUE_AT.name: sa.next_due(state),
         sa.ORDER_ID.name: state.intake.order_id,
         sa.RETURN_TRACKING.name: state.return_leg.tracking_number if state.return_leg else None,
-        # Routed cases only: an older case that was assigned by hand published neither.
-        sa.CASE_HANDLER.name: state.handler if state.routing is not None else None,
-        sa.CASE_TEAM.name: state.team if state.routing is not None else None,
+        sa.CASE_HANDLER.name: state.handler,
+        sa.CASE_TEAM.name: state.team,
     }
 
 

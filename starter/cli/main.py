@@ -30,6 +30,7 @@ from starter.cli import (
     api_command,
     calendar_command,
     case_commands,
+    deployment_commands,
     key_commands,
     replay_command,
     roster_commands,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_codec_server_parser(sub)
     add_dispatch_parser(sub)
     replay_command.add_parsers(sub)
+    deployment_commands.add_parsers(sub)
     roster_commands.add_parsers(sub)
     api_command.add_parsers(sub)
     key_commands.add_parsers(sub)
@@ -74,6 +76,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "amend": amend_command.cmd_amend,
     "calendar": calendar_command.cmd_calendar,
     "replay": replay_command.cmd_replay,
+    "deployments": deployment_commands.cmd_deployments,
     "migrate": stack_commands.cmd_migrate,
     "report": run_report,
     "whatif": run_whatif,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from activities.http_providers import HttpNotifications, SignedJsonClient
-from activities.notifier import NotificationProvider
+from activities.notifications import NotificationProvider
 from cases.effects import Notification
 from devstack.processes import free_port
 from outbox.dispatcher import LOCK_ID, Dispatcher, connector, dispatching

@@ -22,7 +22,6 @@ from activities.contracts import (
     VisitKind,
 )
 from activities.followups import FollowUps, VisitLedger
-from activities.notifier import Notifier, OutboxNotifications
 from activities.refunds import LedgerRefunds, Refunds
 from activities.shipments import Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection
@@ -122,9 +121,9 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
         recipient="regional-supervisor", channels=[NotificationChannel.INTERNAL, NotificationChannel.EMAIL],
         subject="s", body="b",
     )
-    notifier = Notifier(OutboxNotifications(pool))
-    await act.run(notifier.send, note)
-    await act.run(notifier.send, note)
+    queued = RecordCase(case=machine.state, events=[], notifications=[note])
+    await act.run(store.record, queued)
+    await act.run(store.record, queued)
     assert await _count(pool, "notifications", cid) == 2  # one row per channel, not per attempt
 
     refunds = Refunds(LedgerRefunds(pool))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from cases.classification import classify, team_for
+from cases.classification import classify
 from cases.models import CaseIntake, Category, Tier
+from cases.policy import load_policy
+from cases.routing import team_for
 from tests import factories
 
 THRESHOLD = Decimal("5000")
@@ -66,7 +69,9 @@ def test_every_category_without_flags() -> None:
         assert classify(intake(category=category.value), THRESHOLD) is expected
 
 
-def test_team_for_major_complaint() -> None:
-    assert team_for(intake(flags={"major_complaint": True})) == "major_complaints"
-    assert team_for(intake()) is None
-    assert team_for(intake(flags={"cross_department": True}, category="safety")) is None
+def test_the_shipped_rules_send_a_major_complaint_to_its_team() -> None:
+    policy = load_policy(None).snapshot(datetime(2026, 3, 2, tzinfo=UTC))
+    major = intake(flags={"major_complaint": True})
+    assert team_for(policy, major, classify(major, THRESHOLD)) == "major_complaints"
+    plain = intake()
+    assert team_for(policy, plain, classify(plain, THRESHOLD)) == policy.intake.default_team

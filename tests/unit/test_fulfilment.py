@@ -19,10 +19,7 @@ from cases.fulfilment_actions import (
     ReturnShipped,
 )
 from cases.fulfilment_models import InspectionOutcome, RepairOutcome
-from cases.machine import CaseMachine
 from cases.models import ClockName, ClockState, ExecutedStep, ProposeResolution, ResolutionType, Status
-from cases.policy import Policy
-from tests.factories import intake
 from tests.unit.helpers import (
     DAY,
     HOUR,
@@ -36,7 +33,6 @@ from tests.unit.helpers import (
     general,
     machine_in,
     since,
-    snapshot_for,
 )
 
 RW = ClockName.RETURN_WINDOW
@@ -325,17 +321,3 @@ def test_an_owed_reply_keeps_counting_while_the_goods_come_back(policy) -> None:
     assert m.state.status == Status.AWAITING_RETURN
     assert m.state.clocks[NR].state == ClockState.RUNNING
     assert m.state.clocks[RES].state == ClockState.PAUSED
-
-
-def test_return_plans_are_refused_on_a_case_of_the_first_generation(policy) -> None:
-    m = open_case_of_generation_one(policy)
-    before = frozen(m)
-    with pytest.raises(InvalidAction, match="return_refund needs a case opened since returns"):
-        m.apply("propose_resolution", ProposeResolution(type=ResolutionType.RETURN_REFUND, amount=Decimal("9")), T0)
-    assert frozen(m) == before
-
-
-def open_case_of_generation_one(policy: Policy) -> CaseMachine:
-    data = intake(order_amount="2000.00")
-    assert data.case_id is not None
-    return CaseMachine.open(data.case_id, data, snapshot_for(policy, T0), T0, generation=1)

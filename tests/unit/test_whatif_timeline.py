@@ -26,11 +26,8 @@ POLICY = load_policy(None)
 class Drive:
     """The workflow's loop, by hand: fire each wake before the next action, then the action."""
 
-    def __init__(self, policy: Policy, generation: int = 2, **overrides: Any) -> None:
-        self.m = CaseMachine.open(
-            "wi-unit", intake(case_id="wi-unit", **overrides), policy.snapshot(OPENED), OPENED,
-            generation=generation,
-        )
+    def __init__(self, policy: Policy, **overrides: Any) -> None:
+        self.m = CaseMachine.open("wi-unit", intake(case_id="wi-unit", **overrides), policy.snapshot(OPENED), OPENED)
         self.now = OPENED
 
     def until(self, at: datetime) -> None:
@@ -96,7 +93,7 @@ def test_each_input_is_read_back_and_nothing_the_machine_emits() -> None:
 
 
 def test_the_intake_is_rebuilt_as_sent() -> None:
-    d = Drive(POLICY, generation=3, description="The charger began to smoke.")  # read as urgent
+    d = Drive(POLICY, description="The charger began to smoke.")  # read as urgent
     d.act(timedelta(minutes=3), "withdraw", reason="fixed")
     tl = d.timeline()
     assert d.m.state.intake.flags.safety_risk
