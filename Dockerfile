@@ -25,6 +25,9 @@ COPY codec_server/ codec_server/
 COPY devstack/ devstack/
 COPY worker.py ./
 RUN pip install .
+# The Worker Versioning build id, hashed from the installed workflow sources and written beside
+# them: the image has no .git, and every container of it must name the same build.
+RUN cd / && python -m runtime.deployment.build --write
 
 
 FROM python:3.11-slim

@@ -203,7 +203,7 @@ async def run_worker(settings: Settings) -> None:
     activities = activities_for(
         pool, policy, refunds=providers.get("refunds"), shipments=providers.get("shipments")
     ) + webhook_activities(PostgresWebhooks(pool, http))
-    build = build_id()
+    build = build_id(settings.build_id)
     worker = build_worker(client, settings.task_queue, activities, deployment=worker_config(build))
     webhooks = WebhookStarter(connector(settings.database_url), client, settings.task_queue)
     stop = asyncio.Event()

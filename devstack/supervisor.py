@@ -221,7 +221,7 @@ def _start_and_wait(settings: Settings, stack: ExitStack, shutdown: _Shutdown) -
             env=_worker_env(settings, dev.address, dsn, codec_keys) | metrics_env,
         )
         stack.callback(_stop_worker, worker)
-    build = build_id()
+    build = build_id(settings.build_id)
     for line in _put_in_service(settings, dev.address, build):
         _say(line)
 

@@ -39,6 +39,9 @@ class Settings(BaseModel):
     # a scraper on another host or container; the local stack keeps them on 127.0.0.1.
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"
+    # The worker's build in the worker deployment; None takes the image's, else the source hash
+    # (runtime/deployment/build.py). Set only to serve a pinned build with a hotfix.
+    build_id: str | None = None
 
     def codec_key_spec(self) -> str | None:
         """Encryption keys for payloads: AFTERSALES_CODEC_KEYS, else the local stack's key file."""
@@ -74,6 +77,7 @@ class Settings(BaseModel):
             ),
             metrics_port=_port("AFTERSALES_METRICS_PORT", env.get("AFTERSALES_METRICS_PORT")),
             metrics_host=(env.get("AFTERSALES_METRICS_HOST") or "").strip() or "0.0.0.0",
+            build_id=_build_id("AFTERSALES_BUILD_ID", env.get("AFTERSALES_BUILD_ID")),
         )
 
 
@@ -108,6 +112,16 @@ def _port(name: str, raw: str | None) -> int | None:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise SettingsError(f"{name} must be a TCP port (1-65535), got {value!r}")
     return int(value)
+
+
+def _build_id(name: str, raw: str | None) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    # Temporal writes a version as `deployment.build` in places, so a dot would be ambiguous.
+    if len(value) > 64 or not all(c.isalnum() or c in "-_" for c in value):
+        raise SettingsError(f"{name} must be up to 64 letters, digits, '-' or '_', got {value!r}")
+    return value
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

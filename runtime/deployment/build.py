@@ -15,18 +15,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import WorkerDeploymentConfig
 
-from runtime.errors import UserError
-
 DEPLOYMENT_NAME = "aftersales"
-BUILD_ID_ENV = "AFTERSALES_BUILD_ID"
 # Written next to this module by the image build; never committed.
 WRITTEN = Path(__file__).with_name("BUILD_ID")
 # The workflow types a worker runs, the sandbox they run in and the converter of their payloads;
@@ -42,20 +37,14 @@ WORKFLOW_MODULES = (
 PROJECT_PACKAGES = frozenset({"cases", "workflows", "activities", "outbox", "runtime"})
 
 
-def build_id(env: Mapping[str, str] = os.environ) -> str:
-    """This worker's build: the override, else the id written at image build, else the hash."""
-    given = (env.get(BUILD_ID_ENV) or "").strip()
+def build_id(given: str | None = None) -> str:
+    """This worker's build: `given` (`Settings.build_id`, from AFTERSALES_BUILD_ID), else the id
+    written at image build, else the hash of the sources."""
     if given:
-        if "." in given or len(given) > 64 or not given.isprintable() or " " in given:
-            raise UserError(f"{BUILD_ID_ENV} must be up to 64 printable characters without '.' or spaces")
         return given
     if WRITTEN.is_file():
         return WRITTEN.read_text(encoding="utf-8").strip()
     return source_build_id()
-
-
-def version(env: Mapping[str, str] = os.environ) -> WorkerDeploymentVersion:
-    return WorkerDeploymentVersion(deployment_name=DEPLOYMENT_NAME, build_id=build_id(env))
 
 
 def worker_config(build: str) -> WorkerDeploymentConfig:

@@ -70,7 +70,11 @@ async def current_build(client: Client) -> str | None:
 
 async def set_current(client: Client, build: str, *, allow_no_pollers: bool = False) -> str | None:
     """Make `build` current: new cases start on it, and pinned cases move at continue-as-new.
-    Answers the build that was current before, if any."""
+    Answers the build that was current before, if any.
+
+    `allow_no_pollers` names a build no worker of which has polled yet (a setup job before the
+    workers start); its task queues are then the ones its workers will poll, not yet known.
+    """
     response = await client.workflow_service.set_worker_deployment_current_version(
         SetWorkerDeploymentCurrentVersionRequest(
             namespace=client.namespace,
@@ -78,6 +82,7 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
             build_id=build,
             identity=IDENTITY,
             allow_no_pollers=allow_no_pollers,
+            ignore_missing_task_queues=allow_no_pollers,
         )
     )
     return response.previous_deployment_version.build_id or None

@@ -36,14 +36,14 @@ async def cmd_deployments(args: argparse.Namespace, settings: Settings) -> None:
     client = (await case_client(settings)).client
     try:
         if args.deployments_command == "set-current":
-            build = args.build or build_id()
+            build = args.build or build_id(settings.build_id)
             previous = await set_current(client, build, allow_no_pollers=args.allow_no_pollers)
             print_json({"deployment": DEPLOYMENT_NAME, "current": build, "previous": previous})
             return
         print_json(
             {
                 "deployment": DEPLOYMENT_NAME,
-                "this_build": build_id(),
+                "this_build": build_id(settings.build_id),
                 "current": await current_build(client),
                 "builds": [view.model_dump(mode="json") for view in await builds(client, settings.task_queue)],
             }

@@ -42,7 +42,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 REGISTER_SCRIPT = ROOT / "deploy" / "register_search_attributes.py"
 
-REQUIRED_SERVICES = {"postgresql", "temporal", "temporal-ui", "codec-server", "setup", "worker", "api", "api-proxy",
+REQUIRED_SERVICES = {"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui",
+                     "codec-server", "setup", "worker", "worker-previous", "api", "api-proxy",
                      "prometheus", "grafana"}
 # Services built from this repository's Dockerfile, i.e. the ones running application code.
 APP_SERVICES = {"setup", "worker", "codec-server", "api"}
@@ -280,8 +281,8 @@ def test_health_checks() -> None:
     svcs = services()
     for name in ("postgresql", "temporal-db"):
         assert "pg_isready" in " ".join(svcs[name]["healthcheck"]["test"]), name
-    temporal = " ".join(svcs["temporal"]["healthcheck"]["test"])
-    assert "temporal operator" in temporal or "tctl" in temporal
+    # The server image has no CLI; the namespace job waits for the namespace itself.
+    assert "7233" in svcs["temporal"]["healthcheck"]["test"]
     assert svcs["temporal-ui"]["healthcheck"]["test"]
     assert svcs["codec-server"]["healthcheck"]["test"]
 
@@ -289,7 +290,7 @@ def test_health_checks() -> None:
 def test_temporal_runs_on_postgresql() -> None:
     svcs = services()
     env = environment(svcs["temporal"])
-    assert svcs["temporal"]["image"].startswith("temporalio/auto-setup:")
+    assert svcs["temporal"]["image"].startswith("temporalio/server:")
     assert env["DB"] == "postgres12"
     seed = env["POSTGRES_SEEDS"]
     assert svcs[seed]["image"].startswith("postgres:")
@@ -300,6 +301,52 @@ def test_temporal_runs_on_postgresql() -> None:
     assert env["POSTGRES_PWD"] == db_env["POSTGRES_PASSWORD"]
     assert env["DB_PORT"] == "5432"
     assert svcs["temporal"]["depends_on"][seed]["condition"] == "service_healthy"
+    assert svcs["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    schema = environment(svcs["temporal-schema"])
+    assert schema["SQL_USER"] == env["POSTGRES_USER"] and schema["SQL_PASSWORD"] == env["POSTGRES_PWD"]
+    script = " ".join(command_words(svcs["temporal-schema"]))
+    assert "--ep temporal-db" in script and "update-schema" in script
+
+
+def _tag(image: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in image.rpartition(":")[2].split("."))
+
+
+def test_temporal_and_its_ui_know_worker_deployments() -> None:
+    """Cases are pinned to the worker build they started on: the server must be the version the
+    dev server runs (which the two-build test exercises), the UI one that shows deployments."""
+    svcs = services()
+    shown = subprocess.run([binary("temporal"), "--version"], capture_output=True, text=True, check=True).stdout
+    dev_server = re.search(r"Server (\d+\.\d+\.\d+)", shown)
+    assert dev_server, shown
+    assert svcs["temporal"]["image"] == f"temporalio/server:{dev_server[1]}"
+    for job in ("temporal-schema", "temporal-namespace"):
+        assert svcs[job]["image"] == f"temporalio/admin-tools:{dev_server[1]}", job
+    assert _tag(svcs["temporal-ui"]["image"]) >= (2, 38, 0)
+
+
+def test_setup_makes_its_build_current_after_the_namespace_exists() -> None:
+    svcs = services()
+    setup = svcs["setup"]
+    joined = " ".join(command_words(setup))
+    assert re.search(r"\baftersales deployments set-current --allow-no-pollers\b", joined), joined
+    assert setup["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
+    namespace = environment(svcs["temporal-namespace"])
+    assert namespace["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert "namespace create" in " ".join(command_words(svcs["temporal-namespace"]))
+    # The image names its build once, at build time, for every container made from it.
+    runs = [args for name, args in dockerfile_stages()[0] if name == "RUN"]
+    assert any("runtime.deployment.build --write" in args for args in runs), runs
+
+
+def test_the_previous_build_runs_as_the_workers_do_and_only_during_a_roll_out() -> None:
+    svcs = services()
+    previous, worker = svcs["worker-previous"], svcs["worker"]
+    assert previous["image"] == "${AFTERSALES_PREVIOUS_IMAGE:-aftersales:previous}"
+    assert "build" not in previous, "the previous build is an image already made, never rebuilt here"
+    assert previous["deploy"]["replicas"] == "${PREVIOUS_WORKER_REPLICAS:-0}"
+    assert environment(previous) == environment(worker)
+    assert previous["volumes"] == worker["volumes"] and command_words(previous) == ["worker"]
 
 
 def test_ui_reaches_temporal_and_the_codec_server() -> None:
@@ -359,6 +406,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
     [
         ("worker", "worker"),
         ("setup", "migrate"),
+        ("setup", "deployments"),
         ("codec-server", "codec-server"),
         ("api", "api"),
     ],

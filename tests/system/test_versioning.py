@@ -162,13 +162,21 @@ async def test_two_builds_drain_the_old_one(server: DevServer, client: Client, p
             new = _view(views, BUILD_2)
             assert new is not None and new.status == "current" and new.open_workflows == 1  # the fresh case
 
-            printed = _deployments_command(server, task_queue)
+            shown = _cli(server, task_queue, "deployments")
+            assert shown.returncode == 0, shown.stderr
+            printed = json.loads(shown.stdout)
             assert printed["deployment"] == DEPLOYMENT_NAME and printed["current"] == BUILD_2
             old = next(b for b in printed["builds"] if b["build_id"] == BUILD_1)
             assert (old["open_workflows"], old["drainage"]) == (0, "drained")
 
 
-def _deployments_command(server: DevServer, task_queue: str) -> dict[str, Any]:
+            # A build no worker of which ever polled is refused in one line.
+            refused = _cli(server, task_queue, "deployments", "set-current", "no-such-build")
+            assert refused.returncode == 2 and refused.stdout == ""
+            assert len(refused.stderr.strip().splitlines()) == 1 and "no-such-build" in refused.stderr
+
+
+def _cli(server: DevServer, task_queue: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     env |= {
         "TEMPORAL_ADDRESS": server.address,
@@ -177,9 +185,6 @@ def _deployments_command(server: DevServer, task_queue: str) -> dict[str, Any]:
         "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
         "PYTHONPATH": str(ROOT),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "starter.cli", "deployments"], env=env, capture_output=True, text=True, timeout=60
+    return subprocess.run(
+        [sys.executable, "-m", "starter.cli", *args], env=env, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 0, done.stderr
-    printed: dict[str, Any] = json.loads(done.stdout)
-    return printed
