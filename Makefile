@@ -56,8 +56,9 @@ test: install chromium prometheus lint
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$rc
 
-# Re-record the golden histories that CI replays. Only after a deliberate workflow change:
-# keep the old files too until no running case can have produced them.
+# Re-record the golden histories that CI replays, after a workflow change (a new build: each case
+# runs on the build it started on, so the old files are replaced). The first recording of a
+# release also keeps what it carries across continue-as-new in tests/carried/.
 histories: install
 	$(BIN)/python -m tests.golden
 

@@ -173,6 +173,9 @@ async def take_place(client: Client, build: str) -> None:
     except RPCError as err:
         log.warning("deployment not readable", build_id=build, error=err.message)
         return
+    except Exception as err:  # noqa: BLE001 - a background task: unlogged, it would vanish
+        log.warning("deployment not readable", build_id=build, error=type(err).__name__)
+        return
     if current != build:
         # Cases stay on the build they started on (docs/DEPLOY.md): this one runs only those.
         log.warning("build is not current: new cases go to the current one", build_id=build, current=current)

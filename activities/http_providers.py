@@ -261,8 +261,8 @@ class HttpProviderKwargs(TypedDict, total=False):
 def http_providers_from_env(
     env: Mapping[str, str], client: httpx.AsyncClient
 ) -> HttpProviderKwargs:
-    """Keyword arguments for `worker.activities_for` that route refunds, shipments and
-    notifications to the HTTP provider named by `AFTERSALES_PROVIDER_URL`, signing with
+    """The providers that route refunds and shipments (for `worker.activities_for`) and
+    notifications (for the outbox dispatcher) to the HTTP provider named by `AFTERSALES_PROVIDER_URL`, signing with
     `AFTERSALES_PROVIDER_SECRET` (UTF-8). Without a URL the answer is `{}`, so the PostgreSQL
     ledgers stay the default; a URL without a secret is a configuration error.
     """

@@ -114,10 +114,9 @@ def start_options(
         due = sa.next_due(opening)
         if due is not None:
             pairs.append(SearchAttributePair(sa.SLA_DUE_AT, due))
-        if opening.routing is not None:  # the roster may still decide another handler
-            pairs += [SearchAttributePair(sa.CASE_TEAM, opening.team or "")]
-            if opening.handler:
-                pairs.append(SearchAttributePair(sa.CASE_HANDLER, opening.handler))
+        pairs += [SearchAttributePair(sa.CASE_TEAM, opening.team or "")]
+        if opening.handler:  # the roster may still decide another handler
+            pairs.append(SearchAttributePair(sa.CASE_HANDLER, opening.handler))
     return {
         "id": workflow_id_for(intake.case_id),
         "task_queue": task_queue,

@@ -7,7 +7,9 @@ Run deliberately, after a change to the workflow, which ships as a new deploymen
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
 `tests/histories/<scenario>.json` in the format the Web UI downloads, replacing the files of the
 build before. Those need not replay any more: each case runs on the build it started on
-(docs/DEPLOY.md), so the histories CI replays are this build's own.
+(docs/DEPLOY.md), so the histories CI replays are this build's own. What a case carries across
+continue-as-new is different: a later build must still load it, so the first recording of each
+release keeps it in `tests/carried/<version>.json`, and no later recording replaces it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import tomllib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +36,11 @@ from starter.client import CaseClient
 from tests.clock import skip
 from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
 from tests.factories import intake
-from workflows.case_input import CaseRun
+from workflows.case_input import CaseInput, CaseRun
 
 HISTORIES = Path(__file__).parent / "histories"
+CARRIED = Path(__file__).parent / "carried"
+ROOT = Path(__file__).resolve().parent.parent
 # The roster every scenario runs against: one team, two agents of two seats each.
 TEAM = "customer_service"
 AGENTS = ("agent-a", "agent-b")
@@ -207,7 +212,20 @@ async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[
     await _finish(env, client, case.case_id)
     first = client.client.get_workflow_handle(opened.workflow_id, run_id=opened.run_id)
     await _write("continue_as_new_run1", await first.fetch_history())
+    await _keep_carried(client, await client.handle(case.case_id).fetch_history())
     return [case.case_id]
+
+
+async def _keep_carried(client: CaseClient, continued: WorkflowHistory) -> None:
+    """This release's carried state, decoded, unless the release has one already."""
+    release = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    kept = CARRIED / f"{release}.json"
+    if kept.exists():
+        return
+    started = continued.events[0].workflow_execution_started_event_attributes
+    [carried] = await client.client.data_converter.decode(started.input.payloads, [CaseInput])
+    CARRIED.mkdir(exist_ok=True)
+    kept.write_text(carried.model_dump_json(indent=1) + "\n")
 
 
 async def routing(env: WorkflowEnvironment, client: CaseClient) -> list[str]:

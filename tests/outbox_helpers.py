@@ -6,6 +6,7 @@ delivers every pending row it can see, and the other tests leave theirs pending.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from activities.db import create_pool
-from activities.outbox_rows import insert_outbox
+from activities.outbox_rows import OUTBOX_CHANNEL, outbox_rows
 from activities.schema import migrate
 from cases.effects import Audience, Notification, NotificationChannel
 
@@ -59,10 +60,24 @@ def notice(case_id: str, seq: int, *channels: str, kind: str = "update") -> Noti
     )
 
 
+_INSERT = (
+    "INSERT INTO notifications (key, channel, case_id, kind, audience, recipient,"
+    " subject, body, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)"
+    " ON CONFLICT (key, channel) DO NOTHING"
+)
+
+
 async def queue(pool: asyncpg.Pool, *notifications: Notification) -> None:
-    """Queue in one transaction, as the projection does."""
+    """Queue the rows `record_case` would write for these (`outbox_rows`), in one transaction, and
+    wake the dispatcher on commit as it does."""
+    rows = [
+        (r["key"], r["channel"], r["case_id"], r["kind"], r["audience"], r["recipient"], r["subject"],
+         r["body"], json.dumps(r["data"], default=str))
+        for r in outbox_rows(list(notifications))
+    ]
     async with pool.acquire() as conn, conn.transaction():
-        await insert_outbox(conn, list(notifications))
+        await conn.executemany(_INSERT, rows)
+        await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
 
 
 async def rows(pool: asyncpg.Pool, case_ids: Sequence[str] | None = None) -> list[asyncpg.Record]:

@@ -53,7 +53,7 @@ def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str
             parts.append(job.outcome.value.replace("_", " ") + (f", record {job.record}" if job.record else ""))
         lines.append(" · ".join(parts))
     routing = state.routing
-    if routing is not None and routing.status.value in ("queued", "assigned"):
+    if routing.status.value in ("queued", "assigned"):
         if routing.status.value == "queued":
             line = f"waiting in the queue of team **{routing.team}** since {local(routing.queued_at)}"
             if routing.recheck_at:

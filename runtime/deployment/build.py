@@ -1,20 +1,20 @@
 """The worker's Worker Versioning identity: one deployment, and one build per workflow code.
 
 Every case is pinned to the build it started on (docs/DEPLOY.md), so the workflow code holds one
-path and a change that would not replay ships as a new build. The build id is a hash of the
-sources the workflow code runs: the workflow modules and every project module they import, read
+path and a change that would not replay ships as a new build. The build id is a hash of the code
+the workflows run: the workflow modules, the sandbox and converter they run with, and every
+project module these import (the activity modules included, for their names and inputs), read
 from the files and not from what a process happens to have loaded, so the worker, `aftersales up`
-and the image build agree. A change anywhere a replay could notice makes a new build; a change to
-the API, the CLI or the reports does not. The image writes the id at build time
-(`python -m runtime.deployment.build --write`), since it has no `.git` and need not hash again;
-`AFTERSALES_BUILD_ID` overrides both.
+and the image build agree. A change in any of them makes a new build, comments and docstrings
+aside; a change to the API, the CLI, the reports, the outbox or the SQL does not. The image
+writes the id at build time (`python -m runtime.deployment.build --write`), since it has no
+`.git` and need not hash again; `AFTERSALES_BUILD_ID` overrides both.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from temporalio.worker import WorkerDeploymentConfig
 DEPLOYMENT_NAME = "aftersales"
 # Written next to this module by the image build; never committed.
 WRITTEN = Path(__file__).with_name("BUILD_ID")
+# Where the project's top-level packages are: the checkout, or site-packages in the image.
+ROOT = Path(__file__).parents[2]
 # The workflow types a worker runs, the sandbox they run in and the converter of their payloads;
 # what these import is what a replay depends on.
 WORKFLOW_MODULES = (
@@ -62,15 +64,23 @@ def worker_config(build: str) -> WorkerDeploymentConfig:
 
 
 def source_build_id() -> str:
-    """12 hex digits of SHA-256 over the workflow modules' import closure, in module order."""
+    """12 hex digits of SHA-256 over the workflow modules' import closure, in module order.
+
+    Each module counts by its syntax tree without docstrings, so a comment, a docstring or a
+    reformatting is not a new build; any change to what the code does is.
+    """
     digest = hashlib.sha256()
     for name, path in sorted(workflow_sources().items()):
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + _code_of(path).encode() + b"\0")
     return digest.hexdigest()[:12]
 
 
 def workflow_sources() -> dict[str, Path]:
-    """Module name -> source file, for the workflow modules and the project modules they import."""
+    """Module name -> source file, for the workflow modules and the project modules they import.
+
+    Found on disk beside this package, never by importing: what a process has loaded must not
+    change the answer.
+    """
     found: dict[str, Path] = {}
     pending = list(WORKFLOW_MODULES)
     while pending:
@@ -79,7 +89,7 @@ def workflow_sources() -> dict[str, Path]:
             continue
         path = _source_of(name)
         if path is None:
-            continue
+            raise ModuleNotFoundError(f"the workflow code imports {name}, which is not in {ROOT}")
         found[name] = path
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         pending += _parents(name) + _imports(path, package)
@@ -87,15 +97,11 @@ def workflow_sources() -> dict[str, Path]:
 
 
 def _source_of(name: str) -> Path | None:
-    if name.split(".")[0] not in PROJECT_PACKAGES:
-        return None
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        return None
-    return Path(spec.origin)
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _parents(name: str) -> list[str]:
@@ -104,6 +110,7 @@ def _parents(name: str) -> list[str]:
 
 
 def _imports(path: Path, package: str) -> list[str]:
+    """The project modules `path` imports; `from a import b` names `a.b` when that is a module."""
     names: list[str] = []
     for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -114,16 +121,38 @@ def _imports(path: Path, package: str) -> list[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             names.append(base)
-            # `from workflows import saga` names a module; `from cases.models import X` does not,
-            # and finding no module of that name costs nothing.
-            names += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+            names += [
+                f"{base}.{alias.name}" for alias in node.names if _source_of(f"{base}.{alias.name}") is not None
+            ]
     return [n for n in names if n.split(".")[0] in PROJECT_PACKAGES]
 
 
+def _code_of(path: Path) -> str:
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
 def main(argv: list[str]) -> int:
-    """`python -m runtime.deployment.build [--write]`: print this checkout's build id (and write it)."""
+    """`python -m runtime.deployment.build [--write]`: print the build id of these sources; with
+    `--write`, in an installed package (the image build) only, also keep it beside them."""
     value = source_build_id()
     if argv[1:] == ["--write"]:
+        if (ROOT / "pyproject.toml").is_file():
+            # A file left in a checkout would outlive the next edit and name the wrong build.
+            print("--write is for an installed package (the image build); a checkout hashes its sources",
+                  file=sys.stderr)
+            return 2
         WRITTEN.write_text(value + "\n", encoding="utf-8")
     print(value)
     return 0

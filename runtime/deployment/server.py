@@ -16,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionRef
-from temporalio.api.enums.v1 import TaskQueueType, VersionDrainageStatus, WorkerDeploymentVersionStatus
+from temporalio.api.enums.v1 import (
+    RoutingConfigUpdateState,
+    TaskQueueType,
+    VersionDrainageStatus,
+    WorkerDeploymentVersionStatus,
+)
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
@@ -32,6 +37,10 @@ from runtime.deployment.build import DEPLOYMENT_NAME
 
 # A poller seen this recently still polls: workers come back for a task at least once a minute.
 POLLING_WITHIN = timedelta(minutes=2)
+# How long a new current build may take to reach every task queue before the caller goes on
+# regardless (it gets there; a case started meanwhile waits for it).
+ROUTING_SETTLES = timedelta(seconds=30)
+_IN_PROGRESS = RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
 IDENTITY = "aftersales"
 
 
@@ -74,6 +83,7 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
 
     `allow_no_pollers` names a build no worker of which has polled yet (a setup job before the
     workers start); its task queues are then the ones its workers will poll, not yet known.
+    Returns once the server has told every task queue, so a case started next starts on `build`.
     """
     response = await client.workflow_service.set_worker_deployment_current_version(
         SetWorkerDeploymentCurrentVersionRequest(
@@ -85,7 +95,17 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
             ignore_missing_task_queues=allow_no_pollers,
         )
     )
+    await _until_routed(client, ROUTING_SETTLES)
     return response.previous_deployment_version.build_id or None
+
+
+async def _until_routed(client: Client, within: timedelta) -> None:
+    deadline = time.monotonic() + within.total_seconds()
+    while time.monotonic() < deadline:
+        info = await _describe(client)
+        if info is None or info.worker_deployment_info.routing_config_update_state != _IN_PROGRESS:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def wait_until_known(client: Client, build: str, timeout: timedelta) -> None:
@@ -114,16 +134,16 @@ async def make_current_if_none(client: Client, build: str, timeout: timedelta) -
     return True
 
 
-async def builds(client: Client, task_queue: str) -> list[BuildView]:
+async def builds(client: Client, task_queue: str, polling_within: timedelta = POLLING_WITHIN) -> list[BuildView]:
     """Every build of the deployment, newest first, with its open workflows and whether any
-    worker still polls it on `task_queue`."""
+    worker polled it on `task_queue` within `polling_within`."""
     info = await _describe(client)
     if info is None:
         return []
     summaries = sorted(
         info.worker_deployment_info.version_summaries, key=lambda s: _instant(s.create_time), reverse=True
     )
-    polled = await polled_builds(client, task_queue)
+    polled = await polled_builds(client, task_queue, polling_within)
     views = []
     for summary in summaries:
         build = summary.deployment_version.build_id
@@ -143,8 +163,9 @@ async def builds(client: Client, task_queue: str) -> list[BuildView]:
     return views
 
 
-async def polled_builds(client: Client, task_queue: str) -> set[str]:
-    """The builds of this deployment whose workers polled `task_queue` lately."""
+async def polled_builds(client: Client, task_queue: str, within: timedelta = POLLING_WITHIN) -> set[str]:
+    """The builds of this deployment whose workers polled `task_queue` within `within`; the server
+    remembers a stopped worker's last poll for a few minutes."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -152,7 +173,7 @@ async def polled_builds(client: Client, task_queue: str) -> set[str]:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    since = datetime.now(UTC) - POLLING_WITHIN
+    since = datetime.now(UTC) - within
     return {
         p.deployment_options.build_id
         for p in response.pollers

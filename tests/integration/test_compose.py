@@ -344,8 +344,12 @@ def test_the_previous_build_runs_as_the_workers_do_and_only_during_a_roll_out() 
     previous, worker = svcs["worker-previous"], svcs["worker"]
     assert previous["image"] == "${AFTERSALES_PREVIOUS_IMAGE:-aftersales:previous}"
     assert "build" not in previous, "the previous build is an image already made, never rebuilt here"
-    assert previous["deploy"]["replicas"] == "${PREVIOUS_WORKER_REPLICAS:-0}"
-    assert environment(previous) == environment(worker)
+    assert previous["profiles"] == ["rollout"]
+    assert previous["deploy"]["replicas"] == "${PREVIOUS_WORKER_REPLICAS:-1}"
+    given = environment(previous)
+    assert given.pop("AFTERSALES_BUILD_ID") == "${PREVIOUS_BUILD_ID:-}"
+    assert given == environment(worker)
+    assert "AFTERSALES_BUILD_ID" in env_names_read_by(ENV_READERS[0])
     assert previous["volumes"] == worker["volumes"] and command_words(previous) == ["worker"]
 
 

@@ -1,6 +1,6 @@
 """The outbox dispatcher against the embedded PostgreSQL and a fake partner on a real socket.
 
-Each test queues rows as the projection does (`insert_outbox` in a transaction), runs one or two
+Each test queues rows as the projection does (`queue`, in a transaction), runs one or two
 in-process dispatchers over `HttpNotifications`, and reads back both sides: the rows' status,
 attempts and errors, and the partner's raw attempts and its ledger of first arrivals. Waits are
 for states the system reaches on its own, never for a length of time.

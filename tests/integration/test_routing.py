@@ -27,7 +27,6 @@ EN = "The left earbud makes no sound."
 
 
 def routing_of(state: CaseState) -> Any:
-    assert state.routing is not None
     return state.routing
 
 
@@ -37,7 +36,7 @@ async def assigned(cases: Cases, case_id: str, handler: str) -> CaseState:
 
 async def queued(cases: Cases, case_id: str) -> CaseState:
     return await cases.wait(
-        case_id, lambda s: s.routing is not None and s.routing.status == RoutingStatus.QUEUED, "queued"
+        case_id, lambda s: s.routing.status == RoutingStatus.QUEUED, "queued"
     )
 
 

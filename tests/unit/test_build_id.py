@@ -49,19 +49,39 @@ def test_only_a_change_the_workflow_runs_makes_a_new_build(tmp_path: Path) -> No
     first = _build_of(checkout)
     assert first == build.source_build_id() and len(first) == 12
 
-    api = checkout / "starter" / "api" / "app.py"
-    api.write_text(api.read_text() + "\n# an API change\n")
-    report = checkout / "reports" / "figures.py"
-    report.write_text(report.read_text() + "\n# a report change\n")
+    for path in ("starter/api/app.py", "reports/figures.py", "outbox/dispatcher.py"):
+        _append(checkout / path, "\nCHANGED_ELSEWHERE = 1\n")
+    machine = checkout / "cases" / "machine.py"
+    _append(machine, "\n# a comment\n")
+    machine.write_text(machine.read_text().replace('"""The case state machine', '"""The whole case machine', 1))
     assert _build_of(checkout) == first
 
-    machine = checkout / "cases" / "machine.py"
-    machine.write_text(machine.read_text() + "\n# a domain change\n")
+    _append(machine, "\nCHANGED_DOMAIN = 1\n")
     second = _build_of(checkout)
     assert second != first
-    saga = checkout / "workflows" / "saga.py"
-    saga.write_text(saga.read_text() + "\n# a workflow change\n")
+    _append(checkout / "workflows" / "saga.py", "\nCHANGED_SAGA = 1\n")
     assert _build_of(checkout) not in {first, second}
+
+
+def test_the_id_is_written_only_into_an_installed_package(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path)
+    (checkout / "pyproject.toml").write_text("[project]\n")
+    refused = subprocess.run(
+        [sys.executable, "-m", "runtime.deployment.build", "--write"],
+        cwd=checkout, capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 2 and "installed package" in refused.stderr
+    assert not (checkout / "runtime" / "deployment" / "BUILD_ID").exists()
+    (checkout / "pyproject.toml").unlink()
+    written = subprocess.run(
+        [sys.executable, "-m", "runtime.deployment.build", "--write"],
+        cwd=checkout, capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert (checkout / "runtime" / "deployment" / "BUILD_ID").read_text().strip() == written.stdout.strip()
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
 
 
 def test_the_image_id_is_used_when_written_and_a_given_one_wins(

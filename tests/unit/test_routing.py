@@ -123,7 +123,7 @@ def test_a_new_case_asks_to_be_placed_in_the_team_its_rules_name(policy) -> None
     major = open_case(policy, flags={"major_complaint": True})
     assert major.state.team == "major_complaints"
     request = routing.request(major, T0)
-    assert request.team == "major_complaints" and request.priority == 3  # type: ignore[union-attr]
+    assert request.team == "major_complaints" and request.priority == 3
     urgent = open_case(policy, description="充電寶冒煙了")
     assert routing.priority(urgent) == 1
     assert routing.requirement(urgent.state).language == "zh"
@@ -134,7 +134,7 @@ def test_a_new_case_asks_to_be_placed_in_the_team_its_rules_name(policy) -> None
 def test_a_late_answer_never_undoes_a_newer_one_and_queue_time_is_counted(policy) -> None:
     m = general(policy)
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.QUEUED), T0)
-    assert m.state.routing.status == RoutingStatus.QUEUED and m.state.routing.op is None  # type: ignore[union-attr]
+    assert m.state.routing.status == RoutingStatus.QUEUED and m.state.routing.op is None
     later = T0 + timedelta(minutes=10)
     m.routing_notice(change(m, 2, RoutingStatus.ASSIGNED, "agent-1", at=later), later)
     m.routing_notice(change(m, 1, RoutingStatus.QUEUED, at=later), later)  # late: ignored
@@ -159,21 +159,21 @@ def test_the_acceptance_window_passes_over_the_agent_at_its_instant(policy) -> N
     bypass = next(e for e in m.events if e.type == "assignment_bypassed")
     assert bypass.data["accept_by"] == deadline.isoformat()
     assert m.notifications[-1].recipient == "lead-1"
-    assert routing.request(m, deadline).excluded == ["agent-1"]  # type: ignore[union-attr]
+    assert routing.request(m, deadline).excluded == ["agent-1"]
 
 
 def test_acknowledging_ends_the_window_and_taking_a_queued_case_claims_it(policy) -> None:
     m = general(policy)
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
     m.apply("acknowledge", Acknowledge(actor="agent-1"), T0 + timedelta(minutes=5))
-    assert m.state.routing.accept_by is None  # type: ignore[union-attr]
+    assert m.state.routing.accept_by is None
     q = general(policy)
     q.routing_settled(RoutingOp.PLACE, change(q, 1, RoutingStatus.QUEUED), T0)
     q.apply("acknowledge", Acknowledge(actor="agent-9"), T0 + timedelta(minutes=1))
-    assert q.state.routing.op == RoutingOp.TAKE and q.state.routing.take_agent == "agent-9"  # type: ignore[union-attr]
+    assert q.state.routing.op == RoutingOp.TAKE and q.state.routing.take_agent == "agent-9"
     a = general(policy)
     a.apply("assign", Assign(actor="sup", handler="agent-3"), T0)
-    assert routing.request(a, T0).agent == "agent-3"  # type: ignore[union-attr]
+    assert routing.request(a, T0).agent == "agent-3"
 
 
 def test_an_ended_case_gives_its_seat_back_once(policy) -> None:
@@ -206,10 +206,10 @@ def test_the_description_sets_flags_the_backend_left_unset_and_reclassify_takes_
 def test_a_case_no_team_took_still_counts_the_seat_a_person_gives_it(policy) -> None:
     m = general(policy)
     m.routing_settled(RoutingOp.PLACE, change(m, 0, RoutingStatus.UNROUTED), T0)
-    assert m.state.routing.status == RoutingStatus.UNROUTED  # type: ignore[union-attr]
+    assert m.state.routing.status == RoutingStatus.UNROUTED
     m.apply("assign", Assign(actor="sup", handler="agent-3"), T0)
     m.routing_settled(RoutingOp.TAKE, change(m, 1, RoutingStatus.ASSIGNED, "agent-3"), T0)
-    assert m.state.routing.status == RoutingStatus.ASSIGNED  # type: ignore[union-attr]
+    assert m.state.routing.status == RoutingStatus.ASSIGNED
     m.apply("withdraw", Withdraw(reason="x"), T0)
     assert routing.pending(m.state) == RoutingOp.RELEASE
 
@@ -229,7 +229,7 @@ def test_a_second_assignment_during_a_take_is_asked_next(policy) -> None:
     m.apply("assign", Assign(actor="sup", handler="agent-2"), T0)
     m.apply("assign", Assign(actor="sup", handler="agent-3"), T0)  # while agent-2 is asked
     m.routing_settled(RoutingOp.TAKE, change(m, 2, RoutingStatus.ASSIGNED, "agent-2"), T0, "agent-2")
-    assert routing.pending(m.state) == RoutingOp.TAKE and m.state.routing.take_agent == "agent-3"  # type: ignore[union-attr]
+    assert routing.pending(m.state) == RoutingOp.TAKE and m.state.routing.take_agent == "agent-3"
 
 
 def test_an_agent_already_working_the_case_is_never_passed_over(policy) -> None:
@@ -237,7 +237,7 @@ def test_an_agent_already_working_the_case_is_never_passed_over(policy) -> None:
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
     m.apply("request_info", RequestInfo(actor="agent-1", question="Photo?"), T0 + timedelta(minutes=5))
     m.fire_due(T0 + timedelta(hours=3))
-    assert m.state.handler == "agent-1" and m.state.routing.bypasses == 0  # type: ignore[union-attr]
+    assert m.state.handler == "agent-1" and m.state.routing.bypasses == 0
     assert not [e for e in m.events if e.type == "assignment_bypassed"]
 
 
