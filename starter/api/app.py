@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict
 
 from starter.api import batch_routes, case_routes, customer_routes, problems
 from starter.api.body_limit import BodyLimit
+from starter.api.errors import case_problem
+from starter.api.media_type import JsonBodies
 from starter.api.services import Services
+from starter.client import CaseError
 
 # The largest intake or action is a few 4,000-character texts; a batch is a recall's worth.
 MAX_BODY = 256 * 1024
@@ -47,6 +50,8 @@ def create_app(build: ServicesFactory) -> FastAPI:
         responses=problems.PROBLEM_RESPONSES,
     )
     problems.install(app)
+    app.add_exception_handler(CaseError, case_problem)
+    app.add_middleware(JsonBodies, exempt_suffixes=(":batch",))
     app.add_middleware(BodyLimit, default=MAX_BODY, per_path_suffix={":batch": MAX_BATCH_BODY})
     app.include_router(batch_routes.router)
     app.include_router(case_routes.router)

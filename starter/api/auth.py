@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -85,7 +86,7 @@ async def count_request(services: Services, counted_as: str, who: str) -> None:
 def requires(roles: frozenset[Role], what: str) -> Callable[..., Awaitable[Caller]]:
     """A dependency that lets through only callers whose role is in `roles`."""
 
-    async def dependency(who: Caller = Depends(caller)) -> Caller:  # noqa: B008
+    async def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role not in roles:
             allowed = ", ".join(sorted(r.value for r in roles))
             raise ApiProblem(403, f"{what} needs the role {allowed}; this key is {who.role.value}")

@@ -22,7 +22,7 @@ from cases.models import CaseIntake
 from starter.api.auth import Caller, requires
 from starter.api.case_routes import idempotent_case_id
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
-from starter.api.services import Services, services
+from starter.api.services import ServicesDep
 from starter.client import CaseError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -122,10 +122,10 @@ class Pace:
     },
 )
 async def open_batch(
+    who: Annotated[Caller, Depends(requires(OPENERS, "opening cases"))],
+    svc: ServicesDep,
     request: Request,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-    who: Caller = Depends(requires(OPENERS, "opening cases")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> BatchResult:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in MEDIA_TYPES:

@@ -6,11 +6,12 @@ counted as it arrives and cut off at the limit, so no request can make the API b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
+
+from starter.api.problems import send_problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,20 +74,6 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content too large",
-            "status": 413,
-            "detail": f"the request body is over the {limit:,} bytes this endpoint accepts",
-            "instance": str(scope.get("path", ""))[:200],
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
-        }
+    await send_problem(
+        send, 413, f"the request body is over the {limit:,} bytes this endpoint accepts", str(scope.get("path", ""))
     )
-    await send({"type": "http.response.body", "body": body})

@@ -18,11 +18,10 @@ from cases.authority import OPENERS, READERS, may
 from cases.models import CaseIntake, CaseState, OpenResult, Status, Tier
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, requires
-from starter.api.errors import raise_for
 from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
-from starter.api.services import Services, services
-from starter.client import CaseError, CaseSummary
+from starter.api.services import ServicesDep
+from starter.client import CaseSummary
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -69,40 +68,36 @@ def idempotent_case_id(principal: str, key: str) -> str:
     summary="Open a case (idempotent on case_id, or on Idempotency-Key)",
 )
 async def open_case(
+    who: Annotated[Caller, Depends(requires(OPENERS, "opening a case"))],
+    svc: ServicesDep,
     intake: CaseIntake,
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-    who: Caller = Depends(requires(OPENERS, "opening a case")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> OpenResult:
     if intake.case_id is None and idempotency_key is not None:
         intake = intake.model_copy(update={"case_id": idempotent_case_id(who.principal, idempotency_key)})
-    try:
-        opened = await svc.cases.open(intake)
-        if not opened.created and idempotency_key is not None:
-            existing = await svc.cases.state(opened.case_id)
-            if existing.intake.model_dump(exclude={"case_id"}) != intake.model_dump(exclude={"case_id"}):
-                raise ApiProblem(422, "Idempotency-Key: already used for a different case; use a new key")
-    except CaseError as err:
-        raise_for(err)
+    opened = await svc.cases.open(intake)
+    if not opened.created and idempotency_key is not None:
+        existing = await svc.cases.state(opened.case_id)
+        if existing.intake.model_dump(exclude={"case_id"}) != intake.model_dump(exclude={"case_id"}):
+            raise ApiProblem(422, "Idempotency-Key: already used for a different case; use a new key")
     response.status_code = 201 if opened.created else 200
     return opened
 
 
 @router.get("/cases/{case_id}", response_model=CaseState, summary="The full state of a case")
 async def get_case(
+    who: Annotated[Caller, Depends(requires(READERS, "reading a case"))],
+    svc: ServicesDep,
     case_id: CaseIdPath,
-    who: Caller = Depends(requires(READERS, "reading a case")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> CaseState:
-    try:
-        return await svc.cases.state(case_id)
-    except CaseError as err:
-        raise_for(err)
+    return await svc.cases.state(case_id)
 
 
 @router.get("/cases", response_model=CaseList, summary="Cases by tier, status, SLA state or handler")
 async def list_cases(
+    who: Annotated[Caller, Depends(requires(READERS, "listing cases"))],
+    svc: ServicesDep,
     tier: Tier | None = None,
     status: Status | None = None,
     sla_state: Annotated[str | None, Query(pattern=r"^(running|paused|warned|met|breached)$")] = None,
@@ -110,8 +105,6 @@ async def list_cases(
     team: Annotated[str | None, Query(pattern=_NAME)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=4096, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
-    who: Caller = Depends(requires(READERS, "listing cases")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> CaseList:
     # Every value is an enum or matches a strict pattern, so none can change the query's shape.
     terms = [
@@ -130,27 +123,21 @@ async def list_cases(
         token = svc.signing.open_cursor(cursor)
         if token is None:
             raise ApiProblem(422, "cursor: not a cursor this API gave out")
-    try:
-        found, next_token = await svc.cases.page(" AND ".join(terms) or None, limit, token)
-    except CaseError as err:
-        raise_for(err)
+    found, next_token = await svc.cases.page(" AND ".join(terms) or None, limit, token)
     return CaseList(cases=list(found), next_cursor=svc.signing.sign_cursor(next_token) if next_token else None)
 
 
 @router.get("/cases/{case_id}/timeline", response_model=Timeline, summary="The audit trail, from PostgreSQL")
 async def timeline(
+    who: Annotated[Caller, Depends(requires(READERS, "reading a timeline"))],
+    svc: ServicesDep,
     case_id: CaseIdPath,
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Events after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    who: Caller = Depends(requires(READERS, "reading a timeline")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> Timeline:
     found = await case_events(svc.pool, case_id, after, limit)
     if not found and after == 0:
-        try:
-            await svc.cases.state(case_id)  # a case whose first events are not in the record yet
-        except CaseError as err:
-            raise_for(err)
+        await svc.cases.state(case_id)  # a case whose first events are not in the record yet
     events = [TimelineEntry.model_validate(e.model_dump()) for e in found]
     more = len(events) == limit
     return Timeline(case_id=case_id, events=events, next_after=events[-1].seq if more else None)
@@ -160,24 +147,22 @@ def _add_action_route(action: str) -> None:
     body = body_model(action)
 
     async def act(
+        who: Annotated[Caller, Depends(requires(READERS, action))],
+        svc: ServicesDep,
         case_id: CaseIdPath,
         data: body,  # type: ignore[valid-type]
-        who: Caller = Depends(requires(READERS, action)),  # noqa: B008
-        svc: Services = Depends(services),  # noqa: B008
     ) -> CaseState:
         if not may(who.role, action):
             raise ApiProblem(403, f"{action} is not allowed for the role {who.role.value}")
         model = action_model(action, data, who.principal, who.role.value)
         # The case itself refuses a self-approval or one over the role's level (as 403).
-        try:
-            return await svc.cases.act(case_id, action, model)
-        except CaseError as err:
-            raise_for(err)
+        return await svc.cases.act(case_id, action, model)
 
     act.__name__ = f"act_{action}"
-    # The body's model is made per action at import, so its annotation must be the class itself:
-    # the name would not resolve in this module's globals.
+    # The body's model and the role check are made per action at import, so their annotations
+    # must be the objects themselves: the names would not resolve in this module's globals.
     act.__annotations__["data"] = body
+    act.__annotations__["who"] = Annotated[Caller, Depends(requires(READERS, action))]
     router.add_api_route(
         f"/cases/{{case_id}}/actions/{action}",
         act,

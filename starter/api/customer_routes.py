@@ -23,12 +23,10 @@ from starter.api import customer_token
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, bearer, count_request, requires, unauthorized
 from starter.api.case_routes import CaseIdPath
-from starter.api.errors import raise_for
 from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem, FieldError
-from starter.api.services import Services, services
+from starter.api.services import Services, ServicesDep
 from starter.api.signing import SigningKeys
-from starter.client import CaseError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -89,15 +87,12 @@ async def _reload_keys(request: Request, svc: Services) -> bool:
     summary="A signed, expiring link for the customer app, good for this case only",
 )
 async def create_link(
+    who: Annotated[Caller, Depends(requires(LINK_ISSUERS, "issuing a customer link"))],
+    svc: ServicesDep,
     case_id: CaseIdPath,
     body: LinkRequest | None = None,
-    who: Caller = Depends(requires(LINK_ISSUERS, "issuing a customer link")),  # noqa: B008
-    svc: Services = Depends(services),  # noqa: B008
 ) -> CustomerLink:
-    try:
-        await svc.cases.state(case_id)  # an unknown case gets no link
-    except CaseError as err:
-        raise_for(err)
+    await svc.cases.state(case_id)  # an unknown case gets no link
     longest = svc.api.customer_link_hours
     hours = (body.ttl_hours if body else None) or longest
     if hours > longest:
@@ -113,18 +108,15 @@ async def create_link(
 
 
 async def _progress(svc: Services, case_id: str, language: str) -> CustomerProgress:
-    try:
-        state = await svc.cases.state(case_id)
-    except CaseError as err:
-        raise_for(err)
+    state = await svc.cases.state(case_id)
     return customer_progress(state, await case_events(svc.pool, case_id), datetime.now(UTC), language)
 
 
 @router.get("/progress", response_model=CustomerProgress, summary="The case's progress, for its customer")
 async def progress(
+    case_id: Annotated[str, Depends(customer_case)],
+    svc: ServicesDep,
     lang: Language = "en",
-    case_id: str = Depends(customer_case),
-    svc: Services = Depends(services),  # noqa: B008
 ) -> CustomerProgress:
     return await _progress(svc, case_id, lang)
 
@@ -133,16 +125,13 @@ def _add_customer_action(action: str) -> None:
     body = body_model(action)
 
     async def act(
+        case_id: Annotated[str, Depends(customer_case)],
+        svc: ServicesDep,
         data: body,  # type: ignore[valid-type]
         lang: Language = "en",
-        case_id: str = Depends(customer_case),
-        svc: Services = Depends(services),  # noqa: B008
     ) -> CustomerProgress:
         model = action_model(action, data, "customer", None)
-        try:
-            await svc.cases.act(case_id, action, model)
-        except CaseError as err:
-            raise_for(err)
+        await svc.cases.act(case_id, action, model)
         return await _progress(svc, case_id, lang)
 
     act.__name__ = f"customer_{action}"

@@ -56,11 +56,15 @@ def verify(token: str, secrets: Mapping[str, bytes], now: datetime) -> CustomerC
     if not (_PART.fullmatch(payload) and _PART.fullmatch(signature)):
         raise TokenError("malformed")
     try:
-        claims = json.loads(_unb64(payload))
-        mac = _unb64(signature)
+        decoded, mac = _unb64(payload), _unb64(signature)
+        claims = json.loads(decoded)
         case_id, expires, key_id = claims["c"], claims["e"], claims["k"]
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed") from None
+    # The last character of a base64 part carries unused bits: only the spelling this API writes
+    # is the token, so a link has one form and cannot be varied into others that also work.
+    if _b64(decoded) != payload or _b64(mac) != signature:
+        raise TokenError("malformed")
     if not (isinstance(case_id, str) and type(expires) is int and isinstance(key_id, str)):
         raise TokenError("malformed")
     secret = secrets.get(key_id)

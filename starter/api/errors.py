@@ -1,16 +1,18 @@
-"""A `CaseError` from the client as the problem it is over HTTP."""
+"""A `CaseError` from the client as the problem it is over HTTP: the app's one handler for it."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
-from starter.api.problems import ApiProblem
+from starter.api.problems import problem_response
 from starter.client import CaseError
 
 _STATUS = {"invalid": 422, "not_found": 404, "refused": 409, "forbidden": 403, "unavailable": 503}
 
 
-def raise_for(err: CaseError) -> NoReturn:
+async def case_problem(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, CaseError)
     status = _STATUS.get(err.kind, 422)
     headers = {"Retry-After": "1"} if status == 503 else None
-    raise ApiProblem(status, str(err)[:500], headers=headers) from err
+    return problem_response(request, status, str(err)[:500], headers=headers)

@@ -5,6 +5,7 @@ of the answer and out of the logs.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from runtime.log import get_logger
 
@@ -82,6 +84,30 @@ def problem_response(
     )
 
 
+async def send_problem(
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    status: int,
+    detail: str,
+    path: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer with a problem from ASGI middleware, before the app (and its handlers) runs."""
+    body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, instance=path[:200])
+    data = body.model_dump_json(exclude_none=True).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
 def field_errors(errors: list[Any]) -> list[FieldError]:
     """Pydantic's errors as (field, message), without the rejected input (it may be a secret)."""
     out = []
@@ -102,6 +128,20 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on this request's path, found by asking the
+    routes themselves (included routers answer for their own routes)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -116,8 +156,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The framework names the methods of the first route on the path; say them all.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+            message = f"not valid UTF-8 (byte {cause.start})"
+            return problem_response(request, 400, f"body: {message}", [FieldError(field="body", message=message)])
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
-        return problem_response(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+        return problem_response(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,9 +6,10 @@ FastAPI's dependencies, so a test can build the app over any stack it likes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import asyncpg
-from fastapi import Request
+from fastapi import Depends, Request
 
 from starter.api.config import ApiSettings
 from starter.api.keys import KeyStore
@@ -31,3 +32,7 @@ class Services:
 def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
+
+
+# What a route declares to be given the services.
+ServicesDep = Annotated[Services, Depends(services)]

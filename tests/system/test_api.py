@@ -420,3 +420,36 @@ async def test_a_recall_batch_of_1000_lines_with_10_bad_opens_990_and_names_the_
         return (await api.temporal.count_workflows(f"OrderId = '{order}'")).count
 
     await eventually(listed, lambda n: n == 990, "990 recall cases in visibility", timeout=120)
+
+
+async def test_a_body_that_is_not_json_is_415(api: LiveApi) -> None:
+    system = await api.key("system")
+    text = json.dumps(new_case())
+    async with api.client(system) as backend:
+        for headers in ({"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}, {}):
+            sent = await backend.post("/v1/cases", content=text.encode(), headers=headers)
+            assert sent.status_code == 415, (headers, sent.text)
+            assert sent.headers["content-type"] == "application/problem+json"
+            assert sent.json()["detail"] == "content-type: send the body as application/json"
+        # An action with no body at all needs no content type: the missing body is named (before
+        # the case is looked for).
+        bare = await backend.post("/v1/cases/no-such-case/actions/note", headers={"content-type": ""})
+        assert bare.status_code == 422 and bare.json()["errors"][0]["field"] == "body", bare.text
+
+
+async def test_a_body_that_is_not_utf8_is_400_naming_the_byte(api: LiveApi) -> None:
+    async with api.client(await api.key("system")) as backend:
+        broken = await backend.post(
+            "/v1/cases", content=b'{"order_id": "88\xff12"}', headers={"content-type": "application/json"}
+        )
+    assert broken.status_code == 400, broken.text
+    assert broken.json()["detail"] == "body: not valid UTF-8 (byte 16)"
+    assert broken.json()["errors"] == [{"field": "body", "message": "not valid UTF-8 (byte 16)"}]
+
+
+async def test_a_method_a_path_does_not_take_is_405_naming_every_one_it_does(api: LiveApi) -> None:
+    async with api.client(await api.key("system")) as backend:
+        asked = await backend.options("/v1/cases")
+        wrong = await backend.delete("/v1/cases/some-case")
+    assert asked.status_code == 405 and asked.headers["allow"] == "GET, POST"
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"

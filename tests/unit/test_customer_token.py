@@ -92,6 +92,32 @@ def test_stray_characters_do_not_make_a_second_token() -> None:
             verify(variant, KEYS, NOW)
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def other_spellings(part: str) -> list[str]:
+    """The same bytes written with another last character: base64's unused low bits changed."""
+    decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    found = []
+    for char in ALPHABET:
+        other = part[:-1] + char
+        if other != part and base64.urlsafe_b64decode(other + "=" * (-len(other) % 4)) == decoded:
+            found.append(other)
+    return found
+
+
+def test_a_link_has_one_spelling() -> None:
+    token = issue("case-1", KEYS["s1"], "s1", NOW, timedelta(hours=1))
+    prefix, payload, signature = token.split(".")
+    variants = [f"{prefix}.{payload}.{s}" for s in other_spellings(signature)]
+    variants += [f"{prefix}.{p}.{signature}" for p in other_spellings(payload)]
+    assert len(variants) >= 3  # a 32-byte MAC leaves two bits unused in its last character
+    for variant in variants:
+        with pytest.raises(TokenError, match="^malformed$"):
+            verify(variant, KEYS, NOW)
+    assert verify(token, KEYS, NOW).case_id == "case-1"
+
+
 def payload_token(claims: Any) -> str:
     return f"cst1.{b64(json.dumps(claims).encode())}.{b64(b'x' * 32)}"
 
