@@ -37,11 +37,11 @@ from activities.memory import (
 )
 from activities.policy_source import PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
-from activities.roster import NoRoster, Roster, RosterProvider
-from activities.roster_pg import PostgresRoster
+from activities.roster.activity import NoRoster, Roster, RosterProvider
+from activities.roster.postgres import PostgresRoster
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
-from activities.webhooks import PostgresWebhooks, WebhookDeliveries, WebhookProvider
+from activities.webhooks.delivery import PostgresWebhooks, WebhookDeliveries, WebhookProvider
 from cases.policy import Policy, load_policy
 from outbox.command import dispatcher_from_settings
 from outbox.dispatcher import dispatching

@@ -27,7 +27,7 @@ from activities.contracts import RecordCase
 from activities.db import create_pool
 from activities.schema import migrate
 from activities.store import PostgresProjection
-from activities.webhook_subscriptions import WebhookSubscriptions
+from activities.webhooks.subscriptions import WebhookSubscriptions
 from cases.machine import CaseMachine
 from cases.models import CaseIntake
 from cases.policy import load_policy

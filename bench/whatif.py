@@ -28,14 +28,14 @@ import asyncpg
 
 from activities.schema import migrate
 from bench.report import Report, progress
-from cases import routing
 from cases.actions import ACTION_MODELS
 from cases.machine import CaseMachine
 from cases.models import CaseIntake
 from cases.policy import Policy, PolicySnapshot, load_policy
-from cases.routing_models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
+from cases.routing import placement
+from cases.routing.models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
 from devstack.postgres import EmbeddedPostgres
-from reports.whatif_parallel import default_workers, whatif_from_database
+from reports.whatif.parallel import default_workers, whatif_from_database
 
 SECTION = "whatif (replaying past cases from PostgreSQL)"
 TARGET_SECONDS = 30.0
@@ -73,9 +73,9 @@ class _Drive:
 
     def roster(self, now: datetime) -> None:
         state = self.m.state
-        op = routing.pending(state)
+        op = placement.pending(state)
         if state.routing is not None and op is not None:
-            key = routing.request(self.m, now).key
+            key = placement.request(self.m, now).key
             change = RoutingChange(case_id=state.case_id, workflow_id=state.workflow_id, seq=0,
                                    status=RoutingStatus.UNROUTED, at=now)
             self.answers.append((key, RoutingResult(change=change).model_dump_json()))

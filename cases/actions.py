@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from cases import conversation, fulfilment, review
+from cases import conversation, review
 from cases import handlers as h
 from cases.core import CaseCore, InvalidAction
-from cases.fulfilment_actions import (
+from cases.fulfilment import legs
+from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
     InspectionResult,
@@ -91,17 +92,17 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         Withdraw, OPEN_STATUSES | {Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}, h.withdraw
     ),
     "return_shipped": ActionSpec(
-        ReturnShipped, frozenset({Status.AWAITING_RETURN}), fulfilment.return_shipped
+        ReturnShipped, frozenset({Status.AWAITING_RETURN}), legs.return_shipped
     ),
     "return_received": ActionSpec(
         ReturnReceived,
         frozenset({Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}),
-        fulfilment.return_received,
+        legs.return_received,
     ),
     "inspection_result": ActionSpec(
-        InspectionResult, frozenset({Status.INSPECTING}), fulfilment.inspection_result
+        InspectionResult, frozenset({Status.INSPECTING}), legs.inspection_result
     ),
-    "repair_result": ActionSpec(RepairResult, frozenset({Status.REPAIRING}), fulfilment.repair_result),
+    "repair_result": ActionSpec(RepairResult, frozenset({Status.REPAIRING}), legs.repair_result),
     "agent_reply": ActionSpec(AgentReply, NOT_FINAL, conversation.agent_reply),
     "customer_message": ActionSpec(CustomerMessage, NOT_FINAL, conversation.customer_message),
 }

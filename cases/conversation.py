@@ -16,7 +16,7 @@ from datetime import datetime
 
 from cases import sla
 from cases.core import CaseCore
-from cases.fulfilment_actions import AgentReply, CustomerMessage
+from cases.fulfilment.actions import AgentReply, CustomerMessage
 from cases.models import ClockName, Status
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import conversation, fulfilment, routing, sla
+from cases import conversation, sla
 from cases.authority import Role
 from cases.classification import classify
 from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
+from cases.fulfilment import legs
 from cases.models import (
     Acknowledge,
     Approve,
@@ -36,6 +37,7 @@ from cases.models import (
     Status,
     Withdraw,
 )
+from cases.routing import placement
 
 # Resolution types whose amount is paid out (an exchange refunds the price difference).
 MONEY_MOVING = frozenset(
@@ -64,7 +66,7 @@ def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
             f"{m.state.intake.order_amount}"
         )
     if data.type == ResolutionType.REFUND_ONLY:
-        fulfilment.check_refund_only(m, data)
+        legs.check_refund_only(m, data)
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def acknowledge(m: CaseCore, data: Acknowledge, now: datetime) -> None:
     m.emit("acknowledged", data.actor, now, message=data.message)
     m.first_response(now)
     m.state.status = Status.ACKNOWLEDGED
-    routing.acknowledged(m, data.actor)
+    placement.acknowledged(m, data.actor)
     if m.state.handler is None:
         m.state.handler = data.actor
 
@@ -84,7 +86,7 @@ def assign(m: CaseCore, data: Assign, now: datetime) -> None:
     if data.team is not None:
         m.state.team = data.team
     m.emit("assigned", data.actor, now, handler=data.handler, team=data.team)
-    routing.taken(m, data.handler)
+    placement.taken(m, data.handler)
 
 
 def note(m: CaseCore, data: Note, now: datetime) -> None:
@@ -120,7 +122,7 @@ def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
         state.category = intake.category
     old_tier = state.tier
     state.tier = data.tier or classify(intake, m.policy.complex_amount_threshold)
-    routing.reroute(m)  # the policy's routing rules decide, and the roster moves it
+    placement.reroute(m)  # the policy's routing rules decide, and the roster moves it
     # A more serious tier starts higher up the ladder; a milder one never de-escalates.
     state.escalation_level = min(state.escalation_level, m.policy.start_level(state.tier))
     targets = m.targets()
@@ -142,7 +144,7 @@ def reclassify(m: CaseCore, data: Reclassify, now: datetime) -> None:
 
 def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> None:
     state = m.state
-    fulfilment.abandon_return(m, now)
+    legs.abandon_return(m, now)
     m.first_response(now)
     state.proposals_made += 1
     needs_approval = m.policy.needs_approval(state.tier, data.type, data.amount)
@@ -178,7 +180,7 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
             f"Approval needed: {data.type.value} {data.amount} {state.intake.currency}",
         )
     else:
-        fulfilment.begin(m, now)
+        legs.begin(m, now)
 
 
 def _role(role: Role | None) -> dict[str, str]:
@@ -190,7 +192,7 @@ def approve(m: CaseCore, data: Approve, now: datetime) -> None:
     m.state.review = ReviewDecision(approved=True, by=data.actor, at=now, note=data.note)
     m.emit("approved", data.actor, now, note=data.note, **_role(data.role))
     m.meet(ClockName.APPROVAL, now)
-    fulfilment.begin(m, now)
+    legs.begin(m, now)
 
 
 def reject(m: CaseCore, data: Reject, now: datetime) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import actions, amendment, fulfilment, routing, sla
+from cases import actions, amendment, sla
 from cases.amendment import AmendmentAnswer, PolicyAmendment
 from cases.classification import classify, flags_from_text
 from cases.core import CaseCore, InvalidAction, due, iso
-from cases.fulfilment_models import RepairJob
+from cases.fulfilment import legs
+from cases.fulfilment.models import RepairJob
 from cases.ids import workflow_id_for
 from cases.models import (
     FINAL_STATUSES,
@@ -29,7 +30,8 @@ from cases.models import (
     Status,
 )
 from cases.policy import PolicySnapshot
-from cases.routing_models import Routing, RoutingChange, RoutingOp
+from cases.routing import placement
+from cases.routing.models import Routing, RoutingChange, RoutingOp
 
 __all__ = ["CaseMachine", "InvalidAction"]
 
@@ -45,7 +47,7 @@ class CaseMachine(CaseCore):
     ) -> CaseMachine:
         intake, found = flags_from_text(intake, policy.intake.signals)
         tier = classify(intake, policy.complex_amount_threshold)
-        team = routing.team_for(policy, intake, tier)
+        team = placement.team_for(policy, intake, tier)
         state = CaseState(
             case_id=case_id,
             workflow_id=workflow_id_for(case_id),
@@ -106,30 +108,30 @@ class CaseMachine(CaseCore):
     def routing_settled(
         self, op: RoutingOp, change: RoutingChange, now: datetime, taken_by: str | None = None
     ) -> None:
-        routing.settled(self, op, change, now, taken_by)
+        placement.settled(self, op, change, now, taken_by)
 
     def routing_notice(self, change: RoutingChange, now: datetime) -> bool:
         """Another case's release (or the roster command) assigned this one from the queue.
         A notice that cannot be the roster's word on this case is refused (False)."""
-        if not routing.acceptable(self.state, change):
+        if not placement.acceptable(self.state, change):
             return False
-        routing.apply(self, change, now)
+        placement.apply(self, change, now)
         return True
 
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
-        fulfilment.executed(self, steps, now)
+        legs.executed(self, steps, now)
 
     def repair_booked(
         self, job: RepairJob, reference: str, scheduled_for: datetime, now: datetime
     ) -> bool:
-        return fulfilment.repair_booked(self, job, reference, scheduled_for, now)
+        return legs.repair_booked(self, job, reference, scheduled_for, now)
 
     def repair_booking_failed(self, job: RepairJob, error: str, now: datetime) -> None:
-        if fulfilment.repair_booking_failed(self, job, error, now):
+        if legs.repair_booking_failed(self, job, error, now):
             self.resolution_failed("repair_visit", error, [], now)
 
     def repair_visit_due(self, now: datetime) -> datetime:
-        return fulfilment.repair_visit_due(self, now)
+        return legs.repair_visit_due(self, now)
 
     def resolution_failed(
         self, step: str, error: str, compensated: list[ExecutedStep], now: datetime
@@ -174,7 +176,7 @@ class CaseMachine(CaseCore):
         state = self.state
         if state.status in FINAL_STATUSES:
             return
-        routing.fire_due(self, now)
+        placement.fire_due(self, now)
         fired = []
         for clock in state.clocks.values():
             fired += sla.due_events(clock, now)
@@ -198,8 +200,8 @@ class CaseMachine(CaseCore):
                 "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
             )
             if event.clock == ClockName.RETURN_WINDOW:
-                fulfilment.lapse(self, event.due_at, now)  # the customer's window, not a target staff missed
-            elif event.clock == ClockName.INSPECTION and fulfilment.warehouse_silent(self, now):
+                legs.lapse(self, event.due_at, now)  # the customer's window, not a target staff missed
+            elif event.clock == ClockName.INSPECTION and legs.warehouse_silent(self, now):
                 pass
             else:
                 self.escalate(f"{label} SLA breached", "system", now)
@@ -244,7 +246,7 @@ class CaseMachine(CaseCore):
         state = self.state
         if state.status in FINAL_STATUSES:
             return None
-        candidates: list[tuple[datetime, str]] = routing.next_wake(self)
+        candidates: list[tuple[datetime, str]] = placement.next_wake(self)
         nxt = sla.next_instant(list(state.clocks.values()))
         if nxt is not None:
             at, event = nxt

@@ -18,8 +18,8 @@ from cases.authority import Role
 from cases.clocks import Clock as Clock
 from cases.clocks import ClockName as ClockName
 from cases.clocks import ClockState as ClockState
-from cases.fulfilment_models import RepairJob, RepairMode, ReturnLeg
-from cases.routing_models import Routing
+from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
+from cases.routing.models import Routing
 
 
 class Strict(BaseModel):
@@ -355,7 +355,7 @@ class CaseState(BaseModel):
     runs: int = 1
     return_leg: ReturnLeg | None = None
     repair: RepairJob | None = None
-    # The case's place in the roster (team queue or agent), see cases/routing.py.
+    # The case's place in the roster (team queue or agent), see cases/routing/placement.py.
     routing: Routing
 
     @property

@@ -34,7 +34,7 @@ from pydantic_core import ErrorDetails
 from cases.approval_policy import ApprovalSettings
 from cases.calendar import BusinessCalendar, CalendarSettings
 from cases.durations import Duration, DurationText, parse_duration
-from cases.fulfilment_policy import (
+from cases.fulfilment.policy import (
     DEFAULT_FULFILMENT,
     ConversationSettings,
     FulfilmentSettings,

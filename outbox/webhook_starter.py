@@ -23,7 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.webhook_contracts import WEBHOOK_CHANNEL, WEBHOOK_WORKFLOW, WebhookTask, webhook_workflow_id
+from activities.webhooks.contracts import WEBHOOK_CHANNEL, WEBHOOK_WORKFLOW, WebhookTask, webhook_workflow_id
 from outbox.leader import Connect, LeaderLoop, in_background
 from runtime.log import get_logger
 

@@ -1,9 +1,6 @@
-"""The service report (STANDARDS S9): `aftersales report`, in a room of its own.
+"""Figures about past cases, computed once and rendered as text, JSON or HTML.
 
-Data flows one way. `query` reads the PostgreSQL projection (`cases`, `sla_clocks`) with the
-statements of `report.sql`, never Temporal, and `figures` turns the rows into the pydantic
-`Report`: raw counts, with every rate derived from them (STANDARDS S9.1, S9.2). The renderers then
-only read that model: `render_text` (aligned tables), `render_json`, and `render_html` (a
-self-contained page with the matplotlib charts of `charts`), sharing the cell formats of
-`formatting`. `command` is the `aftersales report` sub-command that wires them together.
+Two features, each a subpackage: `service`, the quarterly service report read from the
+PostgreSQL projection (`aftersales report`), and `whatif`, the replay of past cases under a
+candidate policy (`aftersales whatif`), which borrows the report's period, database and rendering.
 """

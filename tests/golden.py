@@ -27,10 +27,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import create_pool
-from activities.roster_pg import PostgresRoster
+from activities.roster.postgres import PostgresRoster
 from activities.schema import migrate
 from cases.policy import load_policy
-from cases.routing_models import Presence
+from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
 from starter.client import CaseClient
 from tests.clock import skip

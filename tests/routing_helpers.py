@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 
-from activities.roster_pg import PostgresRoster
+from activities.roster.postgres import PostgresRoster
 from cases.intake_policy import RoutingSettings
 from cases.policy import Policy
-from cases.routing_models import Presence
+from cases.routing.models import Presence
 
 
 @dataclass

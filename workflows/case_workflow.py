@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.machine import CaseMachine, InvalidAction
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
     from cases.policy import shared_snapshot
-    from cases.routing_models import RoutingChange
+    from cases.routing.models import RoutingChange
     from workflows import bookings, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
     from workflows.action_updates import action_update, payload_bytes

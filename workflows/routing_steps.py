@@ -15,10 +15,10 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.roster import Roster
-    from cases import routing
+    from activities.roster.activity import Roster
     from cases.machine import CaseMachine
-    from cases.routing_models import (
+    from cases.routing import placement
+    from cases.routing.models import (
         PlaceRequest,
         ReleaseRequest,
         RoutingChange,
@@ -60,15 +60,15 @@ def hear_after_record(machine: CaseMachine, waiting: list[RoutingChange], record
 
 
 def needed(machine: CaseMachine) -> bool:
-    return routing.pending(machine.state) is not None
+    return placement.pending(machine.state) is not None
 
 
 async def step(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
     """One roster call. The notices to other cases go on in the background (each waits for its
     own task), so an update that led to this call is still answered in the task that took it."""
-    op = routing.pending(machine.state)
+    op = placement.pending(machine.state)
     assert op is not None
-    request = routing.request(machine, workflow.now())
+    request = placement.request(machine, workflow.now())
     result = await _call(op, request)
     machine.routing_settled(op, result.change, workflow.now(), getattr(request, "agent", None))
     tells.extend(asyncio.create_task(_tell(change)) for change in result.drained)

@@ -36,10 +36,10 @@ with workflow.unsafe.imports_passed_through():
 PLAN: dict[ResolutionType, tuple[str, ...]] = {
     ResolutionType.REFUND: ("refund",),
     ResolutionType.REFUND_ONLY: ("refund",),
-    # After the return passed inspection (cases/fulfilment.py).
+    # After the return passed inspection (cases/fulfilment/legs.py).
     ResolutionType.RETURN_REFUND: ("refund",),
     ResolutionType.EXCHANGE: ("refund", "replacement"),
-    # No REPAIR: a repair is its own leg (cases/fulfilment.py, workflows/bookings.py).
+    # No REPAIR: a repair is its own leg (cases/fulfilment/legs.py, workflows/bookings.py).
     ResolutionType.COMPENSATION: ("credit",),
     ResolutionType.EXPLANATION: (),
 }

@@ -10,8 +10,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.webhook_contracts import WEBHOOK_WORKFLOW, WebhookOutcome, WebhookTask
-    from activities.webhooks import WebhookDeliveries
+    from activities.webhooks.contracts import WEBHOOK_WORKFLOW, WebhookOutcome, WebhookTask
+    from activities.webhooks.delivery import WebhookDeliveries
     from workflows import retry_policies as rp
 
 

@@ -20,8 +20,8 @@ from cases.action_input import validation_message
 from cases.policy import PolicyError
 from codec_server.command import add_codec_server_parser, run_codec_server
 from outbox.command import add_dispatch_parser, run_dispatch
-from reports.command import add_report_parser, run_report
-from reports.whatif_command import add_whatif_parser, run_whatif
+from reports.service.command import add_report_parser, run_report
+from reports.whatif.command import add_whatif_parser, run_whatif
 from runtime.connect import ConnectionSettingsError
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings, SettingsError

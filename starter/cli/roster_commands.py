@@ -19,9 +19,9 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from activities.roster_pg import PostgresRoster, RosterError
+from activities.roster.postgres import PostgresRoster, RosterError
 from cases.policy import load_policy
-from cases.routing_models import Presence, RoutingChange, RoutingStatus
+from cases.routing.models import Presence, RoutingChange, RoutingStatus
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
 from starter.cli.common import case_client, database_pool, print_json, read_source

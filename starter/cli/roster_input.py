@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cases import dispatch
-from cases.routing_models import Presence
+from cases.routing import dispatch
+from cases.routing.models import Presence
 from runtime.errors import UserError
 
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")

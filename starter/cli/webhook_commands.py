@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from activities.webhook_subscriptions import (
+from activities.webhooks.subscriptions import (
     MAX_DELIVERIES,
     SubscriptionError,
     WebhookSubscriptions,

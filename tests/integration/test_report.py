@@ -32,12 +32,12 @@ import pytest
 
 from activities.schema import migrate
 from devstack.postgres import EmbeddedPostgres
-from reports.command import add_report_parser, parse_period, run_report
-from reports.figures import GroupFigures, Report, ReportError
-from reports.query import build_report
-from reports.render_html import render_html
-from reports.render_json import render_json
-from reports.render_text import render_text
+from reports.service.command import add_report_parser, parse_period, run_report
+from reports.service.figures import GroupFigures, Report, ReportError
+from reports.service.query import build_report
+from reports.service.render_html import render_html
+from reports.service.render_json import render_json
+from reports.service.render_text import render_text
 from runtime.errors import UserError
 from runtime.settings import Settings
 

@@ -10,10 +10,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cases.dispatch import next_shift_start
 from cases.intake_policy import RoutingRule, RoutingSettings
 from cases.models import CaseState, Status
-from cases.routing_models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
+from cases.routing.dispatch import next_shift_start
+from cases.routing.models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
 from starter.client import start_options
 from tests.factories import intake
 from tests.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases

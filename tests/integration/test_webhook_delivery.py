@@ -21,9 +21,9 @@ from temporalio.client import Client
 
 from activities.contracts import RecordCase
 from activities.store import PostgresProjection
-from activities.webhook_contracts import WebhookOutcome, WebhookTask, webhook_workflow_id
-from activities.webhook_subscriptions import WebhookSubscriptions
-from activities.webhooks import PostgresWebhooks
+from activities.webhooks.contracts import WebhookOutcome, WebhookTask, webhook_workflow_id
+from activities.webhooks.delivery import PostgresWebhooks
+from activities.webhooks.subscriptions import WebhookSubscriptions
 from cases.machine import CaseMachine
 from cases.policy import Policy
 from outbox.leader import connector

@@ -14,7 +14,7 @@ import pytest
 
 from activities.contracts import RecordCase
 from activities.store import PostgresProjection
-from activities.webhook_subscriptions import WebhookSubscriptions
+from activities.webhooks.subscriptions import WebhookSubscriptions
 from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,

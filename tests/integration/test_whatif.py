@@ -24,19 +24,19 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import create_pool
-from activities.roster_pg import PostgresRoster
+from activities.roster.postgres import PostgresRoster
 from activities.schema import migrate
 from cases.models import ClockName
 from cases.policy import PolicyError, load_policy
-from cases.routing_models import Presence
+from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
-from reports.whatif_command import add_whatif_parser, run_whatif
-from reports.whatif_figures import WhatIf
-from reports.whatif_html import render_html
-from reports.whatif_query import recorded_cases
-from reports.whatif_render import render_json, render_text
-from reports.whatif_run import Snapshots, build_whatif, replay_case
-from reports.whatif_timeline import Timeline
+from reports.whatif.command import add_whatif_parser, run_whatif
+from reports.whatif.figures import WhatIf
+from reports.whatif.html import render_html
+from reports.whatif.query import recorded_cases
+from reports.whatif.render import render_json, render_text
+from reports.whatif.run import Snapshots, build_whatif, replay_case
+from reports.whatif.timeline import Timeline
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.client import CaseClient

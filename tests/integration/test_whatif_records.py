@@ -22,10 +22,10 @@ import pytest
 from cases.actions import ACTION_MODELS
 from cases.machine import CaseMachine
 from cases.policy import load_policy
-from reports import whatif_parallel
-from reports.whatif_command import add_whatif_parser, run_whatif
-from reports.whatif_parallel import whatif_from_database
-from reports.whatif_run import build_whatif
+from reports.whatif import parallel as whatif_parallel
+from reports.whatif.command import add_whatif_parser, run_whatif
+from reports.whatif.parallel import whatif_from_database
+from reports.whatif.run import build_whatif
 from runtime.errors import ServiceError
 from runtime.settings import Settings
 from tests.factories import intake

@@ -23,7 +23,7 @@ from cases.models import CaseState, Status
 from cases.policy import load_policy
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
-from reports.whatif_run import build_whatif
+from reports.whatif.run import build_whatif
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
 from tests.factories import intake

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from activities import roster_queries as q
-from cases.routing_models import Requirement
+from activities.roster import queries as q
+from cases.routing.models import Requirement
 from tests.system.test_cli import ROOT, _env, assert_one_line_user_error
 
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"

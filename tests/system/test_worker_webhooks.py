@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from activities.webhook_subscriptions import WebhookSubscriptions
+from activities.webhooks.subscriptions import WebhookSubscriptions
 from starter.client import CaseClient
 from tests.eventually import eventually
 from tests.factories import intake

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from cases.fulfilment_actions import ReturnReceived, ReturnShipped
+from cases.fulfilment.actions import ReturnReceived, ReturnShipped
 from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,

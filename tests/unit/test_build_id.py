@@ -49,7 +49,7 @@ def test_only_a_change_the_workflow_runs_makes_a_new_build(tmp_path: Path) -> No
     first = _build_of(checkout)
     assert first == build.source_build_id() and len(first) == 12
 
-    for path in ("starter/api/app.py", "reports/figures.py", "outbox/dispatcher.py"):
+    for path in ("starter/api/app.py", "reports/service/figures.py", "outbox/dispatcher.py"):
         _append(checkout / path, "\nCHANGED_ELSEWHERE = 1\n")
     machine = checkout / "cases" / "machine.py"
     _append(machine, "\n# a comment\n")

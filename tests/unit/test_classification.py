@@ -11,7 +11,7 @@ import pytest
 from cases.classification import classify
 from cases.models import CaseIntake, Category, Tier
 from cases.policy import load_policy
-from cases.routing import team_for
+from cases.routing.placement import team_for
 from tests import factories
 
 THRESHOLD = Decimal("5000")

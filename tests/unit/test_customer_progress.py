@@ -10,14 +10,14 @@ from decimal import Decimal
 import pytest
 
 from cases.authority import Role
-from cases.fulfilment_actions import (
+from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
     InspectionResult,
     ReturnReceived,
     ReturnShipped,
 )
-from cases.fulfilment_models import InspectionOutcome
+from cases.fulfilment.models import InspectionOutcome
 from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from cases.core import InvalidAction
-from cases.fulfilment_actions import (
+from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
     InspectionResult,
@@ -18,7 +18,7 @@ from cases.fulfilment_actions import (
     ReturnReceived,
     ReturnShipped,
 )
-from cases.fulfilment_models import InspectionOutcome, RepairOutcome
+from cases.fulfilment.models import InspectionOutcome, RepairOutcome
 from cases.models import ClockName, ClockState, ExecutedStep, ProposeResolution, ResolutionType, Status
 from tests.unit.helpers import (
     DAY,

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from cases.actions import ACTION_MODELS, ACTIONS
-from cases.fulfilment_actions import (
+from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
     InspectionResult,
@@ -21,7 +21,7 @@ from cases.fulfilment_actions import (
     ReturnReceived,
     ReturnShipped,
 )
-from cases.fulfilment_models import InspectionOutcome, RepairOutcome
+from cases.fulfilment.models import InspectionOutcome, RepairOutcome
 from cases.machine import InvalidAction
 from cases.models import (
     Acknowledge,

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cases import dispatch, routing
 from cases.calendar import BusinessCalendar
 from cases.machine import CaseMachine
 from cases.models import Acknowledge, Assign, Reclassify, RequestInfo, Status, Tier, Withdraw
 from cases.policy import load_policy
-from cases.routing_models import Presence, Requirement, RoutingChange, RoutingOp, RoutingStatus
+from cases.routing import dispatch, placement
+from cases.routing.models import Presence, Requirement, RoutingChange, RoutingOp, RoutingStatus
 from tests.unit.helpers import SHANGHAI, T0, general, open_case, snapshot_for
 
 ZH = Requirement(category="logistics", tier="general", language="zh")
@@ -119,16 +119,16 @@ def change(m: CaseMachine, seq: int, status: RoutingStatus, agent: str | None = 
 
 def test_a_new_case_asks_to_be_placed_in_the_team_its_rules_name(policy) -> None:
     m = general(policy)
-    assert m.state.team == "customer_service" and routing.pending(m.state) == RoutingOp.PLACE
+    assert m.state.team == "customer_service" and placement.pending(m.state) == RoutingOp.PLACE
     major = open_case(policy, flags={"major_complaint": True})
     assert major.state.team == "major_complaints"
-    request = routing.request(major, T0)
+    request = placement.request(major, T0)
     assert request.team == "major_complaints" and request.priority == 3
     urgent = open_case(policy, description="充電寶冒煙了")
-    assert routing.priority(urgent) == 1
-    assert routing.requirement(urgent.state).language == "zh"
+    assert placement.priority(urgent) == 1
+    assert placement.requirement(urgent.state).language == "zh"
     vip = open_case(policy, customer_tier="vip")
-    assert routing.priority(vip) == 2 and routing.requirement(vip.state).vip
+    assert placement.priority(vip) == 2 and placement.requirement(vip.state).vip
 
 
 def test_a_late_answer_never_undoes_a_newer_one_and_queue_time_is_counted(policy) -> None:
@@ -149,7 +149,7 @@ def test_the_acceptance_window_passes_over_the_agent_at_its_instant(policy) -> N
     m = general(policy)
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
     deadline = T0 + timedelta(hours=2)
-    assert (deadline, "agent-1 to accept by 03-02 12:00") in routing.next_wake(m)
+    assert (deadline, "agent-1 to accept by 03-02 12:00") in placement.next_wake(m)
     m.fire_due(deadline - timedelta(microseconds=1))
     assert m.state.handler == "agent-1"
     m.fire_due(deadline)
@@ -159,7 +159,7 @@ def test_the_acceptance_window_passes_over_the_agent_at_its_instant(policy) -> N
     bypass = next(e for e in m.events if e.type == "assignment_bypassed")
     assert bypass.data["accept_by"] == deadline.isoformat()
     assert m.notifications[-1].recipient == "lead-1"
-    assert routing.request(m, deadline).excluded == ["agent-1"]
+    assert placement.request(m, deadline).excluded == ["agent-1"]
 
 
 def test_acknowledging_ends_the_window_and_taking_a_queued_case_claims_it(policy) -> None:
@@ -173,20 +173,20 @@ def test_acknowledging_ends_the_window_and_taking_a_queued_case_claims_it(policy
     assert q.state.routing.op == RoutingOp.TAKE and q.state.routing.take_agent == "agent-9"
     a = general(policy)
     a.apply("assign", Assign(actor="sup", handler="agent-3"), T0)
-    assert routing.request(a, T0).agent == "agent-3"
+    assert placement.request(a, T0).agent == "agent-3"
 
 
 def test_an_ended_case_gives_its_seat_back_once(policy) -> None:
     m = general(policy)
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.ASSIGNED, "agent-1"), T0)
     m.apply("withdraw", Withdraw(reason="no longer needed"), T0 + timedelta(hours=1))
-    assert m.state.status == Status.WITHDRAWN and routing.pending(m.state) == RoutingOp.RELEASE
+    assert m.state.status == Status.WITHDRAWN and placement.pending(m.state) == RoutingOp.RELEASE
     m.routing_settled(RoutingOp.RELEASE, change(m, 2, RoutingStatus.RELEASED, "agent-1"), T0)
-    assert routing.pending(m.state) is None and m.events[-1].type == "load_released"
+    assert placement.pending(m.state) is None and m.events[-1].type == "load_released"
     unrouted = general(policy)
     unrouted.routing_settled(RoutingOp.PLACE, change(unrouted, 1, RoutingStatus.UNROUTED), T0)
     unrouted.apply("withdraw", Withdraw(reason="x"), T0)
-    assert routing.pending(unrouted.state) is None
+    assert placement.pending(unrouted.state) is None
 
 
 def test_the_description_sets_flags_the_backend_left_unset_and_reclassify_takes_them_back(policy) -> None:
@@ -211,16 +211,16 @@ def test_a_case_no_team_took_still_counts_the_seat_a_person_gives_it(policy) -> 
     m.routing_settled(RoutingOp.TAKE, change(m, 1, RoutingStatus.ASSIGNED, "agent-3"), T0)
     assert m.state.routing.status == RoutingStatus.ASSIGNED
     m.apply("withdraw", Withdraw(reason="x"), T0)
-    assert routing.pending(m.state) == RoutingOp.RELEASE
+    assert placement.pending(m.state) == RoutingOp.RELEASE
 
 
 def test_an_assignment_made_while_the_placement_is_asked_ends_with_the_rosters_word(policy) -> None:
     m = general(policy)
     m.apply("assign", Assign(actor="sup", handler="agent-2"), T0)  # the place is in flight
     m.routing_settled(RoutingOp.PLACE, change(m, 1, RoutingStatus.QUEUED), T0)
-    assert routing.pending(m.state) == RoutingOp.TAKE  # the take is still to ask
+    assert placement.pending(m.state) == RoutingOp.TAKE  # the take is still to ask
     m.routing_settled(RoutingOp.TAKE, change(m, 2, RoutingStatus.ASSIGNED, "agent-2"), T0, "agent-2")
-    assert m.state.handler == "agent-2" and routing.pending(m.state) is None
+    assert m.state.handler == "agent-2" and placement.pending(m.state) is None
 
 
 def test_a_second_assignment_during_a_take_is_asked_next(policy) -> None:
@@ -229,7 +229,7 @@ def test_a_second_assignment_during_a_take_is_asked_next(policy) -> None:
     m.apply("assign", Assign(actor="sup", handler="agent-2"), T0)
     m.apply("assign", Assign(actor="sup", handler="agent-3"), T0)  # while agent-2 is asked
     m.routing_settled(RoutingOp.TAKE, change(m, 2, RoutingStatus.ASSIGNED, "agent-2"), T0, "agent-2")
-    assert routing.pending(m.state) == RoutingOp.TAKE and m.state.routing.take_agent == "agent-3"
+    assert placement.pending(m.state) == RoutingOp.TAKE and m.state.routing.take_agent == "agent-3"
 
 
 def test_an_agent_already_working_the_case_is_never_passed_over(policy) -> None:

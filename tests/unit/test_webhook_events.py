@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.webhook_subscriptions import SubscriptionError, new_secret, valid_event_types, valid_url
+from activities.webhooks.subscriptions import SubscriptionError, new_secret, valid_event_types, valid_url
 from cases.models import CaseEvent
 from cases.webhook_events import EVENT_TYPES, public_data
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from reports.whatif_figures import Tally, WhatIf, merge, side_figures
-from reports.whatif_format import change
-from reports.whatif_render import render_json, render_text
+from reports.whatif.figures import Tally, WhatIf, merge, side_figures
+from reports.whatif.format import change
+from reports.whatif.render import render_json, render_text
 
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2025, 4, 1, tzinfo=UTC)
@@ -108,7 +108,7 @@ def test_text_and_json_pages() -> None:
 
 def test_the_on_time_chart_says_n_a_where_no_clock_was_decided() -> None:
     pytest.importorskip("matplotlib")
-    from reports.whatif_html import chart_on_time
+    from reports.whatif.html import chart_on_time
 
     r = _report()
     # Decided: first response in general (both sides) and urgent (both sides), approval only in

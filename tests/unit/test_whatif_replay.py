@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cases.models import ExecutedStep
-from reports.whatif_compare import differences
-from reports.whatif_figures import Tally, WhatIf
-from reports.whatif_replay import replay
-from reports.whatif_run import Snapshots, count_into, replay_case
-from reports.whatif_timeline import RecordedEvent, Step, StepKind, timeline_of
+from reports.whatif.compare import differences
+from reports.whatif.figures import Tally, WhatIf
+from reports.whatif.replay import replay
+from reports.whatif.run import Snapshots, count_into, replay_case
+from reports.whatif.timeline import RecordedEvent, Step, StepKind, timeline_of
 from tests.unit.test_whatif_timeline import OPENED, POLICY, Drive, complex_case
 
 NAME, PHONE = "Zhang Xiaoming", "+8613912345678"

@@ -14,9 +14,9 @@ from cases.actions import ACTION_MODELS
 from cases.machine import CaseMachine
 from cases.models import ExecutedStep
 from cases.policy import Policy, load_policy
-from reports.whatif_compare import differences
-from reports.whatif_replay import replay
-from reports.whatif_timeline import RecordedEvent, Step, StepKind, Timeline, timeline_of
+from reports.whatif.compare import differences
+from reports.whatif.replay import replay
+from reports.whatif.timeline import RecordedEvent, Step, StepKind, Timeline, timeline_of
 from tests.factories import intake
 
 OPENED = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 from activities.contracts import RecordCase
 from activities.memory import MemoryProjection
 from cases.ids import workflow_id_for
-from cases.routing_models import RoutingChange, RoutingStatus
+from cases.routing.models import RoutingChange, RoutingStatus
 from starter.client import CaseClient
 from tests.conftest import memory_worker
 from tests.factories import intake

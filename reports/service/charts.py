@@ -14,8 +14,8 @@ import base64
 import io
 from typing import TYPE_CHECKING, Any
 
-from reports.figures import CSAT_TARGET, RATINGS, Report, ReportError
-from reports.formatting import clock_names, fmt_duration, fmt_mean, fmt_rate, fmt_target
+from reports.service.figures import CSAT_TARGET, RATINGS, Report, ReportError
+from reports.service.formatting import clock_names, fmt_duration, fmt_mean, fmt_rate, fmt_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

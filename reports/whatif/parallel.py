@@ -8,7 +8,7 @@ entry point's main module again, and `python -m starter.cli` runs the command on
 worker starts an event loop and a connection of its own and never touches the parent's (the pool
 ends its workers with `os._exit`). Each worker reports its progress on a queue, which the parent
 reads while it waits. A worker's database failure comes back as the one line the command would
-give in one process (reports/whatif_errors.py); a worker that dies is a `ServiceError`.
+give in one process (reports/whatif/errors.py); a worker that dies is a `ServiceError`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 import asyncpg
 
 from cases.policy import Policy
-from reports.whatif_errors import database_failure
-from reports.whatif_figures import WhatIf, merge
-from reports.whatif_query import Shard, count_cases
-from reports.whatif_run import Progress, build_whatif
+from reports.whatif.errors import database_failure
+from reports.whatif.figures import WhatIf, merge
+from reports.whatif.query import Shard, count_cases
+from reports.whatif.run import Progress, build_whatif
 from runtime.errors import ServiceError
 
 PARALLEL_FROM = 2000

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from cases.models import CaseEvent, CaseState
-from reports.whatif_replay import Replayed
-from reports.whatif_timeline import RecordedEvent, Timeline
+from reports.whatif.replay import Replayed
+from reports.whatif.timeline import RecordedEvent, Timeline
 
 # Keys whose values are the policy's own figures (clock names, instants, tiers, statuses).
 SHOWN = frozenset({"clock", "due_at", "warn_at", "tier", "status", "on_time", "needs_approval"})

@@ -1,7 +1,7 @@
 """The what-if as one self-contained HTML page: two charts and the tables of the text page.
 
-Like the service report's page (reports/render_html.py), nothing is fetched from anywhere: its
-style sheet, cell escaping and PNG encoding are reused from there and from `reports/charts.py`,
+Like the service report's page (reports/service/render_html.py), nothing is fetched from anywhere: its
+style sheet, cell escaping and PNG encoding are reused from there and from `reports/service/charts.py`,
 and each tier keeps the colour it has in the service report. In every chart the recorded figure
 is the light bar and the candidate's the dark one.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from reports.charts import TIER_COLOURS, png_base64, require_matplotlib
-from reports.render_html import CSS, html_table
-from reports.whatif_figures import SideFigures, WhatIf
-from reports.whatif_format import (
+from reports.service.charts import TIER_COLOURS, png_base64, require_matplotlib
+from reports.service.render_html import CSS, html_table
+from reports.whatif.figures import SideFigures, WhatIf
+from reports.whatif.format import (
     DEFINITIONS,
     breach_rows,
     caveat_lines,

@@ -13,7 +13,7 @@ from typing import Protocol
 import structlog
 from temporalio import activity
 
-from cases.routing_models import (
+from cases.routing.models import (
     PlaceRequest,
     ReleaseRequest,
     RoutingChange,

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, computed_field
 
 from cases.models import Tier
-from reports.figures import CLOCK_ORDER, ClockFigures, clock_label, ordered
+from reports.service.figures import CLOCK_ORDER, ClockFigures, clock_label, ordered
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reports.figures import CSAT_TARGET, Report
-from reports.formatting import (
+from reports.service.figures import CSAT_TARGET, Report
+from reports.service.formatting import (
     DEFINITIONS,
     ROUTING_TITLE,
     SUMMARY_HEADERS,
@@ -27,7 +27,7 @@ from reports.formatting import (
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Aligned lines of a table, shared with the what-if's page (reports/whatif_render.py)."""
+    """Aligned lines of a table, shared with the what-if's page (reports/whatif/render.py)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:

@@ -21,15 +21,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cases import routing
 from cases.actions import ACTION_MODELS
 from cases.core import InvalidAction
-from cases.fulfilment_models import RepairJob
+from cases.fulfilment.models import RepairJob
 from cases.machine import CaseMachine
 from cases.models import FINAL_STATUSES, CaseEvent, CaseState, ExecutedStep, Status
 from cases.policy import PolicySnapshot
-from cases.routing_models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
-from reports.whatif_timeline import Step, StepKind, Timeline
+from cases.routing import placement
+from cases.routing.models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
+from reports.whatif.timeline import Step, StepKind, Timeline
 
 # A machine whose wake does not move after firing would spin; no real case wakes this often.
 MAX_WAKES = 10_000
@@ -123,7 +123,7 @@ class _Run:
                 return
             if state.status == Status.FOLLOW_UP and state.follow_up and not state.follow_up.reference:
                 return
-            op = routing.pending(state)
+            op = placement.pending(state)
             if op is None:
                 return
             self.answer(op, now)
@@ -184,7 +184,7 @@ class _Run:
         m = self.m
         state = m.state
         taken_by = state.routing.take_agent
-        request = routing.request(m, now)
+        request = placement.request(m, now)
         recorded = self.tl.answers.get(state.routing.asked)
         change = recorded.change if recorded is not None and recorded.change.status in _ANSWERS[op] else None
         step = self._next_routing_step()
@@ -250,7 +250,7 @@ class _Run:
         assert r is not None
         status = r.status
         agent = state.handler if status == RoutingStatus.ASSIGNED else None
-        if op == RoutingOp.TAKE and status in routing.HOLDING:
+        if op == RoutingOp.TAKE and status in placement.HOLDING:
             status, agent = RoutingStatus.ASSIGNED, r.take_agent
         if status == RoutingStatus.PENDING or (status == RoutingStatus.ASSIGNED and agent is None):
             status = RoutingStatus.UNROUTED
@@ -267,7 +267,7 @@ def _fits(op: RoutingOp, step: Step) -> bool:
 
 
 def _emits(state: CaseState, change: RoutingChange, manual: bool) -> str | None:
-    """The audit event `routing.apply` will emit for `change`, if any (mirrors its rules)."""
+    """The audit event `placement.apply` will emit for `change`, if any (mirrors its rules)."""
     r = state.routing
     if r is None or change.status == RoutingStatus.UNROUTED or change.seq <= r.seq:
         return None
@@ -276,7 +276,7 @@ def _emits(state: CaseState, change: RoutingChange, manual: bool) -> str | None:
         return None if silent else _EMITS[change.status]
     if change.status == RoutingStatus.QUEUED:
         return None if r.status == RoutingStatus.QUEUED else _EMITS[change.status]
-    return _EMITS[change.status] if r.status in routing.HOLDING else None
+    return _EMITS[change.status] if r.status in placement.HOLDING else None
 
 
 def _instant(value: Any) -> datetime | None:

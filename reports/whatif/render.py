@@ -3,9 +3,9 @@ it, which validates back into a `WhatIf`)."""
 
 from __future__ import annotations
 
-from reports.render_text import text_table
-from reports.whatif_figures import WhatIf
-from reports.whatif_format import (
+from reports.service.render_text import text_table
+from reports.whatif.figures import WhatIf
+from reports.whatif.format import (
     DEFINITIONS,
     breach_rows,
     caveat_lines,

@@ -18,9 +18,9 @@ import asyncpg
 from pydantic_core import from_json
 
 from cases.models import CaseState
-from cases.routing_models import RoutingChange, RoutingResult
-from reports.whatif_replay import describe_error, routing_answers
-from reports.whatif_timeline import RecordedEvent, Timeline, timeline_of
+from cases.routing.models import RoutingChange, RoutingResult
+from reports.whatif.replay import describe_error, routing_answers
+from reports.whatif.timeline import RecordedEvent, Timeline, timeline_of
 
 BATCH = 500
 

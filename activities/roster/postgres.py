@@ -1,7 +1,7 @@
 """The roster in PostgreSQL: placing, taking and releasing cases, and the roster commands.
 
 Every change locks the rows of the teams it touches (in name order, so two changes never wait on
-each other in a circle), then the case's row, then decides with `cases.dispatch` and writes the
+each other in a circle), then the case's row, then decides with `cases.routing.dispatch` and writes the
 answer in the same transaction. So any number of workers can route at once and the last free
 seat goes to one case only; a second call for the same request finds its own answer.
 """
@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 
-from activities import roster_queries as q
-from cases import dispatch
+from activities.roster import queries as q
 from cases.calendar import BusinessCalendar, CalendarSettings
-from cases.routing_models import (
+from cases.routing import dispatch
+from cases.routing.models import (
     PlaceRequest,
     Presence,
     ReleaseRequest,

@@ -16,7 +16,7 @@ from importlib import resources
 
 import asyncpg
 
-from reports.figures import SATISFIED_MIN_RATING, Report, ReportError, assemble
+from reports.service.figures import SATISFIED_MIN_RATING, Report, ReportError, assemble
 
 SQL_RESOURCE = "report.sql"
 _NAME_MARKER = "-- name:"

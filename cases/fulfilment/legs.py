@@ -15,8 +15,8 @@ from datetime import datetime
 
 from cases import sla
 from cases.core import CaseCore, InvalidAction, iso
-from cases.fulfilment_actions import InspectionResult, RepairResult, ReturnReceived, ReturnShipped
-from cases.fulfilment_models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
+from cases.fulfilment.actions import InspectionResult, RepairResult, ReturnReceived, ReturnShipped
+from cases.fulfilment.models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
 from cases.models import (
     Category,
     ClockName,

@@ -1,4 +1,4 @@
-"""The roster's SQL, apart from the Python that sequences it (activities/roster_pg.py)."""
+"""The roster's SQL, apart from the Python that sequences it (activities/roster/postgres.py)."""
 
 LOCK_TEAMS = "SELECT name, skills, hours, lead FROM roster_teams WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE"
 TEAM = "SELECT name, skills, hours, lead FROM roster_teams WHERE name = $1"

@@ -1,11 +1,11 @@
 """`aftersales whatif`: replay a period's cases under a candidate policy file.
 
-The flags and their reading are those of `aftersales report` (reports/command.py): `--since`
+The flags and their reading are those of `aftersales report` (reports/service/command.py): `--since`
 and `--until` in the business time zone, `DATABASE_URL` or the embedded PostgreSQL, `--format`
 text, json or html, `--output FILE`. `--policy` names the candidate; a missing or invalid file
 is a `PolicyError`, one line on stderr like every bad input. While it runs, a progress line is
 kept on stderr when stderr is a terminal; a large period is replayed on every core
-(reports/whatif_parallel.py).
+(reports/whatif/parallel.py).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any, TextIO
 import asyncpg
 
 from cases.policy import load_policy
-from reports.command import FORMATS, from_database, read_period, write_rendered
-from reports.whatif_errors import database_failure
-from reports.whatif_figures import WhatIf
-from reports.whatif_html import render_html
-from reports.whatif_parallel import whatif_from_database
-from reports.whatif_render import render_json, render_text
-from reports.whatif_run import Progress
+from reports.service.command import FORMATS, from_database, read_period, write_rendered
+from reports.whatif.errors import database_failure
+from reports.whatif.figures import WhatIf
+from reports.whatif.html import render_html
+from reports.whatif.parallel import whatif_from_database
+from reports.whatif.render import render_json, render_text
+from reports.whatif.run import Progress
 from runtime.errors import ServiceError
 from runtime.settings import Settings
 

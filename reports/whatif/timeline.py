@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from cases.models import FINAL_STATUSES, CaseIntake, CaseState, Category
-from cases.routing_models import RoutingChange, RoutingResult
+from cases.routing.models import RoutingChange, RoutingResult
 
 
 class StepKind(StrEnum):

@@ -6,7 +6,7 @@ read a saved report without knowing how its figures were computed.
 
 from __future__ import annotations
 
-from reports.figures import Report
+from reports.service.figures import Report
 
 
 def render_json(report: Report) -> str:

@@ -13,7 +13,7 @@ from cases.core import CaseCore, due, iso
 from cases.effects import Audience, NotificationChannel
 from cases.models import FINAL_STATUSES, CaseIntake, CaseState, Status, Tier
 from cases.policy import PolicySnapshot
-from cases.routing_models import (
+from cases.routing.models import (
     PlaceRequest,
     ReleaseRequest,
     Requirement,

@@ -8,7 +8,7 @@ that the model does not already hold.
 
 from __future__ import annotations
 
-from reports.figures import (
+from reports.service.figures import (
     CSAT_TARGET,
     RATINGS,
     SATISFIED_MIN_RATING,

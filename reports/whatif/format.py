@@ -2,13 +2,13 @@
 
 Every cell puts the recorded figure first and the candidate's after an arrow, with the change
 in brackets when there is one, so the two read side by side in a terminal and in a browser.
-Cells use the service report's formats (`reports/formatting.py`).
+Cells use the service report's formats (`reports/service/formatting.py`).
 """
 
 from __future__ import annotations
 
-from reports.formatting import fmt_clock, fmt_rate
-from reports.whatif_figures import Group, ReplayCounts, SideFigures, WhatIf
+from reports.service.formatting import fmt_clock, fmt_rate
+from reports.whatif.figures import Group, ReplayCounts, SideFigures, WhatIf
 
 ARROW = "->"
 

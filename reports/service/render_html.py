@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from reports.charts import CHARTS, png_base64, require_matplotlib
-from reports.figures import Report
-from reports.formatting import (
+from reports.service.charts import CHARTS, png_base64, require_matplotlib
+from reports.service.figures import Report
+from reports.service.formatting import (
     DEFINITIONS,
     ROUTING_TITLE,
     SUMMARY_HEADERS,
@@ -47,7 +47,7 @@ dl { font-size: 12px; } dt { font-weight: bold; } dd { margin: 0 0 6px 16px; }
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], first_is_all: bool) -> str:
-    """An escaped table, shared with the what-if's page (reports/whatif_html.py)."""
+    """An escaped table, shared with the what-if's page (reports/whatif/html.py)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):

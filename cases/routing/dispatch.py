@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cases.calendar import BusinessCalendar
-from cases.routing_models import Presence, Requirement
+from cases.routing.models import Presence, Requirement
 
 _KINDS = ("category", "tier", "lang")
 _SKILL = re.compile(r"^(vip|(category|tier|lang):[a-z0-9_\-]{1,40})$")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from cases.fulfilment_models import InspectionOutcome, RepairOutcome
+from cases.fulfilment.models import InspectionOutcome, RepairOutcome
 from cases.models import Action, LongText, NonEmpty, NoNul, Text
 
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=120), NoNul]

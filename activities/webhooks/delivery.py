@@ -23,7 +23,7 @@ import structlog
 from standardwebhooks import Webhook
 from temporalio import activity
 
-from activities.webhook_contracts import WebhookOutcome, WebhookTask
+from activities.webhooks.contracts import WebhookOutcome, WebhookTask
 
 # Under the activity's start-to-close timeout, so a hung receiver surfaces as this attempt's error.
 SEND_TIMEOUT = httpx.Timeout(15.0, connect=5.0)

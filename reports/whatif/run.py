@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from cases.policy import Policy, PolicySnapshot
-from reports.whatif_compare import differences, outcome_changed
-from reports.whatif_figures import MAX_EXAMPLES, Tally, WhatIf
-from reports.whatif_query import ALL, Shard, Unreadable, count_cases, recorded_cases
-from reports.whatif_replay import Replayed, describe_error, replay
-from reports.whatif_timeline import Timeline
+from reports.whatif.compare import differences, outcome_changed
+from reports.whatif.figures import MAX_EXAMPLES, Tally, WhatIf
+from reports.whatif.query import ALL, Shard, Unreadable, count_cases, recorded_cases
+from reports.whatif.replay import Replayed, describe_error, replay
+from reports.whatif.timeline import Timeline
 
 Progress = Callable[[int, int], None]
 
