@@ -60,7 +60,7 @@ test: install chromium prometheus lint
 # runs on the build it started on, so the old files are replaced). The first recording of a
 # release also keeps what it carries across continue-as-new in tests/carried/.
 histories: install
-	$(BIN)/python -m tests.golden
+	$(BIN)/python -m tests.support.golden
 
 bench: install
 	$(BIN)/python -m bench

@@ -85,16 +85,27 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
     workers start); its task queues are then the ones its workers will poll, not yet known.
     Returns once the server has told every task queue, so a case started next starts on `build`.
     """
-    response = await client.workflow_service.set_worker_deployment_current_version(
-        SetWorkerDeploymentCurrentVersionRequest(
-            namespace=client.namespace,
-            deployment_name=DEPLOYMENT_NAME,
-            build_id=build,
-            identity=IDENTITY,
-            allow_no_pollers=allow_no_pollers,
-            ignore_missing_task_queues=allow_no_pollers,
-        )
+    request = SetWorkerDeploymentCurrentVersionRequest(
+        namespace=client.namespace,
+        deployment_name=DEPLOYMENT_NAME,
+        build_id=build,
+        identity=IDENTITY,
+        allow_no_pollers=allow_no_pollers,
+        ignore_missing_task_queues=allow_no_pollers,
     )
+    deadline = time.monotonic() + ROUTING_SETTLES.total_seconds()
+    pause = 0.2
+    while True:
+        try:
+            response = await client.workflow_service.set_worker_deployment_current_version(request)
+            break
+        except RPCError as err:
+            # The deployment takes one change at a time: replicas (or `up` and its worker) that
+            # ask at once are told to come back, not refused.
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 2.0)
     await _until_routed(client, ROUTING_SETTLES)
     return response.previous_deployment_version.build_id or None
 
@@ -116,7 +127,8 @@ async def wait_until_known(client: Client, build: str, timeout: timedelta) -> No
             await _describe_version(client, build)
             return
         except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+            waiting = (RPCStatusCode.NOT_FOUND, RPCStatusCode.RESOURCE_EXHAUSTED)
+            if err.status not in waiting or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.2)
 

@@ -19,8 +19,8 @@ import pytest
 from activities.contracts import Cancellation, CancellationResult, Visit, VisitResult
 from cases.models import CaseState, ClockName, ClockState, Status
 from starter.client import CaseError
-from tests.factories import intake
-from tests.lifecycle_helpers import (
+from tests.support.factories import intake
+from tests.support.lifecycle_helpers import (
     HOUR,
     RES,
     Cases,

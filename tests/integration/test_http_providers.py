@@ -52,8 +52,8 @@ from cases.models import CaseState, Status
 from cases.policy import Policy
 from starter.client import CaseClient
 from tests.conftest import case_worker
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 
 SECRET = b"test-shared-secret-7f3a"
 DECLINED_AMOUNT = Decimal("999.99")

@@ -23,9 +23,9 @@ from cases.effects import Notification
 from devstack.processes import free_port
 from outbox.dispatcher import LOCK_ID, Dispatcher, connector, dispatching
 from outbox.retry import Backoff
-from tests.eventually import eventually
-from tests.notification_partner import NotificationPartner
-from tests.outbox_helpers import SECRET, fresh_database, keys_in_id_order, notice, queue, rows, statuses
+from tests.support.eventually import eventually
+from tests.support.notification_partner import NotificationPartner
+from tests.support.outbox_helpers import SECRET, fresh_database, keys_in_id_order, notice, queue, rows, statuses
 
 FAST = Backoff(base=0.05, cap=0.4)
 

@@ -13,9 +13,9 @@ from temporalio.api.common.v1 import Payload
 
 from runtime.log import configure_logging
 from starter.client import CaseClient
-from tests.clock import skip
 from tests.conftest import case_worker
-from tests.factories import intake
+from tests.support.clock import skip
+from tests.support.factories import intake
 from workflows.codec import ENCODING, CodecKeyError, EncryptionCodec, parse_keys
 
 NAME, PHONE, EMAIL = "Zhang Xiaoming", "+8613912345678", "zhang.xm@example.cn"

@@ -14,9 +14,9 @@ from cases.models import CaseState
 from starter import replay
 from starter.client import CaseClient
 from starter.replay import load_history_file, replay_files, replay_histories
-from tests.changed_case import ChangedCase
 from tests.conftest import case_worker, codec_converter
-from tests.factories import intake
+from tests.support.changed_case import ChangedCase
+from tests.support.factories import intake
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 

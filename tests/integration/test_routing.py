@@ -15,9 +15,9 @@ from cases.models import CaseState, Status
 from cases.routing.dispatch import next_shift_start
 from cases.routing.models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
 from starter.client import start_options
-from tests.factories import intake
-from tests.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
-from tests.routing_helpers import TeamRoster, team_roster
+from tests.support.factories import intake
+from tests.support.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
+from tests.support.routing_helpers import TeamRoster, team_roster
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 

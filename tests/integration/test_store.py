@@ -27,9 +27,9 @@ from activities.shipments import Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection
 from cases.effects import Audience, Notification, NotificationChannel
 from starter.client import CaseClient
-from tests.clock import skip
 from tests.conftest import case_worker
-from tests.factories import intake
+from tests.support.clock import skip
+from tests.support.factories import intake
 
 
 async def test_full_case_leaves_complete_ordered_audit_trail_matching_projection(env, pool, policy):

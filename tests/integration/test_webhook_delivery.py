@@ -28,11 +28,11 @@ from cases.machine import CaseMachine
 from cases.policy import Policy
 from outbox.leader import connector
 from outbox.webhook_starter import WebhookStarter, starting
-from tests.clock import skip
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.outbox_helpers import fresh_database
-from tests.webhook_receiver import Receiver
+from tests.support.clock import skip
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.outbox_helpers import fresh_database
+from tests.support.webhook_receiver import Receiver
 from worker import build_worker, webhook_activities
 from workflows import retry_policies as rp
 

@@ -28,8 +28,8 @@ from cases.models import (
 )
 from cases.policy import Policy
 from cases.webhook_events import PUBLIC_FIELDS
-from tests.factories import intake
-from tests.outbox_helpers import fresh_database
+from tests.support.factories import intake
+from tests.support.outbox_helpers import fresh_database
 
 NAME, PHONE, EMAIL = "Zhang Xiaoming", "+8613912345678", "zhang.xm@example.cn"
 TEXT = f"Call {NAME} on {PHONE} or write to {EMAIL}"

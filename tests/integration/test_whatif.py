@@ -1,4 +1,4 @@
-"""`aftersales whatif` over real audit trails: the golden scenarios (tests/golden.py) run on the
+"""`aftersales whatif` over real audit trails: the golden scenarios (tests/support/golden.py) run on the
 time-skipping server against a PostgreSQL of this module's own, with the golden roster (one
 team, two agents), and the what-if reads them back from there.
 
@@ -40,10 +40,10 @@ from reports.whatif.timeline import Timeline
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.client import CaseClient
-from tests import golden
-from tests.clock import skip
 from tests.conftest import case_worker
-from tests.factories import intake
+from tests.support import golden
+from tests.support.clock import skip
+from tests.support.factories import intake
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "cases" / "default_policy.toml"
 # One case beside the golden ones whose free texts carry a customer's name and phone number.

@@ -28,7 +28,7 @@ from reports.whatif.parallel import whatif_from_database
 from reports.whatif.run import build_whatif
 from runtime.errors import ServiceError
 from runtime.settings import Settings
-from tests.factories import intake
+from tests.support.factories import intake
 
 SINCE = datetime(2019, 3, 1, tzinfo=UTC)
 UNTIL = datetime(2019, 4, 1, tzinfo=UTC)

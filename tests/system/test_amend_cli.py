@@ -16,10 +16,10 @@ from temporalio.worker import Worker
 
 from cases.models import CaseState, ClockName
 from starter.client import CaseClient
-from tests.calendar_years import plain_day, unannounced_cn_year
 from tests.conftest import memory_worker
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.calendar_years import plain_day, unannounced_cn_year
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 from tests.system.test_cli import assert_one_line_user_error, run_cli, run_cli_async
 from worker import in_memory_activities
 from workflows.case_input import CaseInput

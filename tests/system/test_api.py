@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.api_helpers import LiveApi, live_api
-from tests.eventually import eventually
+from tests.support.api_helpers import LiveApi, live_api
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.devserver
 

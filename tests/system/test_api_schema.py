@@ -25,7 +25,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api_helpers import LiveApi, live_api
+from tests.support.api_helpers import LiveApi, live_api
 
 pytestmark = pytest.mark.devserver
 

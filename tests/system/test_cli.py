@@ -14,7 +14,7 @@ import pytest
 
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
-from tests.factories import intake
+from tests.support.factories import intake
 
 ROOT = Path(__file__).resolve().parents[2]
 

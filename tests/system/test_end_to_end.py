@@ -6,8 +6,8 @@ import pytest
 
 from starter.client import CaseClient
 from tests.conftest import case_worker
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 
 pytestmark = pytest.mark.devserver
 

@@ -14,7 +14,7 @@ import pytest
 
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
-from tests.factories import intake
+from tests.support.factories import intake
 
 pytestmark = pytest.mark.devserver
 
@@ -25,7 +25,7 @@ async def _spawn_worker(  # type: ignore[no-untyped-def]
     dev_server, dsn: str, task_queue: str, marker: Path, crash_on: str = "refund"
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.crash_worker", "--address", dev_server.address, "--dsn", dsn,
+        sys.executable, "-m", "tests.support.crash_worker", "--address", dev_server.address, "--dsn", dsn,
         "--task-queue", task_queue, "--marker", str(marker), "--crash-on", crash_on,
         env={**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS}, cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

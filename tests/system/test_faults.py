@@ -21,10 +21,10 @@ from devstack.processes import free_port
 from devstack.temporal_server import DevServer
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS, case_worker
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.lifecycle_helpers import settle
-from tests.reliability_helpers import (
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.lifecycle_helpers import settle
+from tests.support.reliability_helpers import (
     assert_nothing_lost,
     drive_to_end,
     spawn_worker,

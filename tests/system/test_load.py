@@ -26,8 +26,8 @@ from devstack.temporal_server import DevServer
 from reports.whatif.run import build_whatif
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
-from tests.factories import intake
-from tests.reliability_helpers import assert_nothing_lost, gather_limited, spawn_worker
+from tests.support.factories import intake
+from tests.support.reliability_helpers import assert_nothing_lost, gather_limited, spawn_worker
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
 

@@ -28,11 +28,20 @@ from devstack.processes import free_port
 from runtime.metrics import OpenCaseGauges, gauging, metrics_runtime
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker, codec_converter
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.metrics_helpers import DASHBOARD, PROMETHEUS_MADE, ROOT, counters, dashboard_metrics, has, scrape, value
-from tests.outbox_helpers import fresh_database
-from tests.routing_helpers import team_roster
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.metrics_helpers import (
+    DASHBOARD,
+    PROMETHEUS_MADE,
+    ROOT,
+    counters,
+    dashboard_metrics,
+    has,
+    scrape,
+    value,
+)
+from tests.support.outbox_helpers import fresh_database
+from tests.support.routing_helpers import team_roster
 from tests.system.test_worker_dispatch import stop_gracefully, worker_processes
 from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner

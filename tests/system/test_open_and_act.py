@@ -12,7 +12,7 @@ import pytest
 
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker
-from tests.factories import intake
+from tests.support.factories import intake
 from tests.system.test_cli import assert_one_line_user_error, run_cli_async
 
 

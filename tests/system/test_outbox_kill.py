@@ -20,9 +20,9 @@ import asyncpg
 import pytest
 
 from devstack.processes import free_port
-from tests.eventually import eventually
-from tests.notification_partner import NotificationPartner
-from tests.outbox_helpers import SECRET, fresh_database, keys_in_id_order, notice, queue, rows
+from tests.support.eventually import eventually
+from tests.support.notification_partner import NotificationPartner
+from tests.support.outbox_helpers import SECRET, fresh_database, keys_in_id_order, notice, queue, rows
 
 pytestmark = [pytest.mark.faults]
 

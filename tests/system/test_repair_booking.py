@@ -14,8 +14,8 @@ from activities.contracts import Cancellation, CancellationResult, Visit, VisitR
 from cases.models import Status
 from starter.client import CaseClient
 from tests.conftest import case_worker
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 
 pytestmark = pytest.mark.devserver
 

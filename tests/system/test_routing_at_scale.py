@@ -21,9 +21,9 @@ import pytest
 from cases.policy import load_policy
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
-from tests.factories import intake
-from tests.reliability_helpers import gather_limited, spawn_worker
-from tests.routing_helpers import team_roster
+from tests.support.factories import intake
+from tests.support.reliability_helpers import gather_limited, spawn_worker
+from tests.support.routing_helpers import team_roster
 
 pytestmark = pytest.mark.devserver
 

@@ -15,8 +15,8 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 
 from starter.client import CaseClient
 from tests.conftest import case_worker
-from tests.factories import intake
-from tests.routing_helpers import team_roster
+from tests.support.factories import intake
+from tests.support.routing_helpers import team_roster
 from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.devserver

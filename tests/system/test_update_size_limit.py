@@ -19,8 +19,8 @@ from cases.action_input import MAX_ACTION_BYTES
 from cases.models import CaseState, Status
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 
 pytestmark = pytest.mark.devserver
 

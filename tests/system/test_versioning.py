@@ -31,10 +31,10 @@ from runtime.deployment.build import DEPLOYMENT_NAME, worker_config
 from runtime.deployment.server import BuildView, builds, current_build, set_current, wait_until_known
 from runtime.log import LogContextInterceptor
 from starter.client import CaseClient
-from tests.changed_case import ChangedCase
 from tests.conftest import TEST_CODEC_KEYS, codec_converter
-from tests.eventually import eventually
-from tests.factories import intake
+from tests.support.changed_case import ChangedCase
+from tests.support.eventually import eventually
+from tests.support.factories import intake
 from worker import activities_for, build_worker, take_place
 from workflows.sandbox import workflow_runner
 from workflows.webhook_delivery import WebhookDelivery
@@ -213,6 +213,7 @@ async def test_the_setup_job_names_the_first_build_before_any_worker(tmp_path: P
         assert again.returncode == 0 and json.loads(again.stdout)["previous"] == "setup-build"
         client = await Client.connect(fresh.address)
         assert await current_build(client) == "setup-build"
+
 
 
 def _cli(server: DevServer, task_queue: str, *args: str, build: str = "") -> subprocess.CompletedProcess[str]:

@@ -18,8 +18,8 @@ import pytest
 from activities.contracts import RecordCase
 from activities.store import PostgresProjection
 from cases.machine import CaseMachine
-from tests.factories import intake
-from tests.outbox_helpers import fresh_database
+from tests.support.factories import intake
+from tests.support.outbox_helpers import fresh_database
 from tests.system.test_cli import ROOT, _env, assert_one_line_user_error
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.outbox_helpers import fresh_database, rows
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.outbox_helpers import fresh_database, rows
 
 pytestmark = pytest.mark.devserver
 

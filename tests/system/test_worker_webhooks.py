@@ -11,11 +11,11 @@ import pytest
 
 from activities.webhooks.subscriptions import WebhookSubscriptions
 from starter.client import CaseClient
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.outbox_helpers import fresh_database
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.outbox_helpers import fresh_database
+from tests.support.webhook_receiver import Receiver
 from tests.system.test_worker_dispatch import stop_gracefully, worker_processes
-from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.devserver
 

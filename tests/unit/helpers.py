@@ -30,7 +30,7 @@ from cases.models import (
     Withdraw,
 )
 from cases.policy import Policy, PolicySnapshot, shared_snapshot
-from tests.factories import intake
+from tests.support.factories import intake
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,7 +106,7 @@ SAMPLED = case_id_with_sample("unit-sampled", in_sample=True)
 
 
 def open_case(policy: Policy, at: datetime = T0, **overrides: Any) -> CaseMachine:
-    """A case opened at `at` from `tests.factories.intake(**overrides)`."""
+    """A case opened at `at` from `tests.support.factories.intake(**overrides)`."""
     data = intake(**overrides)
     assert data.case_id is not None
     return CaseMachine.open(data.case_id, data, snapshot_for(policy, at), at)

@@ -2,7 +2,7 @@
 
 The `holidays` package installed here knows China's 2026 schedule (make-up Sundays and Saturdays
 such as 4 January and 14 February). Which later year it only estimates (days off, but no make-up
-days) depends on its release, so the tests of the warning ask it (`tests.calendar_years`).
+days) depends on its release, so the tests of the warning ask it (`tests.support.calendar_years`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from cases.calendar import CalendarSettings
 from runtime.errors import UserError
 from starter.cli.calendar_command import parse_year, year_report
-from tests.calendar_years import plain_day, unannounced_cn_year
+from tests.support.calendar_years import plain_day, unannounced_cn_year
 
 
 @pytest.fixture(scope="module")

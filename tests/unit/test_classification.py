@@ -12,7 +12,7 @@ from cases.classification import classify
 from cases.models import CaseIntake, Category, Tier
 from cases.policy import load_policy
 from cases.routing.placement import team_for
-from tests import factories
+from tests.support import factories
 
 THRESHOLD = Decimal("5000")
 

@@ -17,7 +17,7 @@ from cases.policy import Policy, load_policy
 from reports.whatif.compare import differences
 from reports.whatif.replay import replay
 from reports.whatif.timeline import RecordedEvent, Step, StepKind, Timeline, timeline_of
-from tests.factories import intake
+from tests.support.factories import intake
 
 OPENED = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 POLICY = load_policy(None)

@@ -25,9 +25,9 @@ from cases.policy import Policy
 from starter.client import CaseClient
 from starter.replay import replay_histories
 from tests.conftest import memory_worker
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.lifecycle_helpers import advance_to
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.lifecycle_helpers import advance_to
 from workflows.case_input import CaseInput, CaseRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

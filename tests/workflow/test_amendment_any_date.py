@@ -33,9 +33,9 @@ from cases.models import ClockName
 from starter.client import CaseClient
 from starter.replay import replay_histories
 from tests.conftest import memory_worker
-from tests.eventually import eventually
-from tests.factories import intake
-from tests.lifecycle_helpers import advance_to
+from tests.support.eventually import eventually
+from tests.support.factories import intake
+from tests.support.lifecycle_helpers import advance_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CL = ClockName.CLOSURE

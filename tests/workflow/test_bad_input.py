@@ -43,7 +43,7 @@ from cases.models import CaseIntake, CaseState, Status
 from cases.policy import Policy, PolicyError, load_policy
 from starter.client import CaseClient, CaseError
 from tests.conftest import memory_worker
-from tests.factories import intake
+from tests.support.factories import intake
 
 T = TypeVar("T")
 # No example database: runs are reproducible from the pinned examples and the seed alone, and

@@ -18,7 +18,7 @@ from cases.ids import workflow_id_for
 from cases.routing.models import RoutingChange, RoutingStatus
 from starter.client import CaseClient
 from tests.conftest import memory_worker
-from tests.factories import intake
+from tests.support.factories import intake
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 from workflows.routing_steps import ROUTED_SIGNAL

@@ -9,7 +9,7 @@ import pytest
 from cases.models import Status
 from starter.client import CaseClient, CaseError
 from tests.conftest import memory_worker
-from tests.factories import intake
+from tests.support.factories import intake
 
 
 async def _awaiting_approval(client: CaseClient, amount: str) -> str:

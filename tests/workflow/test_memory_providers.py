@@ -12,9 +12,9 @@ from datetime import timedelta
 from activities.memory import MemoryNotifications, MemoryProjection, MemoryRefunds
 from cases.models import Status
 from starter.client import CaseClient
-from tests.clock import skip
 from tests.conftest import memory_worker
-from tests.factories import intake
+from tests.support.clock import skip
+from tests.support.factories import intake
 
 
 async def test_a_refund_case_runs_end_to_end_on_memory_providers(env, policy):  # type: ignore[no-untyped-def]

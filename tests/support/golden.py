@@ -2,7 +2,7 @@
 
 Run deliberately, after a change to the workflow, which ships as a new deployment version:
 
-    make histories        # or: python -m tests.golden
+    make histories        # or: python -m tests.support.golden
 
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
 `tests/histories/<scenario>.json` in the format the Web UI downloads, replacing the files of the
@@ -33,14 +33,14 @@ from cases.policy import load_policy
 from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
 from starter.client import CaseClient
-from tests.clock import skip
 from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
-from tests.factories import intake
+from tests.support.clock import skip
+from tests.support.factories import intake
 from workflows.case_input import CaseInput, CaseRun
 
-HISTORIES = Path(__file__).parent / "histories"
-CARRIED = Path(__file__).parent / "carried"
-ROOT = Path(__file__).resolve().parent.parent
+HISTORIES = Path(__file__).parents[1] / "histories"
+CARRIED = Path(__file__).parents[1] / "carried"
+ROOT = Path(__file__).resolve().parents[2]
 # The roster every scenario runs against: one team, two agents of two seats each.
 TEAM = "customer_service"
 AGENTS = ("agent-a", "agent-b")

@@ -26,7 +26,7 @@ from devstack.processes import free_port, stop_process_group
 from starter.api.keys import KeyStore
 from tests.conftest import TEST_CODEC_KEYS, case_worker, codec_converter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

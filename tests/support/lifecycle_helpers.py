@@ -32,9 +32,9 @@ from cases.calendar import advance
 from cases.models import CaseIntake, CaseState, Clock, ClockName, OpenResult, Status
 from cases.policy import Policy, PolicySnapshot
 from starter.client import CaseClient
-from tests.clock import skip
 from tests.conftest import case_worker
-from tests.eventually import eventually
+from tests.support.clock import skip
+from tests.support.eventually import eventually
 from workflows.case_input import CaseRun
 
 T = TypeVar("T")

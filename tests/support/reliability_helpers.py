@@ -18,7 +18,7 @@ from cases.models import CaseState, Status
 from starter.client import CaseClient, CaseError
 from tests.conftest import TEST_CODEC_KEYS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
@@ -59,13 +59,13 @@ async def spawn_worker(
     name: str,
     *extra: str,
 ) -> WorkerProcess:
-    """Start `tests.fault_worker` (what `aftersales worker` runs) as a separate process."""
+    """Start `tests.support.fault_worker` (what `aftersales worker` runs) as a separate process."""
     ready = folder / f"{name}.ready"
     log = folder / f"{name}.log"
     ready.unlink(missing_ok=True)
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.fault_worker",
+            sys.executable, "-m", "tests.support.fault_worker",
             "--address", address, "--dsn", dsn, "--task-queue", task_queue,
             "--ready", str(ready), *extra,
             env={**os.environ, "PYTHONPATH": str(ROOT), "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS},
