@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel
@@ -35,11 +37,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.deployment.build import DEPLOYMENT_NAME
 
+T = TypeVar("T")
+
 # A poller seen this recently still polls: workers come back for a task at least once a minute.
 POLLING_WITHIN = timedelta(minutes=2)
 # How long a new current build may take to reach every task queue before the caller goes on
 # regardless (it gets there; a case started meanwhile waits for it).
 ROUTING_SETTLES = timedelta(seconds=30)
+# How long a busy deployment is waited for before its refusal is passed on.
+BUSY_FOR = timedelta(seconds=60)
 _IN_PROGRESS = RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
 IDENTITY = "aftersales"
 
@@ -93,19 +99,7 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
         allow_no_pollers=allow_no_pollers,
         ignore_missing_task_queues=allow_no_pollers,
     )
-    deadline = time.monotonic() + ROUTING_SETTLES.total_seconds()
-    pause = 0.2
-    while True:
-        try:
-            response = await client.workflow_service.set_worker_deployment_current_version(request)
-            break
-        except RPCError as err:
-            # The deployment takes one change at a time: replicas (or `up` and its worker) that
-            # ask at once are told to come back, not refused.
-            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 2.0)
+    response = await _patiently(lambda: client.workflow_service.set_worker_deployment_current_version(request))
     await _until_routed(client, ROUTING_SETTLES)
     return response.previous_deployment_version.build_id or None
 
@@ -127,8 +121,7 @@ async def wait_until_known(client: Client, build: str, timeout: timedelta) -> No
             await _describe_version(client, build)
             return
         except RPCError as err:
-            waiting = (RPCStatusCode.NOT_FOUND, RPCStatusCode.RESOURCE_EXHAUSTED)
-            if err.status not in waiting or time.monotonic() > deadline:
+            if err.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.2)
 
@@ -178,13 +171,12 @@ async def builds(client: Client, task_queue: str, polling_within: timedelta = PO
 async def polled_builds(client: Client, task_queue: str, within: timedelta = POLLING_WITHIN) -> set[str]:
     """The builds of this deployment whose workers polled `task_queue` within `within`; the server
     remembers a stopped worker's last poll for a few minutes."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     )
+    response = await _patiently(lambda: client.workflow_service.describe_task_queue(request))
     since = datetime.now(UTC) - within
     return {
         p.deployment_options.build_id
@@ -195,9 +187,8 @@ async def polled_builds(client: Client, task_queue: str, within: timedelta = POL
 
 async def _describe(client: Client) -> DescribeWorkerDeploymentResponse | None:
     try:
-        return await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=DEPLOYMENT_NAME)
-        )
+        request = DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=DEPLOYMENT_NAME)
+        return await _patiently(lambda: client.workflow_service.describe_worker_deployment(request))
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -205,12 +196,29 @@ async def _describe(client: Client) -> DescribeWorkerDeploymentResponse | None:
 
 
 async def _describe_version(client: Client, build: str) -> None:
-    await client.workflow_service.describe_worker_deployment_version(
-        DescribeWorkerDeploymentVersionRequest(
-            namespace=client.namespace,
-            deployment_version=VersionRef(deployment_name=DEPLOYMENT_NAME, build_id=build),
-        )
+    request = DescribeWorkerDeploymentVersionRequest(
+        namespace=client.namespace,
+        deployment_version=VersionRef(deployment_name=DEPLOYMENT_NAME, build_id=build),
     )
+    await _patiently(lambda: client.workflow_service.describe_worker_deployment_version(request))
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """The call, asked again while the server says the deployment is busy.
+
+    A deployment takes one change at a time, and its workers register as they first poll:
+    replicas, a setup job or `up` asking in the same moment are told to come back, not refused.
+    """
+    deadline = time.monotonic() + BUSY_FOR.total_seconds()
+    pause = 0.2
+    while True:
+        try:
+            return await call()
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 def _instant(stamp: Timestamp) -> datetime:
