@@ -83,7 +83,9 @@ async def current_build(client: Client) -> str | None:
     return current.build_id or None
 
 
-async def set_current(client: Client, build: str, *, allow_no_pollers: bool = False) -> str | None:
+async def set_current(
+    client: Client, build: str, *, allow_no_pollers: bool = False, conflict_token: bytes = b""
+) -> str | None:
     """Make `build` current: new cases start on it, and pinned cases move at continue-as-new.
     Answers the build that was current before, if any.
 
@@ -98,6 +100,7 @@ async def set_current(client: Client, build: str, *, allow_no_pollers: bool = Fa
         identity=IDENTITY,
         allow_no_pollers=allow_no_pollers,
         ignore_missing_task_queues=allow_no_pollers,
+        conflict_token=conflict_token,
     )
     response = await _patiently(lambda: client.workflow_service.set_worker_deployment_current_version(request))
     await _until_routed(client, ROUTING_SETTLES)
@@ -135,7 +138,17 @@ async def make_current_if_none(client: Client, build: str, timeout: timedelta) -
     if await current_build(client) is not None:
         return False
     await wait_until_known(client, build, timeout)
-    await set_current(client, build)
+    info = await _describe(client)
+    if info is None or info.worker_deployment_info.routing_config.current_deployment_version.build_id:
+        return False
+    try:
+        # With the token of the read that found no current build: of two first builds starting
+        # at once, one wins and the other is told the deployment changed meanwhile.
+        await set_current(client, build, conflict_token=info.conflict_token)
+    except RPCError as err:
+        if err.status in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ABORTED):
+            return False
+        raise
     return True
 
 
