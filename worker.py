@@ -42,7 +42,7 @@ from activities.roster.postgres import PostgresRoster
 from activities.shipments import ShipmentProvider, Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection, Projection
 from activities.webhooks.delivery import PostgresWebhooks, WebhookDeliveries, WebhookProvider
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 from outbox.command import dispatcher_from_settings
 from outbox.dispatcher import dispatching
 from outbox.leader import connector

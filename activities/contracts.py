@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from cases.effects import Notification, RetiredClock
+from cases.core.effects import Notification, RetiredClock
 from cases.models import CaseEvent, CaseState
 
 

@@ -37,7 +37,7 @@ from activities.contracts import (
 from activities.notifications import NotificationProvider
 from activities.refunds import RefundDeclinedError, RefundProvider
 from activities.shipments import ShipmentFailedError, ShipmentProvider
-from cases.effects import Notification
+from cases.core.effects import Notification
 
 PROVIDER_URL_ENV = "AFTERSALES_PROVIDER_URL"
 PROVIDER_SECRET_ENV = "AFTERSALES_PROVIDER_SECRET"

@@ -26,7 +26,7 @@ from activities.contracts import (
 from activities.notifications import NotificationProvider
 from activities.references import reference_for
 from activities.store import Projection
-from cases.effects import Notification
+from cases.core.effects import Notification
 from cases.models import CaseEvent, CaseState
 
 

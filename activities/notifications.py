@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cases.effects import Notification
+from cases.core.effects import Notification
 
 
 class NotificationProvider(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cases.effects import Notification
+from cases.core.effects import Notification
 
 OUTBOX_CHANNEL = "aftersales_outbox"
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from temporalio import activity
 
 from activities.contracts import LoadPolicy
-from cases.policy import Policy, PolicySnapshot
+from cases.policy.snapshot import Policy, PolicySnapshot
 
 
 class PolicySource:

@@ -20,7 +20,7 @@ from temporalio import activity
 from activities.contracts import RecordCase, RecordResult
 from activities.outbox_rows import outbox_rows
 from cases.models import CaseEvent, CaseState, Clock
-from cases.webhook_events import public_data
+from cases.views.webhook_events import public_data
 
 # One statement, so one round trip and one transaction: sql/003_record_case.sql, last restated by
 # sql/008_webhooks.sql.

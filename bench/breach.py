@@ -25,7 +25,7 @@ from bench.memory import _open_all, _start_real
 from bench.plan import NoopTimerInput, NoopTimerReply
 from bench.report import Report, percentile, progress
 from cases.models import Category, ClockName, CustomerTier, Tier
-from cases.policy import DEFAULT_POLICY_RESOURCE, load_policy
+from cases.policy.snapshot import DEFAULT_POLICY_RESOURCE, load_policy
 
 
 def short_policy(folder: Path, first_response: str) -> Path:

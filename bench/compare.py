@@ -30,7 +30,7 @@ from bench.plan import mean_shape, shape_of
 from bench.procstat import memory_kb
 from bench.report import Report, percentile, progress
 from cases.ids import workflow_id_for
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 
 _REPLAY = """
 import asyncio, json, sys, time

@@ -21,11 +21,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.baseline import NoopCase
 from bench.plan import NoopCaseInput, NoopReply, NoopState, Plan
-from cases.actions import ACTION_MODELS
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine
 from cases.ids import workflow_id_for
-from cases.machine import CaseMachine
 from cases.models import CaseIntake, CaseState
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 from starter.client import CaseClient, start_options
 
 VARIANTS = ("explanation", "refund")

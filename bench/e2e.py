@@ -40,7 +40,7 @@ from bench.plan import (
     status_path,
 )
 from bench.report import Report, percentile, progress
-from cases.policy import Policy, PolicySnapshot
+from cases.policy.snapshot import Policy, PolicySnapshot
 
 PlanKey = tuple[str, bool]
 

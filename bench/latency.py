@@ -23,7 +23,7 @@ from bench.env import BenchEnv, WorkerProcess
 from bench.memory import _open_all
 from bench.plan import Plan
 from bench.report import Report, percentile, progress
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 
 # PostgreSQL's now() and this process's clock are the same host clock; allow rounding only.
 _SLACK = timedelta(milliseconds=2)

@@ -19,7 +19,7 @@ from bench.env import BenchEnv, WorkerProcess
 from bench.plan import Plan
 from bench.procstat import memory_kb
 from bench.report import Report, progress
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from starter.client import start_options
 from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase

@@ -204,7 +204,7 @@ def mean_shape(shapes: Iterable[Shape]) -> dict[str, float]:
     return {k: sum(getattr(s, k) for s in items) / len(items) for k in keys}
 
 
-# The status each audit event moves a case to (cases/handlers.py, cases/machine.py). `rated` and
+# The status each audit event moves a case to (cases/actions/handlers.py, cases/core/machine.py). `rated` and
 # `survey_timed_out` lead to follow_up unless the case closes at once.
 _STATUS_AFTER = {
     "opened": "registered",

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.drivers import intake
 from bench.env import BenchEnv, WorkerProcess
 from bench.report import Report, percentile, progress, ratio
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from starter.client import CaseClient
 
 SECTION = "task priority under saturation"

@@ -28,9 +28,9 @@ from activities.db import create_pool
 from activities.schema import migrate
 from activities.store import PostgresProjection
 from activities.webhooks.subscriptions import WebhookSubscriptions
-from cases.machine import CaseMachine
+from cases.core.machine import CaseMachine
 from cases.models import CaseIntake
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from devstack.postgres import EmbeddedPostgres
 
 SQL = Path(__file__).resolve().parent.parent / "activities" / "sql"

@@ -23,7 +23,7 @@ from bench.drivers import RealTarget, now
 from bench.env import ROOT, BenchEnv, WorkerProcess
 from bench.profile import Profiler, executable
 from bench.report import Report, progress
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from devstack.temporal_server import temporal_binary
 
 ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority", "whatif")

@@ -14,7 +14,7 @@ from bench.drivers import RealTarget, closed_loop
 from bench.e2e import fetch_histories
 from bench.env import BenchEnv, WorkerProcess, cpu_delta
 from bench.report import Report, progress
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 
 
 def _identities(history) -> tuple[set[str], Counter[str]]:  # type: ignore[no-untyped-def]

@@ -28,10 +28,10 @@ import asyncpg
 
 from activities.schema import migrate
 from bench.report import Report, progress
-from cases.actions import ACTION_MODELS
-from cases.machine import CaseMachine
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine
 from cases.models import CaseIntake
-from cases.policy import Policy, PolicySnapshot, load_policy
+from cases.policy.snapshot import Policy, PolicySnapshot, load_policy
 from cases.routing import placement
 from cases.routing.models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
 from devstack.postgres import EmbeddedPostgres

@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities.db import create_pool
 from bench.baseline import ACTIVITIES, CALLS, NoopCase, NoopTimer
 from bench.procstat import rss_kb
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from runtime.connect import connect
 from runtime.log import LogContextInterceptor, configure_logging
 from runtime.settings import Settings

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from cases.authority import Role
-from cases.clocks import Clock as Clock
-from cases.clocks import ClockName as ClockName
-from cases.clocks import ClockState as ClockState
+from cases.actions.roles import Role
+from cases.clocks.model import Clock as Clock
+from cases.clocks.model import ClockName as ClockName
+from cases.clocks.model import ClockState as ClockState
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
 from cases.routing.models import Routing
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cases.effects import Notification
+from cases.core.effects import Notification
 
 _MESSAGE_CHARS = 160
 _REDACTED = "[redacted]"

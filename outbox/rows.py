@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from cases.effects import Audience, Notification, NotificationChannel
+from cases.core.effects import Audience, Notification, NotificationChannel
 
 _DUE_CASES = """
 SELECT case_id FROM (

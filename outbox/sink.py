@@ -7,7 +7,7 @@ log (key, kind, channels) and answers one delivery per channel, naming the key, 
 
 from __future__ import annotations
 
-from cases.effects import Notification
+from cases.core.effects import Notification
 from runtime.log import get_logger
 
 log = get_logger("aftersales.outbox.sink")

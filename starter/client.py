@@ -32,14 +32,14 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cases.action_input import validation_message
-from cases.actions import ACTION_MODELS
-from cases.amendment import AmendmentAnswer, PolicyAmendment
+from cases.actions.parsing import validation_message
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine, InvalidAction
 from cases.ids import case_id_from, cases_query, workflow_id_for
-from cases.intake_policy import priority_key
-from cases.machine import CaseMachine, InvalidAction
 from cases.models import Action, CaseIntake, CaseState, OpenResult
-from cases.policy import Policy, load_policy
+from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
+from cases.policy.intake import priority_key
+from cases.policy.snapshot import Policy, load_policy
 from runtime.settings import Settings
 from workflows import search_attributes as sa
 from workflows.amendments import AMEND
@@ -245,7 +245,7 @@ class CaseClient:
             raise _rpc_error(case_id, err) from err
 
     async def amend(self, case_id: str, amendment: PolicyAmendment) -> AmendmentAnswer:
-        """Put a running case on amended rules (`cases/amendment.py`); the same one twice is a no-op."""
+        """Put a running case on amended rules (`cases/policy/amendment.py`); the same one twice is a no-op."""
         try:
             answer: AmendmentAnswer = await self.handle(case_id).execute_update(
                 AMEND, amendment, result_type=AmendmentAnswer, rpc_timeout=AMEND_RPC_TIMEOUT

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.db import create_pool
 from activities.schema import migrate
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 from devstack.postgres import EmbeddedPostgres
 from worker import activities_for, build_worker, in_memory_activities
 from workflows import search_attributes as sa

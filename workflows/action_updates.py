@@ -1,4 +1,4 @@
-"""The update methods of the case workflow: one per action of the registry (`cases/actions.py`)."""
+"""The update methods of the case workflow: one per action of the registry (`cases/actions/registry.py`)."""
 
 from typing import Any
 
@@ -23,10 +23,10 @@ def payload_bytes(raw: RawValue) -> bytes | None:
 
 
 def action_update(name: str) -> Any:
-    """The named update method of one action of the registry (`cases/actions.py`), validated.
+    """The named update method of one action of the registry (`cases/actions/registry.py`), validated.
 
     Both the handler and its validator take the raw payload, so a payload of any shape or size
-    is refused by `cases.action_input` with the field named, before the SDK tries to decode it.
+    is refused by `cases.actions.parsing` with the field named, before the SDK tries to decode it.
     """
 
     # `self` stays unannotated: the SDK drops only an unannotated first `self` from the

@@ -1,7 +1,7 @@
 """The case workflow's `amend` update: a policy amendment for a running case.
 
 The amendment is the update's input, so it is in the case's history, and what it does is the
-pure `cases.amendment`: a replay recomputes the same clocks. Like an action, the payload is read
+pure `cases.policy.amendment`: a replay recomputes the same clocks. Like an action, the payload is read
 from its raw bytes so a malformed one is refused by the validator with the field named, and the
 answer comes only once the `amended` event is in the record. The main loop re-arms its timer
 when a clock now falls due earlier; a clock that moved later is never fired early, since
@@ -15,8 +15,8 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from cases.amendment import AmendmentAnswer, AmendmentInputError, PolicyAmendment, parse_amendment
-    from cases.machine import CaseMachine, InvalidAction
+    from cases.core.machine import CaseMachine, InvalidAction
+    from cases.policy.amendment import AmendmentAnswer, AmendmentInputError, PolicyAmendment, parse_amendment
     from workflows.action_updates import payload_bytes
 
 AMEND = "amend"

@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import Visit, VisitKind
     from activities.followups import FollowUps
-    from cases.machine import CaseMachine
+    from cases.core.machine import CaseMachine
     from cases.models import CaseState
     from workflows import retry_policies as rp
     from workflows import saga

@@ -8,7 +8,7 @@ imported once and passed through.
 from pydantic import BaseModel
 
 from cases.models import CaseIntake, CaseState
-from cases.policy import PolicySnapshot
+from cases.policy.snapshot import PolicySnapshot
 
 DEFAULT_HISTORY_LIMIT = 4000
 

@@ -3,7 +3,7 @@
 `workflow.metric_meter()` records nothing while a workflow replays, so a case rebuilt from its
 history after a cache eviction, a worker restart or a `Replayer` run counts nothing twice. The
 meter adds the namespace, task queue and workflow type to every series; the labels of our own
-come from `cases/metric_events.py`.
+come from `cases/views/metric_events.py`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from temporalio import workflow
 from temporalio.common import MetricCounter
 
 with workflow.unsafe.imports_passed_through():
-    from cases.metric_events import ACTIONS, COUNTERS, counts
     from cases.models import CaseEvent
+    from cases.views.metric_events import ACTIONS, COUNTERS, counts
 
 
 class CaseMetrics:

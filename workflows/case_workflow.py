@@ -29,12 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import LoadPolicy, RecordCase
     from activities.policy_source import PolicySource
     from activities.store import CaseStore
-    from cases.action_input import ActionInputError, parse_action
-    from cases.effects import Notification
+    from cases.actions.parsing import ActionInputError, parse_action
+    from cases.core.effects import Notification
+    from cases.core.machine import CaseMachine, InvalidAction
     from cases.ids import WORKFLOW_TYPE, case_id_from
-    from cases.machine import CaseMachine, InvalidAction
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
-    from cases.policy import shared_snapshot
+    from cases.policy.snapshot import shared_snapshot
     from cases.routing.models import RoutingChange
     from workflows import bookings, routing_steps, saga, store_calls
     from workflows import retry_policies as rp

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
+from cases.clocks.sla import LABELS
 from cases.models import CaseState
-from cases.sla import LABELS
 
 
 def clock_table(state: CaseState, zone: tzinfo) -> str:

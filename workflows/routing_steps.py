@@ -16,7 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.roster.activity import Roster
-    from cases.machine import CaseMachine
+    from cases.core.machine import CaseMachine
     from cases.routing import placement
     from cases.routing.models import (
         PlaceRequest,

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.followups import FollowUps
     from activities.refunds import Refunds
     from activities.shipments import Shipments
-    from cases.machine import CaseMachine
+    from cases.core.machine import CaseMachine
     from cases.models import CaseState, ExecutedStep, Proposal, ResolutionType
     from workflows import retry_policies as rp
 

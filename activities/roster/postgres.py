@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from activities.roster import queries as q
-from cases.calendar import BusinessCalendar, CalendarSettings
+from cases.clocks.calendar import BusinessCalendar, CalendarSettings
 from cases.routing import dispatch
 from cases.routing.models import (
     PlaceRequest,

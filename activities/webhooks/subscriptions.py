@@ -1,6 +1,6 @@
 """Webhook subscriptions and their delivery history in PostgreSQL, for `aftersales webhooks`.
 
-A subscription names a URL, the audit event types it wants (cases/webhook_events.py, or `*`) and
+A subscription names a URL, the audit event types it wants (cases/views/webhook_events.py, or `*`) and
 a signing secret in the Standard Webhooks form, `whsec_` + base64 of 32 random bytes. The secret
 is returned once, by `add`; every listing shows only its first characters. Removing a
 subscription deactivates it and cancels its pending deliveries; its history stays.
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from cases.webhook_events import ALL_EVENTS, EVENT_TYPES, unknown_event_types
+from cases.views.webhook_events import ALL_EVENTS, EVENT_TYPES, unknown_event_types
 
 MAX_URL_LENGTH = 2000
 SECRET_PREFIX = "whsec_"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import sla
-from cases.core import CaseCore, InvalidAction, iso
+from cases.clocks import sla
+from cases.core.moves import CaseCore, InvalidAction, iso
 from cases.fulfilment.actions import InspectionResult, RepairResult, ReturnReceived, ReturnShipped
 from cases.fulfilment.models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
 from cases.models import (

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cases.durations import Duration, DurationText, parse_duration
+from cases.clocks.durations import Duration, DurationText, parse_duration
 from cases.models import CustomerTier, Tier
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cases.calendar import BusinessCalendar
+from cases.clocks.calendar import BusinessCalendar
 from cases.routing.models import Presence, Requirement
 
 _KINDS = ("category", "tier", "lang")

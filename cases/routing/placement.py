@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases.core import CaseCore, due, iso
-from cases.effects import Audience, NotificationChannel
+from cases.core.effects import Audience, NotificationChannel
+from cases.core.moves import CaseCore, due, iso
+from cases.intake.text_signals import detect_language
 from cases.models import FINAL_STATUSES, CaseIntake, CaseState, Status, Tier
-from cases.policy import PolicySnapshot
+from cases.policy.snapshot import PolicySnapshot
 from cases.routing.models import (
     PlaceRequest,
     ReleaseRequest,
@@ -23,7 +24,6 @@ from cases.routing.models import (
     RoutingStatus,
     TakeRequest,
 )
-from cases.text_signals import detect_language
 
 HOLDING = frozenset({RoutingStatus.QUEUED, RoutingStatus.ASSIGNED})
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from devstack.database import database_url_or_embedded
 from devstack.postgres import EmbeddedPostgresError
 from reports.service.charts import require_matplotlib

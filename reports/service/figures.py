@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, computed_field
 
+from cases.clocks.sla import LABELS
 from cases.models import Category, ClockName, Tier
-from cases.sla import LABELS
 
 # STANDARDS S6.4: the satisfied share should reach 90 %.
 CSAT_TARGET = 0.90

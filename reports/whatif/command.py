@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from reports.service.command import FORMATS, from_database, read_period, write_rendered
 from reports.whatif.errors import database_failure
 from reports.whatif.figures import WhatIf

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from reports.whatif.errors import database_failure
 from reports.whatif.figures import WhatIf, merge
 from reports.whatif.query import Shard, count_cases

@@ -21,12 +21,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cases.actions import ACTION_MODELS
-from cases.core import InvalidAction
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine
+from cases.core.moves import InvalidAction
 from cases.fulfilment.models import RepairJob
-from cases.machine import CaseMachine
 from cases.models import FINAL_STATUSES, CaseEvent, CaseState, ExecutedStep, Status
-from cases.policy import PolicySnapshot
+from cases.policy.snapshot import PolicySnapshot
 from cases.routing import placement
 from cases.routing.models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
 from reports.whatif.timeline import Step, StepKind, Timeline

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cases.policy import Policy, PolicySnapshot
+from cases.policy.snapshot import Policy, PolicySnapshot
 from reports.whatif.compare import differences, outcome_changed
 from reports.whatif.figures import MAX_EXAMPLES, Tally, WhatIf
 from reports.whatif.query import ALL, Shard, Unreadable, count_cases, recorded_cases

@@ -8,7 +8,7 @@ silence, ...) the machine emits by itself, and the replay regenerates it. Each m
 names the `CaseMachine` call that produced the event; what the audit event does not carry
 (a proposal's note, the flags a reclassification set) is taken from the recorded final state
 where it can be, and otherwise left at the action's default. Unknown event types are counted,
-never guessed at. An `amended` event (a policy amendment of the running case, cases/amendment.py)
+never guessed at. An `amended` event (a policy amendment of the running case, cases/policy/amendment.py)
 is an operator's input the trail cannot rebuild: the replay runs on the candidate's rules alone,
 and the case is counted as amended.
 """
@@ -27,7 +27,7 @@ from cases.routing.models import RoutingChange, RoutingResult
 
 
 class StepKind(StrEnum):
-    ACTION = "action"  # an update of the action registry (cases/actions.py)
+    ACTION = "action"  # an update of the action registry (cases/actions/registry.py)
     RESULT = "result"  # the workflow reporting back: saga, bookings
     ROUTING = "routing"  # the roster's word, as the case recorded it
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from cases.action_input import validation_message
-from cases.actions import ACTION_MODELS
+from cases.actions.parsing import validation_message
+from cases.actions.registry import ACTION_MODELS
 from cases.models import Action
 from starter.api.problems import ApiProblem, field_errors
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cases.authority import Role
+from cases.actions.roles import Role
 from starter.api.keys import ApiKey, KeyStore
 from starter.api.problems import ApiProblem
 from starter.api.services import Services

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cases.action_input import validation_message
-from cases.authority import OPENERS
+from cases.actions.parsing import validation_message
+from cases.actions.roles import OPENERS
 from cases.models import CaseIntake
 from starter.api.auth import Caller, requires
 from starter.api.case_routes import idempotent_case_id

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cases.authority import CUSTOMER_ACTIONS, LINK_ISSUERS
-from cases.progress import CustomerProgress, customer_progress
+from cases.actions.roles import CUSTOMER_ACTIONS, LINK_ISSUERS
+from cases.views.progress import CustomerProgress, customer_progress
 from starter.api import customer_token
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, bearer, count_request, requires, unauthorized

@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from cases.authority import Role
+from cases.actions.roles import Role
 
 PREFIX = "ak_"
 # Longer than any key this module makes, so a header of megabytes is refused unread.

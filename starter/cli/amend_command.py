@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from cases.amendment import PolicyAmendment
-from cases.policy import load_policy
+from cases.policy.amendment import PolicyAmendment
+from cases.policy.snapshot import load_policy
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.cli.amend_input import load_amendment

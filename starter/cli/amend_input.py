@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
-from cases.amendment import PolicyAmendment, TierTargets
-from cases.calendar import CalendarSettings
-from cases.durations import DurationText, parse_duration
+from cases.clocks.calendar import CalendarSettings
+from cases.clocks.durations import DurationText, parse_duration
 from cases.models import ClockName, Tier
-from cases.policy import TIER_CLOCKS, describe_problems
+from cases.policy.amendment import PolicyAmendment, TierTargets
+from cases.policy.snapshot import TIER_CLOCKS, describe_problems
 from runtime.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)

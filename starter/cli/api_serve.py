@@ -10,8 +10,8 @@ from pathlib import Path
 import uvicorn
 
 from activities.db import create_pool
-from cases.authority import Role
-from cases.policy import load_policy
+from cases.actions.roles import Role
+from cases.policy.snapshot import load_policy
 from devstack.database import database_url_or_embedded
 from runtime.errors import ServiceError
 from runtime.log import get_logger

@@ -14,8 +14,8 @@ import sys
 from datetime import date
 from typing import Any
 
-from cases.calendar import CalendarSettings
-from cases.policy import DEFAULT_POLICY_RESOURCE, load_policy
+from cases.clocks.calendar import CalendarSettings
+from cases.policy.snapshot import DEFAULT_POLICY_RESOURCE, load_policy
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.cli.common import print_json

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cases.action_input import validation_message
-from cases.actions import ACTION_MODELS
+from cases.actions.parsing import validation_message
+from cases.actions.registry import ACTION_MODELS
 from cases.models import CaseIntake
 from runtime.errors import UserError
 from runtime.settings import Settings

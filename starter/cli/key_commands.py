@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cases.authority import Role
+from cases.actions.roles import Role
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.api.keys import KeyError_, KeyStore

@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from cases.action_input import validation_message
-from cases.policy import PolicyError
+from cases.actions.parsing import validation_message
+from cases.policy.snapshot import PolicyError
 from codec_server.command import add_codec_server_parser, run_codec_server
 from outbox.command import add_dispatch_parser, run_dispatch
 from reports.service.command import add_report_parser, run_report

@@ -20,7 +20,7 @@ from typing import Any
 from temporalio.service import RPCError
 
 from activities.roster.postgres import PostgresRoster, RosterError
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from cases.routing.models import Presence, RoutingChange, RoutingStatus
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings

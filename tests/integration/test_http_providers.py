@@ -47,9 +47,9 @@ from activities.http_providers import (
 )
 from activities.refunds import RefundDeclinedError
 from activities.shipments import ShipmentFailedError
-from cases.effects import Audience, Notification, NotificationChannel
+from cases.core.effects import Audience, Notification, NotificationChannel
 from cases.models import CaseState, Status
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.support.eventually import eventually

@@ -19,7 +19,7 @@ import pytest
 
 from activities.http_providers import HttpNotifications, SignedJsonClient
 from activities.notifications import NotificationProvider
-from cases.effects import Notification
+from cases.core.effects import Notification
 from devstack.processes import free_port
 from outbox.dispatcher import LOCK_ID, Dispatcher, connector, dispatching
 from outbox.retry import Backoff

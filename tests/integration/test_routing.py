@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cases.intake_policy import RoutingRule, RoutingSettings
 from cases.models import CaseState, Status
+from cases.policy.intake import RoutingRule, RoutingSettings
 from cases.routing.dispatch import next_shift_start
 from cases.routing.models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
 from starter.client import start_options

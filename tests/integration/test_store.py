@@ -25,7 +25,7 @@ from activities.followups import FollowUps, VisitLedger
 from activities.refunds import LedgerRefunds, Refunds
 from activities.shipments import Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection
-from cases.effects import Audience, Notification, NotificationChannel
+from cases.core.effects import Audience, Notification, NotificationChannel
 from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.support.clock import skip
@@ -104,7 +104,7 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
     cid = f"twice-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
 
-    from cases.machine import CaseMachine
+    from cases.core.machine import CaseMachine
 
     machine = CaseMachine.open(cid, intake(case_id=cid), policy.snapshot(now), now)
     record = RecordCase(case=machine.state, events=machine.events)

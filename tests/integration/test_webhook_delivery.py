@@ -24,8 +24,8 @@ from activities.store import PostgresProjection
 from activities.webhooks.contracts import WebhookOutcome, WebhookTask, webhook_workflow_id
 from activities.webhooks.delivery import PostgresWebhooks
 from activities.webhooks.subscriptions import WebhookSubscriptions
-from cases.machine import CaseMachine
-from cases.policy import Policy
+from cases.core.machine import CaseMachine
+from cases.policy.snapshot import Policy
 from outbox.leader import connector
 from outbox.webhook_starter import WebhookStarter, starting
 from tests.support.clock import skip

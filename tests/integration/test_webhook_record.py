@@ -15,7 +15,7 @@ import pytest
 from activities.contracts import RecordCase
 from activities.store import PostgresProjection
 from activities.webhooks.subscriptions import WebhookSubscriptions
-from cases.machine import CaseMachine
+from cases.core.machine import CaseMachine
 from cases.models import (
     Acknowledge,
     CaseEvent,
@@ -26,8 +26,8 @@ from cases.models import (
     ResolutionType,
     Withdraw,
 )
-from cases.policy import Policy
-from cases.webhook_events import PUBLIC_FIELDS
+from cases.policy.snapshot import Policy
+from cases.views.webhook_events import PUBLIC_FIELDS
 from tests.support.factories import intake
 from tests.support.outbox_helpers import fresh_database
 

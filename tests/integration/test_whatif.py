@@ -27,7 +27,7 @@ from activities.db import create_pool
 from activities.roster.postgres import PostgresRoster
 from activities.schema import migrate
 from cases.models import ClockName
-from cases.policy import PolicyError, load_policy
+from cases.policy.snapshot import PolicyError, load_policy
 from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
 from reports.whatif.command import add_whatif_parser, run_whatif

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from cases.actions import ACTION_MODELS
-from cases.machine import CaseMachine
-from cases.policy import load_policy
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine
+from cases.policy.snapshot import load_policy
 from reports.whatif import parallel as whatif_parallel
 from reports.whatif.command import add_whatif_parser, run_whatif
 from reports.whatif.parallel import whatif_from_database

@@ -20,8 +20,8 @@ import asyncpg
 import httpx
 from temporalio.client import Client
 
-from cases.authority import Role
-from cases.policy import Policy
+from cases.actions.roles import Role
+from cases.policy.snapshot import Policy
 from devstack.processes import free_port, stop_process_group
 from starter.api.keys import KeyStore
 from tests.conftest import TEST_CODEC_KEYS, case_worker, codec_converter

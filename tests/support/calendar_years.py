@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from cases.calendar import CalendarSettings
+from cases.clocks.calendar import CalendarSettings
 
 # The package's estimates of China's days off run to 2100.
 _SEARCH = range(2020, 2101)

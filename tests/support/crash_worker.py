@@ -27,7 +27,7 @@ from activities.contracts import (
 from activities.db import create_pool
 from activities.refunds import LedgerRefunds
 from activities.store import PostgresProjection
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from runtime.connect import connect
 from runtime.settings import Settings
 from worker import activities_for, build_worker

@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.db import create_pool
 from activities.roster.postgres import PostgresRoster
 from activities.schema import migrate
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
 from starter.client import CaseClient

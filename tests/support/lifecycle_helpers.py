@@ -28,9 +28,9 @@ from activities.contracts import (
     ShipmentResult,
 )
 from activities.shipments import ShipmentFailedError
-from cases.calendar import advance
+from cases.clocks.calendar import advance
 from cases.models import CaseIntake, CaseState, Clock, ClockName, OpenResult, Status
-from cases.policy import Policy, PolicySnapshot
+from cases.policy.snapshot import Policy, PolicySnapshot
 from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.support.clock import skip

@@ -17,7 +17,7 @@ import asyncpg
 from activities.db import create_pool
 from activities.outbox_rows import OUTBOX_CHANNEL, outbox_rows
 from activities.schema import migrate
-from cases.effects import Audience, Notification, NotificationChannel
+from cases.core.effects import Audience, Notification, NotificationChannel
 
 SECRET = b"outbox-test-secret-5d1c"
 

@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 
 from activities.roster.postgres import PostgresRoster
-from cases.intake_policy import RoutingSettings
-from cases.policy import Policy
+from cases.policy.intake import RoutingSettings
+from cases.policy.snapshot import Policy
 from cases.routing.models import Presence
 
 

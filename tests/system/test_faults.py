@@ -15,7 +15,7 @@ from temporalio.client import Client
 from activities.db import create_pool
 from activities.schema import migrate
 from cases.models import CaseState, Note, Status
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer

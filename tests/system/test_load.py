@@ -20,7 +20,7 @@ import pytest
 from temporalio.client import Client
 
 from cases.models import CaseState, Status
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
 from reports.whatif.run import build_whatif

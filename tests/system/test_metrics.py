@@ -23,7 +23,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from devstack.processes import free_port
 from runtime.metrics import OpenCaseGauges, gauging, metrics_runtime
 from starter.client import CaseClient, CaseError

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
 from tests.support.factories import intake

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from cases.action_input import MAX_ACTION_BYTES
+from cases.actions.parsing import MAX_ACTION_BYTES
 from cases.models import CaseState, Status
 from starter.client import CaseClient, CaseError
 from tests.conftest import case_worker

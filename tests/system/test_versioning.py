@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
 from cases.models import Status
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
 from devstack.builds import put_in_service
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer

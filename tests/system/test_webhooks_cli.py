@@ -17,7 +17,7 @@ import pytest
 
 from activities.contracts import RecordCase
 from activities.store import PostgresProjection
-from cases.machine import CaseMachine
+from cases.core.machine import CaseMachine
 from tests.support.factories import intake
 from tests.support.outbox_helpers import fresh_database
 from tests.system.test_cli import ROOT, _env, assert_one_line_user_error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from cases.core.machine import CaseMachine
 from cases.fulfilment.actions import ReturnReceived, ReturnShipped
-from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,
     Approve,
@@ -29,7 +29,7 @@ from cases.models import (
     Status,
     Withdraw,
 )
-from cases.policy import Policy, PolicySnapshot, shared_snapshot
+from cases.policy.snapshot import Policy, PolicySnapshot, shared_snapshot
 from tests.support.factories import intake
 
 F = TypeVar("F", bound=Callable[..., Any])

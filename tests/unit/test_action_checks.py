@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from cases.machine import InvalidAction
+from cases.core.machine import InvalidAction
 from cases.models import Escalate, ProposeResolution, Reclassify, ResolutionType, Status, Tier
 from tests.unit.helpers import MINUTE, T0, frozen, general, open_case
 

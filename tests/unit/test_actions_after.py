@@ -5,7 +5,7 @@ reopening, are in test_after_resolution.py and test_follow_up.py.)
 
 from __future__ import annotations
 
-from cases.effects import Audience
+from cases.core.effects import Audience
 from cases.models import (
     ClockState,
     Confirm,

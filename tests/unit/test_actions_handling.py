@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cases.effects import Audience
+from cases.core.effects import Audience
 from cases.models import (
     Acknowledge,
     Approve,

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
-from cases.amendment import AmendmentAnswer, PolicyAmendment
-from cases.calendar import CalendarSettings
+from cases.clocks.calendar import CalendarSettings
 from cases.models import ClockName
+from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from runtime.errors import UserError
 from starter.cli.amend_command import Progress, amend_all
 from starter.cli.amend_input import load_amendment

@@ -16,9 +16,14 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from cases import amendment as amendment_module
-from cases import sla
-from cases.amendment import (
+from cases.clocks import sla
+from cases.clocks.calendar import BusinessCalendar, CalendarSettings
+from cases.clocks.durations import parse_duration
+from cases.core.machine import CaseMachine
+from cases.core.moves import InvalidAction
+from cases.models import Acknowledge, ClockName, ClockState, CustomerReply, RequestInfo, Tier, Withdraw
+from cases.policy import amendment as amendment_module
+from cases.policy.amendment import (
     MAX_AMENDMENT_BYTES,
     AmendmentInputError,
     PolicyAmendment,
@@ -26,13 +31,8 @@ from cases.amendment import (
     merge_calendar,
     parse_amendment,
 )
-from cases.calendar import BusinessCalendar, CalendarSettings
-from cases.core import InvalidAction
-from cases.durations import parse_duration
-from cases.machine import CaseMachine
-from cases.models import Acknowledge, ClockName, ClockState, CustomerReply, RequestInfo, Tier, Withdraw
-from cases.policy import Policy
-from cases.webhook_events import public_data
+from cases.policy.snapshot import Policy
+from cases.views.webhook_events import public_data
 from tests.unit.helpers import CL, FR, HOUR, IH, RES, WORKING_DAY, general, shanghai
 
 OPENED = shanghai(2026, 12, 28, 10)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cases.actions import ACTION_MODELS
+from cases.actions.registry import ACTION_MODELS
 from runtime.settings import SettingsError
 from starter.api.action_bodies import body_model
 from starter.api.batch_routes import MAX_LINE_BYTES, parse_lines

@@ -10,8 +10,8 @@ from importlib import resources
 
 import pytest
 
-from cases.authority import Role
-from cases.machine import InvalidAction
+from cases.actions.roles import Role
+from cases.core.machine import InvalidAction
 from cases.models import (
     Acknowledge,
     Approve,
@@ -21,7 +21,7 @@ from cases.models import (
     ResolutionType,
     Status,
 )
-from cases.policy import PolicyError, PolicySnapshot, load_policy
+from cases.policy.snapshot import PolicyError, PolicySnapshot, load_policy
 from tests.unit.helpers import AP, HOUR, MINUTE, T0, US, frozen, general, open_case, since
 
 R = ResolutionType

@@ -1,7 +1,7 @@
 """The role table covers every action of the registry, and the customer's link only its own few."""
 
-from cases.actions import ACTION_MODELS
-from cases.authority import ACTION_ROLES, CUSTOMER_ACTIONS, Role, may
+from cases.actions.registry import ACTION_MODELS
+from cases.actions.roles import ACTION_ROLES, CUSTOMER_ACTIONS, Role, may
 
 
 def test_every_action_of_the_registry_has_roles() -> None:

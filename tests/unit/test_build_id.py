@@ -23,7 +23,7 @@ PACKAGES = ("cases", "workflows", "activities", "outbox", "runtime", "starter", 
 
 def test_the_hashed_sources_are_the_workflows_and_what_they_import() -> None:
     sources = build.workflow_sources()
-    assert {"workflows.case_workflow", "workflows.webhook_delivery", "cases.machine", "cases.models",
+    assert {"workflows.case_workflow", "workflows.webhook_delivery", "cases.core.machine", "cases.models",
             "activities.contracts", "workflows.saga", "workflows.converter", "workflows.codec"} <= set(sources)
     assert not [name for name in sources if name.split(".")[0] in {"starter", "reports", "devstack"}]
     assert all(path.suffix == ".py" and path.is_file() for path in sources.values())
@@ -51,7 +51,7 @@ def test_only_a_change_the_workflow_runs_makes_a_new_build(tmp_path: Path) -> No
 
     for path in ("starter/api/app.py", "reports/service/figures.py", "outbox/dispatcher.py"):
         _append(checkout / path, "\nCHANGED_ELSEWHERE = 1\n")
-    machine = checkout / "cases" / "machine.py"
+    machine = checkout / "cases" / "core" / "machine.py"
     _append(machine, "\n# a comment\n")
     machine.write_text(machine.read_text().replace('"""The case state machine', '"""The whole case machine', 1))
     assert _build_of(checkout) == first

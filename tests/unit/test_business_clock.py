@@ -5,7 +5,7 @@ do not count and make-up Saturdays (调休) do; a pause takes only the working t
 
 from __future__ import annotations
 
-from cases import sla
+from cases.clocks import sla
 from cases.models import ClockState, CustomerReply, RequestInfo
 from tests.unit.helpers import CL, US, WORKING_DAY, general, shanghai, since
 

@@ -14,8 +14,8 @@ import holidays
 import pytest
 from pydantic import ValidationError
 
-from cases.calendar import BusinessCalendar, CalendarSettings, advance, elapsed
-from cases.durations import parse_duration
+from cases.clocks.calendar import BusinessCalendar, CalendarSettings, advance, elapsed
+from cases.clocks.durations import parse_duration
 
 SH = ZoneInfo("Asia/Shanghai")
 HOUR = 3600.0
@@ -73,7 +73,7 @@ def test_calendar_round_trips_through_json(cn: BusinessCalendar) -> None:
 def test_importing_cases_does_not_import_holidays() -> None:
     # The workflow sandbox imports these modules; it must not need the holidays package.
     code = (
-        "import sys, cases.calendar, cases.policy, cases.durations, cases.classification;"
+        "import sys, cases.clocks.calendar, cases.policy.snapshot, cases.clocks.durations, cases.intake.classification;"
         "assert 'holidays' not in sys.modules, 'holidays imported'"
     )
     root = Path(__file__).resolve().parents[2]

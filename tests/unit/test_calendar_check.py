@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from cases.calendar import CalendarSettings
+from cases.clocks.calendar import CalendarSettings
 from runtime.errors import UserError
 from starter.cli.calendar_command import parse_year, year_report
 from tests.support.calendar_years import plain_day, unannounced_cn_year

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from cases.machine import CaseMachine
+from cases.core.machine import CaseMachine
 from cases.models import FINAL_STATUSES, Note
-from cases.policy import shared_snapshot
+from cases.policy.snapshot import shared_snapshot
 from workflows.case_input import CaseInput
 
 CARRIED = sorted((Path(__file__).resolve().parents[1] / "carried").glob("*.json"))

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cases.classification import classify
+from cases.intake.classification import classify
 from cases.models import CaseIntake, Category, Tier
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from cases.routing.placement import team_for
 from tests.support import factories
 

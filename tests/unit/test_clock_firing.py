@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import sla
+from cases.clocks import sla
 from cases.models import Acknowledge, ClockName, ClockState, Confirm, Rate, Status
 from tests.unit.helpers import (
     CL,

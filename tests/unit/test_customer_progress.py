@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from cases.authority import Role
+from cases.actions.roles import Role
+from cases.core.machine import CaseMachine
 from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
@@ -18,7 +19,6 @@ from cases.fulfilment.actions import (
     ReturnShipped,
 )
 from cases.fulfilment.models import InspectionOutcome
-from cases.machine import CaseMachine
 from cases.models import (
     Acknowledge,
     Approve,
@@ -37,8 +37,8 @@ from cases.models import (
     Status,
     Withdraw,
 )
-from cases.policy import Policy
-from cases.progress import CustomerProgress, customer_progress
+from cases.policy.snapshot import Policy
+from cases.views.progress import CustomerProgress, customer_progress
 from tests.unit.helpers import DAY, HOUR, MINUTE, T0, executed, general, machine_in
 
 

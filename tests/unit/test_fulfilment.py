@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from cases.core import InvalidAction
+from cases.core.moves import InvalidAction
 from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,

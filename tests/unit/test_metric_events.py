@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from cases.metric_events import CASES_OPENED, ESCALATIONS, NO_CLOCK, RESOLUTIONS, SLA_BREACHES, SLA_WARNINGS, counts
 from cases.models import Acknowledge, ClockName, Escalate, ProposeResolution, ResolutionType
-from cases.policy import Policy
+from cases.policy.snapshot import Policy
+from cases.views.metric_events import (
+    CASES_OPENED,
+    ESCALATIONS,
+    NO_CLOCK,
+    RESOLUTIONS,
+    SLA_BREACHES,
+    SLA_WARNINGS,
+    counts,
+)
 from tests.unit.helpers import T0, executed, general
 
 

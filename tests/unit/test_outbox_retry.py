@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from activities.http_providers import ProviderError
-from cases.effects import Audience, Notification, NotificationChannel
+from cases.core.effects import Audience, Notification, NotificationChannel
 from outbox.retry import Backoff, describe_error
 from outbox.sink import LogSink
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cases.durations import Duration, parse_duration
+from cases.clocks.durations import Duration, parse_duration
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
-from cases.policy import Policy, PolicyError, PolicySnapshot, load_policy
+from cases.policy.snapshot import Policy, PolicyError, PolicySnapshot, load_policy
 
 FR = ClockName.FIRST_RESPONSE
 IH = ClockName.INITIAL_HANDLING
@@ -454,7 +454,7 @@ def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
 
 
 def test_equal_snapshots_are_shared_and_different_ones_are_not() -> None:
-    from cases.policy import shared_snapshot
+    from cases.policy.snapshot import shared_snapshot
 
     policy = load_policy(None)
     at = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)

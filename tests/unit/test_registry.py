@@ -12,7 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from cases.actions import ACTION_MODELS, ACTIONS
+from cases.actions.registry import ACTION_MODELS, ACTIONS
+from cases.core.machine import InvalidAction
 from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
@@ -22,7 +23,6 @@ from cases.fulfilment.actions import (
     ReturnShipped,
 )
 from cases.fulfilment.models import InspectionOutcome, RepairOutcome
-from cases.machine import InvalidAction
 from cases.models import (
     Acknowledge,
     Action,

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cases.calendar import BusinessCalendar
-from cases.machine import CaseMachine
+from cases.clocks.calendar import BusinessCalendar
+from cases.core.machine import CaseMachine
 from cases.models import Acknowledge, Assign, Reclassify, RequestInfo, Status, Tier, Withdraw
-from cases.policy import load_policy
+from cases.policy.snapshot import load_policy
 from cases.routing import dispatch, placement
 from cases.routing.models import Presence, Requirement, RoutingChange, RoutingOp, RoutingStatus
 from tests.unit.helpers import SHANGHAI, T0, general, open_case, snapshot_for

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cases.hanzi import TRADITIONAL_TO_SIMPLIFIED
-from cases.text_signals import DEFAULT_SIGNALS, detect_language, find_signals, normalise
+from cases.intake.hanzi import TRADITIONAL_TO_SIMPLIFIED
+from cases.intake.text_signals import DEFAULT_SIGNALS, detect_language, find_signals, normalise
 
 SAFETY = "safety_risk"
 OUTAGE = "outage"

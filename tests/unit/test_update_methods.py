@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio.common import RawValue
 from temporalio.workflow import _Definition
 
-from cases.actions import ACTIONS
+from cases.actions.registry import ACTIONS
 from cases.ids import WORKFLOW_TYPE
 from workflows.amendments import AMEND
 from workflows.case_workflow import AfterSalesCase

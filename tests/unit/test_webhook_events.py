@@ -11,7 +11,7 @@ import pytest
 
 from activities.webhooks.subscriptions import SubscriptionError, new_secret, valid_event_types, valid_url
 from cases.models import CaseEvent
-from cases.webhook_events import EVENT_TYPES, public_data
+from cases.views.webhook_events import EVENT_TYPES, public_data
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
 

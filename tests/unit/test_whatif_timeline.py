@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cases.actions import ACTION_MODELS
-from cases.machine import CaseMachine
+from cases.actions.registry import ACTION_MODELS
+from cases.core.machine import CaseMachine
 from cases.models import ExecutedStep
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 from reports.whatif.compare import differences
 from reports.whatif.replay import replay
 from reports.whatif.timeline import RecordedEvent, Step, StepKind, Timeline, timeline_of

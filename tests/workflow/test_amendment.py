@@ -17,11 +17,11 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.memory import MemoryProjection
-from cases.amendment import PolicyAmendment
-from cases.calendar import BusinessCalendar
-from cases.durations import parse_duration
+from cases.clocks.calendar import BusinessCalendar
+from cases.clocks.durations import parse_duration
 from cases.models import CaseState, ClockName, Tier
-from cases.policy import Policy
+from cases.policy.amendment import PolicyAmendment
+from cases.policy.snapshot import Policy
 from starter.client import CaseClient
 from starter.replay import replay_histories
 from tests.conftest import memory_worker

@@ -27,9 +27,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.memory import MemoryProjection
-from cases.amendment import PolicyAmendment
-from cases.calendar import CalendarSettings
+from cases.clocks.calendar import CalendarSettings
 from cases.models import ClockName
+from cases.policy.amendment import PolicyAmendment
 from starter.client import CaseClient
 from starter.replay import replay_histories
 from tests.conftest import memory_worker

@@ -38,9 +38,9 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
-from cases.actions import ACTION_MODELS
+from cases.actions.registry import ACTION_MODELS
 from cases.models import CaseIntake, CaseState, Status
-from cases.policy import Policy, PolicyError, load_policy
+from cases.policy.snapshot import Policy, PolicyError, load_policy
 from starter.client import CaseClient, CaseError
 from tests.conftest import memory_worker
 from tests.support.factories import intake

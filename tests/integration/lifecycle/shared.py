@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cases import sla
+from cases.clocks import sla
 from cases.models import (
     CaseState,
     ClockName,

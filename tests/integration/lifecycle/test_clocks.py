@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from cases import sla
+from cases.clocks import sla
 from cases.models import (
     CaseState,
     Category,
@@ -23,7 +23,7 @@ from cases.models import (
     Status,
     Tier,
 )
-from cases.policy import Policy, load_policy
+from cases.policy.snapshot import Policy, load_policy
 from tests.integration.lifecycle.shared import (
     SHANGHAI,
     general_intake,

@@ -2,7 +2,7 @@
 
 This table is the one place an action is wired. The workflow's named update methods, the
 client's validation and the raw-payload reader all look an action up here, so adding one means
-its model (`cases/models.py`), its row below, its handler (`cases/handlers.py`) and its update
+its model (`cases/models.py`), its row below, its handler (`cases/actions/handlers.py`) and its update
 method on the workflow, and nothing else.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from cases import conversation, review
-from cases import handlers as h
-from cases.core import CaseCore, InvalidAction
+from cases.actions import conversation, review
+from cases.actions import handlers as h
+from cases.core.moves import CaseCore, InvalidAction
 from cases.fulfilment import legs
 from cases.fulfilment.actions import (
     AgentReply,

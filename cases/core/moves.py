@@ -2,7 +2,7 @@
 
 `CaseCore` holds a case's state and policy and the side effects decided but not yet carried out
 (audit events, notifications, retired clocks). Its methods are the vocabulary the action
-handlers (`cases/handlers.py`) and the time-driven transitions (`cases/machine.py`) share:
+handlers (`cases/actions/handlers.py`) and the time-driven transitions (`cases/core/machine.py`) share:
 start, pause and meet clocks, escalate one level, accept, reopen and close, and queue an audit
 event or a notification. Pure and deterministic, with no I/O and no clock of its own.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cases import sla
-from cases.calendar import advance
-from cases.durations import Duration
-from cases.effects import Audience, Notification, NotificationChannel, RetiredClock
+from cases.clocks import sla
+from cases.clocks.calendar import advance
+from cases.clocks.durations import Duration
+from cases.core.effects import Audience, Notification, NotificationChannel, RetiredClock
 from cases.models import CaseEvent, CaseState, Channel, Clock, ClockName, FollowUp, Status
-from cases.policy import PolicySnapshot
+from cases.policy.snapshot import PolicySnapshot
 
 HANDLING_CLOCKS = (
     ClockName.FIRST_RESPONSE,

@@ -4,7 +4,7 @@ Every change to a case goes through here and leaves an audit event (with a per-c
 number) and, where someone must hear of it, a queued notification. The workflow only moves time
 forward and carries out the queued side effects; all decisions live in this pure, deterministic
 class, which is why it can be tested without a Temporal server. Which action does what is the
-registry's business (`cases/actions.py`); this class opens a case, applies actions through the
+registry's business (`cases/actions/registry.py`); this class opens a case, applies actions through the
 registry, fires what falls due, and takes the results of the resolution and follow-up steps.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import actions, amendment, sla
-from cases.amendment import AmendmentAnswer, PolicyAmendment
-from cases.classification import classify, flags_from_text
-from cases.core import CaseCore, InvalidAction, due, iso
+from cases.actions import registry as actions
+from cases.clocks import sla
+from cases.core.moves import CaseCore, InvalidAction, due, iso
 from cases.fulfilment import legs
 from cases.fulfilment.models import RepairJob
 from cases.ids import workflow_id_for
+from cases.intake.classification import classify, flags_from_text
 from cases.models import (
     FINAL_STATUSES,
     Action,
@@ -29,7 +29,9 @@ from cases.models import (
     FollowUpOutcome,
     Status,
 )
-from cases.policy import PolicySnapshot
+from cases.policy import amendment
+from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
+from cases.policy.snapshot import PolicySnapshot
 from cases.routing import placement
 from cases.routing.models import Routing, RoutingChange, RoutingOp
 
@@ -99,7 +101,7 @@ class CaseMachine(CaseCore):
         amendment.check(self, data, now)
 
     def amend(self, data: PolicyAmendment, now: datetime) -> AmendmentAnswer:
-        """Put the case on amended rules (`cases/amendment.py`), after what fell due before."""
+        """Put the case on amended rules (`cases/policy/amendment.py`), after what fell due before."""
         self.fire_due(now)
         return amendment.amend(self, data, now)
 

@@ -26,13 +26,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from cases import sla
-from cases.action_input import validation_message
-from cases.calendar import BusinessCalendar
-from cases.core import HANDLING_CLOCKS, CaseCore, InvalidAction, iso
-from cases.durations import Duration, parse_duration
+from cases.actions.parsing import validation_message
+from cases.clocks import sla
+from cases.clocks.calendar import BusinessCalendar
+from cases.clocks.durations import Duration, parse_duration
+from cases.core.moves import HANDLING_CLOCKS, CaseCore, InvalidAction, iso
 from cases.models import FINAL_STATUSES, Clock, ClockName, Tier
-from cases.policy import PolicySnapshot, shared_snapshot
+from cases.policy.snapshot import PolicySnapshot, shared_snapshot
 
 # A calendar of a few years is a few hundred dates: a few KiB. Anything this large is not one.
 MAX_AMENDMENT_BYTES = 256 * 1024

@@ -2,18 +2,19 @@
 
 Each handler takes the case (`CaseCore`), the action's validated model and the instant, and
 changes the state through the core's moves, so every change leaves an audit event. The action
-registry (`cases/actions.py`) says which handler and check belong to which action.
+registry (`cases/actions/registry.py`) says which handler and check belong to which action.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from cases import conversation, sla
-from cases.authority import Role
-from cases.classification import classify
-from cases.core import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
+from cases.actions import conversation
+from cases.actions.roles import Role
+from cases.clocks import sla
+from cases.core.moves import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.fulfilment import legs
+from cases.intake.classification import classify
 from cases.models import (
     Acknowledge,
     Approve,

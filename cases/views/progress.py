@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cases import sla
-from cases.actions import ACTIONS
-from cases.authority import CUSTOMER_ACTIONS
-from cases.clocks import ClockName
+from cases.actions.registry import ACTIONS
+from cases.actions.roles import CUSTOMER_ACTIONS
+from cases.clocks import sla
+from cases.clocks.model import ClockName
 from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
 
 Language = Literal["en", "zh"]

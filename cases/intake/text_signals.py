@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Final
 
-from cases.hanzi import TRADITIONAL_TO_SIMPLIFIED
+from cases.intake.hanzi import TRADITIONAL_TO_SIMPLIFIED
 
 # The phrases are written in simplified script; traditional text finds them through `normalise`.
 # 著火 is listed as well because 著 is also a simplified character (著作) and is not folded to 着.

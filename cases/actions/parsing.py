@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cases.actions import ACTION_MODELS
+from cases.actions.registry import ACTION_MODELS
 from cases.models import Action
 
 # The largest valid action is a few text fields of at most 4,000 characters each. Even with every

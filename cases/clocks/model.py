@@ -1,7 +1,7 @@
 """The SLA clock's model: which clocks there are, the states one moves through, and its record.
 
 Part of the case vocabulary (`cases/models.py` re-exports it); the arithmetic lives in
-`cases/sla.py`.
+`cases/clocks/sla.py`.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases import sla
-from cases.core import CaseCore
+from cases.clocks import sla
+from cases.core.moves import CaseCore
 from cases.fulfilment.actions import AgentReply, CustomerMessage
 from cases.models import ClockName, Status
 

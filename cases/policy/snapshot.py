@@ -31,9 +31,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from cases.approval_policy import ApprovalSettings
-from cases.calendar import BusinessCalendar, CalendarSettings
-from cases.durations import Duration, DurationText, parse_duration
+from cases.clocks.calendar import BusinessCalendar, CalendarSettings
+from cases.clocks.durations import Duration, DurationText, parse_duration
 from cases.fulfilment.policy import (
     DEFAULT_FULFILMENT,
     ConversationSettings,
@@ -42,8 +41,9 @@ from cases.fulfilment.policy import (
     RepairSettings,
     ReturnSettings,
 )
-from cases.intake_policy import DEFAULT_INTAKE, IntakeSettings, IntakeSnapshot, RoutingSettings, SignalSettings
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
+from cases.policy.approval import ApprovalSettings
+from cases.policy.intake import DEFAULT_INTAKE, IntakeSettings, IntakeSnapshot, RoutingSettings, SignalSettings
 
 DEFAULT_POLICY_RESOURCE = "default_policy.toml"
 

@@ -2,7 +2,7 @@
 
 Operators write every target in the policy file as a short text. `parse_duration` turns it into a
 `Duration`: a number of seconds plus whether those seconds are wall-clock time or business time
-(counted only inside working hours on working days, see `cases.calendar`). The original text is
+(counted only inside working hours on working days, see `cases.clocks.calendar`). The original text is
 kept as the label so timers and reports show what the operator wrote, not a float.
 """
 

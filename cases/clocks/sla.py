@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cases.calendar import BusinessCalendar, advance, elapsed
-from cases.durations import Duration
+from cases.clocks.calendar import BusinessCalendar, advance, elapsed
+from cases.clocks.durations import Duration
 from cases.models import Clock, ClockName, ClockState
 
 LABELS = {

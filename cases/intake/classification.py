@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from cases.intake.text_signals import find_signals
 from cases.models import CaseIntake, Category, Tier
-from cases.text_signals import find_signals
 
 
 def classify(intake: CaseIntake, major_amount_threshold: Decimal) -> Tier:

@@ -10,9 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cases.durations import Duration, DurationText, parse_duration
+from cases.clocks.durations import Duration, DurationText, parse_duration
+from cases.intake.text_signals import DEFAULT_SIGNALS
 from cases.models import Category, CustomerTier, Tier
-from cases.text_signals import DEFAULT_SIGNALS
 
 Phrase = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 TeamName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from cases.durations import DurationText
+from cases.clocks.durations import DurationText
 from cases.models import ResolutionType, Tier
 
 UNLIMITED: Literal["unlimited"] = "unlimited"

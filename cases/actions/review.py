@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from cases.authority import Role
-from cases.core import CaseCore, NotAuthorized
+from cases.actions.roles import Role
+from cases.core.moves import CaseCore, NotAuthorized
 from cases.models import Approve, Reject
 
 REVIEWERS = (Role.REVIEWER, Role.SUPERVISOR)

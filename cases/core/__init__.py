@@ -1,0 +1,3 @@
+"""The case machine: the moves every decision is built from (`moves`), the machine that opens a
+case, applies actions and fires what falls due (`machine`), and the side effects it queues for
+the workflow to carry out (`effects`). Pure and deterministic."""

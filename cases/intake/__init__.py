@@ -1,0 +1,1 @@
+"""Intake: reading the tier, category and flags of a new case from what the customer wrote."""
