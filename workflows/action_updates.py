@@ -1,6 +1,7 @@
 """The update methods of the case workflow: one per action of the registry (`cases/actions/registry.py`)."""
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -41,3 +42,20 @@ def action_update(name: str) -> Any:
     update = workflow.update(name=name)(handler)
     update.validator(validator)
     return update
+
+
+C = TypeVar("C", bound=type)
+
+
+def with_action_updates(names: Iterable[str]) -> Any:
+    """A class decorator that gives the workflow one named update per action, before
+    `workflow.defn` reads the class: a new row in the registry is a new update, with no line here."""
+
+    def decorate(cls: C) -> C:
+        for name in names:
+            if hasattr(cls, name):
+                raise TypeError(f"{cls.__name__}.{name} already exists; an action needs its own name")
+            setattr(cls, name, action_update(name))
+        return cls
+
+    return decorate

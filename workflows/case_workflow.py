@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy_source import PolicySource
     from activities.store import CaseStore
     from cases.actions.parsing import ActionInputError, parse_action
+    from cases.actions.registry import ACTIONS
     from cases.core.effects import Notification
     from cases.core.machine import CaseMachine, InvalidAction
     from cases.ids import WORKFLOW_TYPE, case_id_from
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.routing.models import RoutingChange
     from workflows import bookings, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
-    from workflows.action_updates import action_update, payload_bytes
+    from workflows.action_updates import payload_bytes, with_action_updates
     from workflows.amendments import amend_update
     from workflows.case_input import CaseInput, CaseRun
     from workflows.case_metrics import CaseMetrics
@@ -50,6 +51,7 @@ __all__ = ["AfterSalesCase"]
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
+@with_action_updates(ACTIONS)  # one named update per action of the registry
 class AfterSalesCase:
     @workflow.init
     def __init__(self, intake: CaseInput) -> None:
@@ -296,28 +298,6 @@ class AfterSalesCase:
         if isinstance(change, RoutingChange) and routing_steps.hear(self._machine, self._notices, change):
             self._changed = True
 
-    # One named update per action of the registry; a new action adds one line here.
-    acknowledge = action_update("acknowledge")
-    assign = action_update("assign")
-    note = action_update("note")
-    request_info = action_update("request_info")
-    customer_reply = action_update("customer_reply")
-    reclassify = action_update("reclassify")
-    propose_resolution = action_update("propose_resolution")
-    approve = action_update("approve")
-    reject = action_update("reject")
-    confirm = action_update("confirm")
-    dispute = action_update("dispute")
-    rate = action_update("rate")
-    follow_up_result = action_update("follow_up_result")
-    escalate = action_update("escalate")
-    withdraw = action_update("withdraw")
-    return_shipped = action_update("return_shipped")
-    return_received = action_update("return_received")
-    inspection_result = action_update("inspection_result")
-    repair_result = action_update("repair_result")
-    agent_reply = action_update("agent_reply")
-    customer_message = action_update("customer_message")
     # Not an action: the operator's policy amendment (`aftersales amend`, workflows/amendments.py).
     amend = amend_update()
 

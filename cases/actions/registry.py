@@ -1,20 +1,26 @@
-"""The action registry: for each action, its model, the statuses it is allowed in, and its handler.
+"""The action registry: everything the engine knows about each action, in one row.
 
-This table is the one place an action is wired. The workflow's named update methods, the
-client's validation and the raw-payload reader all look an action up here, so adding one means
-its model (`cases/models.py`), its row below, its handler (`cases/actions/handlers.py`) and its update
-method on the workflow, and nothing else.
+A row names the action's input model, the statuses it is allowed in, its handler and any check
+beyond the status, the roles that may send it and whether the customer's own link may, the audit
+event its handler records, the fields of that event a webhook may carry, how the event reads on the
+customer's timeline, and how what-if reads the action back from the trail. The workflow's update
+methods, the CLI, the HTTP API and its roles, the customer view, the webhooks and what-if all read
+this table, so a new action is its model, its handler and its row here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from cases.actions import conversation, review
+from cases.actions import conversation, review, trail
 from cases.actions import handlers as h
+from cases.actions import labels as lb
+from cases.actions.labels import Label
+from cases.actions.roles import EVERYONE, GOODS, ON_BEHALF_OF_CUSTOMER, REVIEWERS, STAFF, Role
+from cases.actions.trail import TrailEvent
 from cases.core.moves import CaseCore, InvalidAction
 from cases.fulfilment import legs
 from cases.fulfilment.actions import (
@@ -32,6 +38,7 @@ from cases.models import (
     Action,
     Approve,
     Assign,
+    CaseState,
     Confirm,
     CustomerReply,
     Dispute,
@@ -50,6 +57,8 @@ from cases.models import (
 A = TypeVar("A", bound=Action)
 
 NOT_FINAL = frozenset(Status) - FINAL_STATUSES
+RETURNING = frozenset({Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT})
+NOTHING: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -57,57 +66,127 @@ class ActionSpec(Generic[A]):
     model: type[A]
     allowed: frozenset[Status]
     handler: Callable[[CaseCore, A, datetime], None]
+    roles: frozenset[Role]
+    # The audit event the handler records: what webhooks, the customer view and what-if see.
+    event: str
     # A rule beyond the status, checked by the update validator before anything changes.
     check: Callable[[CaseCore, A], None] | None = None
+    # The customer's signed link may send it (STANDARDS S13.3).
+    customer: bool = False
+    # The fields of its event a webhook may carry; None keeps the event from subscribers.
+    public: frozenset[str] | None = NOTHING
+    # Its event on the customer's timeline; None keeps it internal.
+    label: Label | None = None
+    # Whether a recorded event of this type was the action (the case emits some by itself).
+    taken: Callable[[TrailEvent, TrailEvent | None], bool] = trail.always
+    # What the event leaves out, read from the rest of the trail and the final state.
+    rest: Callable[[TrailEvent, Sequence[TrailEvent], CaseState], dict[str, Any]] | None = None
+
+    def rebuilt(self, event: TrailEvent, later: Sequence[TrailEvent], final: CaseState) -> dict[str, Any]:
+        """The input this action was sent, as far as the trail tells it."""
+        data = trail.rebuilt(self.model, event)
+        return data | self.rest(event, later, final) if self.rest is not None else data
 
 
 ACTIONS: Mapping[str, ActionSpec[Any]] = {
-    "acknowledge": ActionSpec(Acknowledge, frozenset({Status.REGISTERED}), h.acknowledge),
-    "assign": ActionSpec(Assign, NOT_FINAL, h.assign),
-    "note": ActionSpec(Note, NOT_FINAL, h.note),
+    "acknowledge": ActionSpec(
+        Acknowledge, frozenset({Status.REGISTERED}), h.acknowledge, STAFF, "acknowledged",
+        label=Label("An agent responded", "客服已响应"),
+    ),
+    "assign": ActionSpec(
+        Assign, NOT_FINAL, h.assign, STAFF, "assigned", public=frozenset({"team"}), taken=trail.by_agent,
+    ),
+    "note": ActionSpec(Note, NOT_FINAL, h.note, EVERYONE, "note"),
     "request_info": ActionSpec(
-        RequestInfo, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), h.request_info
+        RequestInfo, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), h.request_info, STAFF,
+        "info_requested", label=Label("We asked for more information", "需要补充信息", lb.fields("question")),
     ),
     "customer_reply": ActionSpec(
-        CustomerReply, frozenset({Status.AWAITING_CUSTOMER}), h.customer_reply
+        CustomerReply, frozenset({Status.AWAITING_CUSTOMER}), h.customer_reply, ON_BEHALF_OF_CUSTOMER,
+        "customer_replied", label=Label("You sent the information", "您已补充信息", lb.fields("text")),
     ),
-    "reclassify": ActionSpec(Reclassify, OPEN_STATUSES, h.reclassify, h.check_reclassify),
+    "reclassify": ActionSpec(
+        Reclassify, OPEN_STATUSES, h.reclassify, STAFF, "reclassified", check=h.check_reclassify,
+        public=frozenset({"old_tier", "tier", "category", "due"}),
+    ),
     "propose_resolution": ActionSpec(
-        ProposeResolution,
         # Also while a return is under way: the agent may change the plan (a parcel lost).
-        frozenset({Status.REGISTERED, Status.ACKNOWLEDGED, Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}),
-        h.propose_resolution,
-        h.check_propose_resolution,
+        ProposeResolution, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}) | RETURNING,
+        h.propose_resolution, STAFF, "resolution_proposed", check=h.check_propose_resolution,
+        public=frozenset({"type", "amount", "needs_approval", "number"}),
+        label=Label("Solution proposed", "已提出解决方案", lb.plan), rest=trail.proposal_rest,
     ),
-    "approve": ActionSpec(Approve, frozenset({Status.AWAITING_APPROVAL}), h.approve, review.check_approve),
-    "reject": ActionSpec(Reject, frozenset({Status.AWAITING_APPROVAL}), h.reject, review.check_reject),
-    "confirm": ActionSpec(Confirm, frozenset({Status.AWAITING_CONFIRMATION}), h.confirm),
-    "dispute": ActionSpec(Dispute, frozenset({Status.AWAITING_CONFIRMATION}), h.dispute),
-    "rate": ActionSpec(Rate, frozenset({Status.AWAITING_RATING}), h.rate),
+    "approve": ActionSpec(
+        Approve, frozenset({Status.AWAITING_APPROVAL}), h.approve, REVIEWERS, "approved",
+        check=review.check_approve, public=frozenset({"role"}), label=Label("Solution approved", "方案已批准"),
+    ),
+    "reject": ActionSpec(
+        Reject, frozenset({Status.AWAITING_APPROVAL}), h.reject, REVIEWERS, "rejected",
+        check=review.check_reject, public=frozenset({"role"}),
+        label=Label("We are reconsidering the solution", "正在重新制定方案"),
+    ),
+    "confirm": ActionSpec(
+        Confirm, frozenset({Status.AWAITING_CONFIRMATION}), h.confirm, ON_BEHALF_OF_CUSTOMER, "confirmed",
+        customer=True, label=Label("You confirmed the result", "您已确认结果"),
+    ),
+    "dispute": ActionSpec(
+        Dispute, frozenset({Status.AWAITING_CONFIRMATION}), h.dispute, ON_BEHALF_OF_CUSTOMER, "disputed",
+        customer=True, label=Label("You disputed the result", "您对结果提出异议", lb.fields("reason")),
+    ),
+    "rate": ActionSpec(
+        Rate, frozenset({Status.AWAITING_RATING}), h.rate, ON_BEHALF_OF_CUSTOMER, "rated",
+        customer=True, public=frozenset({"score"}), label=Label("You rated our service", "您已评价", lb.score),
+    ),
     "follow_up_result": ActionSpec(
-        FollowUpResult, frozenset({Status.FOLLOW_UP}), h.follow_up_result
+        FollowUpResult, frozenset({Status.FOLLOW_UP}), h.follow_up_result, STAFF, "follow_up_result",
+        public=frozenset({"outcome"}), taken=trail.heard,
     ),
-    "escalate": ActionSpec(Escalate, NOT_FINAL, h.escalate, h.check_escalate),
+    "escalate": ActionSpec(
+        Escalate, NOT_FINAL, h.escalate, ON_BEHALF_OF_CUSTOMER, "escalated", check=h.check_escalate,
+        public=frozenset({"from_level", "to_level", "level_name"}), taken=trail.by_hand,
+    ),
     "withdraw": ActionSpec(
-        Withdraw, OPEN_STATUSES | {Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}, h.withdraw
+        Withdraw, OPEN_STATUSES | RETURNING, h.withdraw, ON_BEHALF_OF_CUSTOMER, "withdrawn",
+        label=Label("Request withdrawn", "申请已撤回"),
     ),
     "return_shipped": ActionSpec(
-        ReturnShipped, frozenset({Status.AWAITING_RETURN}), legs.return_shipped
+        ReturnShipped, frozenset({Status.AWAITING_RETURN}), legs.return_shipped, GOODS, "return_shipped",
+        public=frozenset({"carrier"}),
+        label=Label("Return shipped", "退货已寄出", lb.fields("carrier", "tracking_number")),
     ),
     "return_received": ActionSpec(
-        ReturnReceived,
-        frozenset({Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}),
-        legs.return_received,
+        ReturnReceived, RETURNING, legs.return_received, GOODS, "return_received",
+        public=frozenset({"rma"}), label=Label("Return received", "退货已收到", lb.fields("rma")),
     ),
     "inspection_result": ActionSpec(
-        InspectionResult, frozenset({Status.INSPECTING}), legs.inspection_result
+        InspectionResult, frozenset({Status.INSPECTING}), legs.inspection_result, GOODS, "inspection_result",
+        public=frozenset({"result", "silent"}), label=Label("Return inspected", "退货检测完成", lb.inspected),
+        taken=trail.reported,
     ),
-    "repair_result": ActionSpec(RepairResult, frozenset({Status.REPAIRING}), legs.repair_result),
-    "agent_reply": ActionSpec(AgentReply, NOT_FINAL, conversation.agent_reply),
-    "customer_message": ActionSpec(CustomerMessage, NOT_FINAL, conversation.customer_message),
+    "repair_result": ActionSpec(
+        RepairResult, frozenset({Status.REPAIRING}), legs.repair_result, GOODS, "repair_result",
+        public=frozenset({"result"}), label=Label("Repair finished", "维修完成", lb.outcome),
+    ),
+    "agent_reply": ActionSpec(
+        AgentReply, NOT_FINAL, conversation.agent_reply, STAFF, "agent_replied",
+        label=Label("Reply from customer service", "客服回复", lb.fields("text")),
+    ),
+    "customer_message": ActionSpec(
+        CustomerMessage, NOT_FINAL, conversation.customer_message, ON_BEHALF_OF_CUSTOMER, "customer_message",
+        customer=True, label=Label("Your message", "您的留言", lb.fields("text")),
+    ),
 }
 
 ACTION_MODELS: Mapping[str, type[Action]] = {name: spec.model for name, spec in ACTIONS.items()}
+# What a customer may do with the signed link to their own case, and nothing else.
+CUSTOMER_ACTIONS = frozenset(name for name, spec in ACTIONS.items() if spec.customer)
+# Audit event type -> the action that records it.
+BY_EVENT: Mapping[str, str] = {spec.event: name for name, spec in ACTIONS.items()}
+
+
+def may(role: Role, action: str) -> bool:
+    spec = ACTIONS.get(action)
+    return spec is not None and role in spec.roles
 
 
 def spec_for(action: str) -> ActionSpec[Any]:

@@ -1,7 +1,7 @@
 """The customer's view of their own case (STANDARDS S13.3): where it stands in plain words, what
 happens next, who acts and by when, what they may do now, and a public timeline.
 
-The timeline is an allow-list: only the event types in `_PUBLIC` reach the customer, each with a
+The timeline is an allow-list: only the event types in `PUBLIC` reach the customer, each with a
 title written for them and only the data fields named there, so a new internal event (a note, an
 escalation, an assignment) stays hidden until someone decides otherwise. No actor id, staff
 name, team, escalation level, SLA warning or reviewer's note is ever copied.
@@ -9,21 +9,18 @@ name, team, escalation level, SLA warning or reviewer's note is ever copied.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cases.actions.registry import ACTIONS
-from cases.actions.roles import CUSTOMER_ACTIONS
+from cases.actions import labels as lb
+from cases.actions.labels import Label, Language, Reader, what
+from cases.actions.registry import ACTIONS, CUSTOMER_ACTIONS
 from cases.clocks import sla
 from cases.clocks.model import ClockName
-from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
+from cases.models import MUST_PAY, CaseEvent, CaseState, Status
 
-Language = Literal["en", "zh"]
 WaitingOn = Literal["customer", "us"]
 
 
@@ -117,17 +114,6 @@ _REPAIR_BOOKED: dict[Language, tuple[str, str]] = {
 _BY: dict[Language, str] = {"en": " by {due}", "zh": "（最晚 {due}）"}
 _DOING: dict[Language, tuple[str, str]] = {"en": ("paid", "carried out"), "zh": ("支付", "执行")}
 
-_PLANS: dict[Language, dict[ResolutionType, str]] = {
-    "en": {ResolutionType.REFUND: "refund", ResolutionType.REFUND_ONLY: "refund",
-           ResolutionType.RETURN_REFUND: "return and refund", ResolutionType.EXCHANGE: "exchange",
-           ResolutionType.REPAIR: "repair", ResolutionType.COMPENSATION: "compensation",
-           ResolutionType.EXPLANATION: "explanation"},
-    "zh": {ResolutionType.REFUND: "退款", ResolutionType.REFUND_ONLY: "仅退款",
-           ResolutionType.RETURN_REFUND: "退货退款", ResolutionType.EXCHANGE: "换货",
-           ResolutionType.REPAIR: "维修", ResolutionType.COMPENSATION: "补偿",
-           ResolutionType.EXPLANATION: "答复"},
-}
-
 # The proof of what was done that the customer may quote back to us or to their bank.
 _PROOF: dict[Language, dict[str, str]] = {
     "en": {"refund_reference": "refund reference", "replacement_tracking": "tracking number",
@@ -136,102 +122,44 @@ _PROOF: dict[Language, dict[str, str]] = {
            "repair_record": "维修记录", "repair_booking": "维修预约号"},
 }
 
-_OUTCOMES: dict[Language, dict[str, str]] = {
-    "en": {"passed": "passed", "failed": "did not pass", "fixed": "fixed", "not_fixable": "not fixable"},
-    "zh": {"passed": "检测通过", "failed": "检测未通过", "fixed": "已修复", "not_fixable": "无法修复"},
-}
-
-@dataclass(frozen=True)
-class _Reader:
-    """What a timeline entry is written in: the customer's language and the order's currency."""
-
-    lang: Language
-    currency: str
-
-
-Detail = Callable[[dict[str, Any], _Reader], list[str]]
-
-
-def _fields(*keys: str) -> Detail:
-    return lambda data, _: [str(data[k]) for k in keys if isinstance(data.get(k), str | int) and data[k] != ""]
-
-
-def _opened(data: dict[str, Any], r: _Reader) -> list[str]:
+def _opened(data: dict[str, Any], r: Reader) -> list[str]:
     order = data.get("order_id")
     return [f"{'订单' if r.lang == 'zh' else 'Order'} {order}"] if isinstance(order, str) else []
 
 
-def _plan(data: dict[str, Any], r: _Reader) -> list[str]:
-    try:
-        kind = ResolutionType(str(data.get("type")))
-    except ValueError:
-        return []
-    return [_what(kind, _decimal(data.get("amount")), r.currency, r.lang)]
-
-
-def _executed(data: dict[str, Any], r: _Reader) -> list[str]:
+def _executed(data: dict[str, Any], r: Reader) -> list[str]:
     proof = data.get("proof")
     shown = proof if isinstance(proof, dict) else {}
-    return _plan(data, r) + [f"{label} {shown[k]}" for k, label in _PROOF[r.lang].items()
-                             if isinstance(shown.get(k), str)]
+    return lb.plan(data, r) + [f"{label} {shown[k]}" for k, label in _PROOF[r.lang].items()
+                               if isinstance(shown.get(k), str)]
 
 
-def _outcome(data: dict[str, Any], r: _Reader) -> list[str]:
-    words = [_OUTCOMES[r.lang].get(str(data.get("result")), "")]
-    return [w for w in words if w] + _fields("repair_record")(data, r)
-
-
-def _inspected(data: dict[str, Any], r: _Reader) -> list[str]:
-    # The reason for a failed inspection is what the customer is told (`InspectionResult`).
-    told = _fields("notes")(data, r) if data.get("result") == "failed" else []
-    return _outcome(data, r) + told
-
-
-def _booked(data: dict[str, Any], r: _Reader) -> list[str]:
+def _booked(data: dict[str, Any], r: Reader) -> list[str]:
     at = data.get("scheduled_for")
     try:
         when = [_when(datetime.fromisoformat(at), None)] if isinstance(at, str) else []
     except ValueError:
         when = []
-    return when + _fields("reference")(data, r)
+    return when + lb.fields("reference")(data, r)
 
 
-def _score(data: dict[str, Any], r: _Reader) -> list[str]:
-    score = data.get("score")
-    return ([f"{score}/5"] if isinstance(score, int) else []) + _fields("comment")(data, r)
-
-
-_NONE: Detail = _fields()
-
-# Event type -> title in each language and the detail it may show. Only these are public; the
-# texts shown are the customer's own words or words addressed to them.
-_PUBLIC: dict[str, tuple[dict[Language, str], Detail]] = {
-    "opened": ({"en": "Request received", "zh": "已受理"}, _opened),
-    "acknowledged": ({"en": "An agent responded", "zh": "客服已响应"}, _NONE),
-    "info_requested": ({"en": "We asked for more information", "zh": "需要补充信息"}, _fields("question")),
-    "customer_replied": ({"en": "You sent the information", "zh": "您已补充信息"}, _fields("text")),
-    "agent_replied": ({"en": "Reply from customer service", "zh": "客服回复"}, _fields("text")),
-    "customer_message": ({"en": "Your message", "zh": "您的留言"}, _fields("text")),
-    "resolution_proposed": ({"en": "Solution proposed", "zh": "已提出解决方案"}, _plan),
-    "approved": ({"en": "Solution approved", "zh": "方案已批准"}, _NONE),
-    "rejected": ({"en": "We are reconsidering the solution", "zh": "正在重新制定方案"}, _NONE),
-    "return_authorized": ({"en": "Return authorised", "zh": "退货已授权"}, _fields("rma")),
-    "return_abandoned": ({"en": "Return no longer needed", "zh": "无需退货"}, _fields("rma")),
-    "return_shipped": ({"en": "Return shipped", "zh": "退货已寄出"}, _fields("carrier", "tracking_number")),
-    "return_received": ({"en": "Return received", "zh": "退货已收到"}, _fields("rma")),
-    "inspection_result": ({"en": "Return inspected", "zh": "退货检测完成"}, _inspected),
-    "repair_requested": ({"en": "Repair being arranged", "zh": "正在安排维修"}, _NONE),
-    "repair_booked": ({"en": "Repair booked", "zh": "维修已预约"}, _booked),
-    "repair_result": ({"en": "Repair finished", "zh": "维修完成"}, _outcome),
-    "resolution_executed": ({"en": "Solution carried out", "zh": "方案已执行"}, _executed),
-    "confirmed": ({"en": "You confirmed the result", "zh": "您已确认结果"}, _NONE),
-    "accepted_by_silence": ({"en": "Result taken as confirmed", "zh": "结果视为已确认"}, _NONE),
-    "disputed": ({"en": "You disputed the result", "zh": "您对结果提出异议"}, _fields("reason")),
-    "reopened": ({"en": "We are looking at your case again", "zh": "售后单已重新处理"}, _NONE),
-    "rated": ({"en": "You rated our service", "zh": "您已评价"}, _score),
-    "closed": ({"en": "Case closed", "zh": "售后单已关闭"}, _NONE),
-    "withdrawn": ({"en": "Request withdrawn", "zh": "申请已撤回"}, _NONE),
-    "return_lapsed": ({"en": "Return window ended", "zh": "退货期限已过"}, _fields("rma")),
+# The case's own events the customer sees; an action's event is labelled on its spec
+# (`cases/actions/registry.py`). Only these are public: the texts shown are the customer's own
+# words or words addressed to them.
+_CASE_EVENTS: dict[str, Label] = {
+    "opened": Label("Request received", "已受理", _opened),
+    "return_authorized": Label("Return authorised", "退货已授权", lb.fields("rma")),
+    "return_abandoned": Label("Return no longer needed", "无需退货", lb.fields("rma")),
+    "repair_requested": Label("Repair being arranged", "正在安排维修"),
+    "repair_booked": Label("Repair booked", "维修已预约", _booked),
+    "resolution_executed": Label("Solution carried out", "方案已执行", _executed),
+    "accepted_by_silence": Label("Result taken as confirmed", "结果视为已确认"),
+    "reopened": Label("We are looking at your case again", "售后单已重新处理"),
+    "closed": Label("Case closed", "售后单已关闭"),
+    "return_lapsed": Label("Return window ended", "退货期限已过", lb.fields("rma")),
+}
+PUBLIC: dict[str, Label] = _CASE_EVENTS | {
+    spec.event: spec.label for spec in ACTIONS.values() if spec.label is not None
 }
 
 # The clocks whose due time is a promise to the customer (ours to answer), or their own window,
@@ -257,7 +185,7 @@ def customer_progress(
     if state.status == Status.REPAIRING and repair is not None and repair.scheduled_for is not None:
         headline, step = _REPAIR_BOOKED[lang]
     values = _values(state, lang, deadline, now)
-    reader = _Reader(lang, state.intake.currency)
+    reader = Reader(lang, state.intake.currency)
     return CustomerProgress(
         case_id=state.case_id,
         status=state.status,
@@ -266,7 +194,7 @@ def customer_progress(
         waiting_on=waiting_on,
         next_deadline=deadline,
         actions_available=sorted(a for a in CUSTOMER_ACTIONS if state.status in ACTIONS[a].allowed),
-        timeline=[_public(e, reader) for e in sorted(events, key=lambda e: e.seq) if e.type in _PUBLIC],
+        timeline=[_public(e, reader) for e in sorted(events, key=lambda e: e.seq) if e.type in PUBLIC],
     )
 
 
@@ -278,28 +206,13 @@ def _values(state: CaseState, lang: Language, deadline: datetime | None, now: da
     repair = state.repair
     return {
         "by": _BY[lang].format(due=_when(deadline, now)) if deadline else "",
-        "what": _what(chosen.type, chosen.amount, state.intake.currency, lang) if chosen
+        "what": what(chosen.type, chosen.amount, state.intake.currency, lang) if chosen
         else ("解决方案" if lang == "zh" else "solution"),
         "doing": _DOING[lang][0 if chosen and chosen.type in MUST_PAY else 1],
         "rma": state.return_leg.rma if state.return_leg else "—",
         "proof": f"{open_paren}{'; '.join(shown)}{close_paren}" if shown else "",
         "visit": _when(repair.scheduled_for, now) if repair and repair.scheduled_for else "—",
     }
-
-
-def _what(kind: ResolutionType, amount: Decimal | None, currency: str | None, lang: Language) -> str:
-    plan = _PLANS[lang][kind]
-    if amount is None or amount <= 0:
-        return plan
-    money = f"{amount:.2f}" + (f" {currency}" if currency else "")
-    return f"{plan}（{money}）" if lang == "zh" else f"{plan} of {money}"
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
 
 
 def _when(at: datetime | None, now: datetime | None) -> str:
@@ -330,8 +243,8 @@ def _deadline(state: CaseState, now: datetime) -> datetime | None:
     return min(ahead) if ahead else None
 
 
-def _public(event: CaseEvent, reader: _Reader) -> PublicEvent:
-    titles, detail = _PUBLIC[event.type]
-    shown = " · ".join(detail(dict(event.data), reader))
-    return PublicEvent(at=event.at, title=titles[reader.lang], detail=shown[:4000] or None)
+def _public(event: CaseEvent, reader: Reader) -> PublicEvent:
+    label = PUBLIC[event.type]
+    shown = " · ".join(label.shown(dict(event.data), reader))
+    return PublicEvent(at=event.at, title=label.title(reader.lang), detail=shown[:4000] or None)
 

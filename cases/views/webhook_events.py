@@ -9,50 +9,37 @@ left out too. A subscriber asks for event types by these names, or `*` for all o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from cases.actions.registry import ACTIONS
 from cases.models import CaseEvent
 
 ALL_EVENTS = "*"
 
 _CLOCK = frozenset({"clock", "target", "due_at", "warn_at"})
 
-PUBLIC_FIELDS: dict[str, frozenset[str]] = {
+# The case's own events; an action's event names its fields on its spec (`cases/actions/registry.py`).
+_CASE_EVENTS: dict[str, frozenset[str]] = {
     "opened": frozenset({"tier", "category", "channel", "order_id", "escalation_level"}),
     "classified_from_text": frozenset({"flags"}),
-    "acknowledged": frozenset(),
     "assigned": frozenset({"team", "queue_seconds", "accept_by"}),
     "queued": frozenset({"team", "next_check_at"}),
     "load_released": frozenset({"team"}),
     "assignment_bypassed": frozenset({"team", "accept_by"}),
-    "note": frozenset(),
-    "info_requested": frozenset(),
-    "customer_replied": frozenset(),
-    "customer_message": frozenset(),
-    "agent_replied": frozenset(),
-    "reclassified": frozenset({"old_tier", "tier", "category", "due"}),
     # Rules and instants only: an amendment carries nothing about the customer.
     "amended": frozenset(
         {"amendment_id", "years", "holidays_added", "holidays_removed", "workdays_added",
          "workdays_removed", "rules", "targets_amended", "clocks"}
     ),
-    "resolution_proposed": frozenset({"type", "amount", "needs_approval", "number"}),
-    "approved": frozenset({"role"}),
-    "rejected": frozenset({"role"}),
     "resolution_executed": frozenset({"type", "amount"}),
     "resolution_failed": frozenset({"step"}),
-    "confirmed": frozenset(),
     "accepted_by_silence": frozenset(),
-    "disputed": frozenset(),
-    "rated": frozenset({"score"}),
     "quality_review_opened": frozenset({"score"}),
     "survey_timed_out": frozenset(),
     "follow_up_scheduled": frozenset({"reference", "scheduled_for"}),
     "follow_up_booking_superseded": frozenset({"reference"}),
-    "follow_up_result": frozenset({"outcome"}),
     "reopened": frozenset({"reopen_count"}),
-    "escalated": frozenset({"from_level", "to_level", "level_name"}),
-    "withdrawn": frozenset(),
     "closed": frozenset(),
     "notification_queued": frozenset({"kind"}),
     "clock_started": _CLOCK,
@@ -62,17 +49,25 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     "clock_paused": frozenset({"clock"}),
     "clock_resumed": frozenset({"clock", "due_at"}),
     "return_authorized": frozenset({"rma", "plan"}),
-    "return_shipped": frozenset({"carrier"}),
-    "return_received": frozenset({"rma"}),
     "return_abandoned": frozenset({"rma"}),
     "return_lapsed": frozenset({"rma", "window_ended"}),
-    "inspection_result": frozenset({"result", "silent"}),
     "repair_requested": frozenset({"mode"}),
     "repair_booked": frozenset({"reference", "scheduled_for", "mode"}),
     "repair_booking_superseded": frozenset({"reference"}),
-    "repair_result": frozenset({"result"}),
 }
 
+
+def _with_actions() -> dict[str, frozenset[str]]:
+    # An event both an action and the case record (an assignment by the roster, an escalation on
+    # a breach) may carry the fields of either.
+    fields = dict(_CASE_EVENTS)
+    for spec in ACTIONS.values():
+        if spec.public is not None:
+            fields[spec.event] = fields.get(spec.event, frozenset()) | spec.public
+    return fields
+
+
+PUBLIC_FIELDS: Mapping[str, frozenset[str]] = _with_actions()
 EVENT_TYPES = frozenset(PUBLIC_FIELDS)
 
 

@@ -4,10 +4,10 @@ Every audit event is one of three kinds. An *action* (an agent, customer, wareho
 field-service call) and a *workflow result* (the saga's outcome, a booking, a roster answer) are
 inputs: they came from outside the pure `CaseMachine`, so the replay feeds them back at their
 recorded instants. Everything else (clock events, notices, escalations on a breach, acceptance by
-silence, ...) the machine emits by itself, and the replay regenerates it. Each mapping below
-names the `CaseMachine` call that produced the event; what the audit event does not carry
-(a proposal's note, the flags a reclassification set) is taken from the recorded final state
-where it can be, and otherwise left at the action's default. Unknown event types are counted,
+silence, ...) the machine emits by itself, and the replay regenerates it. An action's spec says
+which of its events it recorded and how its input is read back (`cases/actions/trail.py`): what
+the audit event does not carry (a proposal's note, the flags a reclassification set) is taken from
+the recorded final state where it can be, and otherwise left at the action's default. Unknown event types are counted,
 never guessed at. An `amended` event (a policy amendment of the running case, cases/policy/amendment.py)
 is an operator's input the trail cannot rebuild: the replay runs on the candidate's rules alone,
 and the case is counted as amended.
@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from cases.actions.registry import ACTIONS, BY_EVENT
 from cases.models import FINAL_STATUSES, CaseIntake, CaseState, Category
 from cases.routing.models import RoutingChange, RoutingResult
 
@@ -81,50 +82,6 @@ class Timeline:
     amendments: int = 0
 
 
-# Event type -> action, for the actions whose audit event is the action itself.
-_ACTION_EVENTS = {
-    "acknowledged": "acknowledge",
-    "note": "note",
-    "info_requested": "request_info",
-    "customer_replied": "customer_reply",
-    "reclassified": "reclassify",
-    "resolution_proposed": "propose_resolution",
-    "approved": "approve",
-    "rejected": "reject",
-    "confirmed": "confirm",
-    "disputed": "dispute",
-    "rated": "rate",
-    "withdrawn": "withdraw",
-    "return_shipped": "return_shipped",
-    "return_received": "return_received",
-    "repair_result": "repair_result",
-    "agent_replied": "agent_reply",
-    "customer_message": "customer_message",
-}
-# The fields of each action's model that its audit event records under the same name.
-_ACTION_FIELDS: dict[str, tuple[str, ...]] = {
-    "acknowledge": ("message",),
-    "assign": ("handler", "team"),
-    "note": ("text",),
-    "request_info": ("question",),
-    "customer_reply": ("text",),
-    "reclassify": ("tier", "category", "reason"),
-    "propose_resolution": ("type", "amount"),
-    "approve": ("note", "role"),
-    "reject": ("reason", "role"),
-    "confirm": (),
-    "dispute": ("reason",),
-    "rate": ("score", "comment"),
-    "follow_up_result": ("outcome", "note"),
-    "escalate": ("reason",),
-    "withdraw": ("reason",),
-    "return_shipped": ("carrier", "tracking_number"),
-    "return_received": ("note",),
-    "inspection_result": ("result", "notes", "evidence"),
-    "repair_result": ("result", "repair_record", "note"),
-    "agent_reply": ("text",),
-    "customer_message": ("text",),
-}
 # Emitted by the machine on its own, always.
 MACHINE_EVENTS = frozenset({
     "opened", "classified_from_text", "clock_started", "clock_paused", "clock_resumed",
@@ -137,8 +94,6 @@ DEADLINE_EVENTS = frozenset({
     "clock_warning", "clock_breached", "accepted_by_silence", "survey_timed_out",
     "assignment_bypassed", "return_lapsed",
 })
-# What makes the machine escalate by itself (`CaseCore.escalate` right after its cause).
-_ESCALATION_CAUSES = frozenset({"clock_breached", "resolution_failed", "quality_review_opened"})
 _ROUTER = "router"
 AMENDED = "amended"
 
@@ -146,21 +101,11 @@ AMENDED = "amended"
 def _classify(event: RecordedEvent, previous: RecordedEvent | None) -> tuple[StepKind, str] | None:
     """The input an event records, or None when the machine emits it by itself."""
     t, d = event.type, event.data
-    if t in _ACTION_EVENTS:
-        return StepKind.ACTION, _ACTION_EVENTS[t]
-    if t == "assigned":
-        # The roster's assignment carries the queue time; an agent's `assign` does not.
-        return (StepKind.ROUTING, t) if "queue_seconds" in d else (StepKind.ACTION, "assign")
-    if t in ("queued", "load_released"):
+    action = BY_EVENT.get(t)
+    if action is not None and ACTIONS[action].taken(event, previous):
+        return StepKind.ACTION, action
+    if t in ("assigned", "queued", "load_released"):
         return StepKind.ROUTING, t
-    if t == "escalated":
-        caused = previous is not None and previous.type in _ESCALATION_CAUSES
-        return None if caused and event.actor == "system" else (StepKind.ACTION, "escalate")
-    if t == "inspection_result":
-        return None if d.get("silent") else (StepKind.ACTION, "inspection_result")
-    if t == "follow_up_result":
-        silent = event.actor == "system" and d.get("outcome") == "unreachable" and d.get("note") == "no outcome"
-        return None if silent else (StepKind.ACTION, "follow_up_result")
     if t == "resolution_executed":
         # A fixed repair executes inside `repair_result`; only the saga reports from outside.
         return None if "repair_record" in (d.get("proof") or {}) else (StepKind.RESULT, t)
@@ -174,34 +119,9 @@ def _classify(event: RecordedEvent, previous: RecordedEvent | None) -> tuple[Ste
         return StepKind.RESULT, t
     if t == "repair_booking_superseded":
         return StepKind.RESULT, "repair_booked" if "reference" in d else "repair_booking_failed"
-    if t in MACHINE_EVENTS or t == AMENDED:
-        return None
+    if t in MACHINE_EVENTS or t == AMENDED or action is not None:
+        return None  # emitted by the case itself, or under an action's name (an escalation on a breach)
     raise KeyError(t)
-
-
-def _action_data(
-    name: str, event: RecordedEvent, later: Sequence[RecordedEvent], final: CaseState
-) -> dict[str, Any]:
-    d = event.data
-    data: dict[str, Any] = {"actor": event.actor}
-    data |= {k: d[k] for k in _ACTION_FIELDS[name] if d.get(k) is not None}
-    if name == "propose_resolution":
-        # The mode shows in the repair request that follows this proposal (at once or after
-        # approval), the note only in the final state.
-        for nxt in later:
-            if nxt.type == "resolution_proposed":
-                break
-            if nxt.type == "repair_requested":
-                data["repair_mode"] = nxt.data.get("mode")
-                break
-        proposal = final.proposal
-        if proposal is not None and proposal.number == d.get("number"):
-            data["note"] = proposal.note
-            data["waive_return"] = proposal.waive_return
-        elif d.get("type") == "refund_only":
-            # Accepted when recorded; the reason it was allowed is not in the trail.
-            data |= {"waive_return": True, "note": "return waived (as recorded)"}
-    return data
 
 
 def _steps(
@@ -224,7 +144,7 @@ def _steps(
             continue
         kind, name = found
         if kind == StepKind.ACTION:
-            data = _action_data(name, event, recorded[i + 1:], final)
+            data = ACTIONS[name].rebuilt(event, recorded[i + 1:], final)
             steps.append(Step(event.seq, event.at, kind, name, data, deadline_passed))
             deadline_passed = False
         else:

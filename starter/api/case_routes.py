@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from cases.actions.registry import ACTION_MODELS
-from cases.actions.roles import OPENERS, READERS, may
+from cases.actions.registry import ACTION_MODELS, may
+from cases.actions.roles import OPENERS, READERS
 from cases.models import CaseIntake, CaseState, OpenResult, Status, Tier
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, requires

@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cases.actions.roles import CUSTOMER_ACTIONS, LINK_ISSUERS
+from cases.actions.registry import CUSTOMER_ACTIONS
+from cases.actions.roles import LINK_ISSUERS
 from cases.views.progress import CustomerProgress, customer_progress
 from starter.api import customer_token
 from starter.api.action_bodies import action_model, body_model
