@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from cases.actions.roles import Role
 from cases.clocks.model import Clock as Clock
-from cases.clocks.model import ClockName as ClockName
 from cases.clocks.model import ClockState as ClockState
+from cases.clocks.specs import ClockName as ClockName
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
 from cases.routing.models import Routing
 

@@ -13,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import Visit, VisitKind
     from activities.followups import FollowUps
     from cases.core.machine import CaseMachine
-    from cases.models import CaseState
     from workflows import retry_policies as rp
     from workflows import saga
 
@@ -37,11 +36,6 @@ async def follow_up(machine: CaseMachine) -> None:
         summary=f"book follow-up ({state.follow_up.reason})",
     )
     machine.follow_up_scheduled(booked.reference, booked.scheduled_for, workflow.now())
-
-
-def repair_needed(state: CaseState) -> bool:
-    job = state.repair
-    return job is not None and job.booking is None and not job.booking_failed and job.outcome is None
 
 
 async def repair(machine: CaseMachine) -> None:

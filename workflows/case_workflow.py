@@ -31,10 +31,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import CaseStore
     from cases.actions.parsing import ActionInputError, parse_action
     from cases.actions.registry import ACTIONS
+    from cases.core import loop
     from cases.core.effects import Notification
+    from cases.core.loop import Step
     from cases.core.machine import CaseMachine, InvalidAction
     from cases.ids import WORKFLOW_TYPE, case_id_from
-    from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note, Status
+    from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note
     from cases.policy.snapshot import shared_snapshot
     from cases.routing.models import RoutingChange
     from workflows import bookings, routing_steps, saga, store_calls
@@ -75,28 +77,23 @@ class AfterSalesCase:
     async def run(self, intake: CaseInput) -> CaseState:
         self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
-        while machine.state.status not in FINAL_STATUSES:
-            machine.fire_due(self._now())
-            status = machine.state.status
-            if status in FINAL_STATUSES:
-                break
-            if status == Status.RESOLVING:
+        # The order of what the case does next is the pure loop's (`cases/core/loop.py`), which
+        # what-if drives too; here each step is a timer or an activity.
+        while (step := loop.next_step(machine, self._now())) != Step.DONE:
+            if step == Step.RESOLVE:
                 await self._execute_resolution()
-                continue
-            if status == Status.FOLLOW_UP and machine.state.follow_up and not machine.state.follow_up.reference:
+            elif step == Step.BOOK_FOLLOW_UP:
                 await self._flush()
                 await bookings.follow_up(machine)
-                continue
-            if routing_steps.needed(machine):
+            elif step == Step.ROUTE:
                 await routing_steps.step(machine, self._tells)
-                continue
-            if status == Status.REPAIRING and bookings.repair_needed(machine.state):
+            elif step == Step.BOOK_REPAIR:
                 await self._flush()
                 await bookings.repair(machine)
-                continue
-            if self._time_to_continue():
-                await self._continue_as_new()
-            await self._sleep_until_next()
+            else:
+                if self._time_to_continue():
+                    await self._continue_as_new()
+                await self._sleep_until_next()
         await routing_steps.finish(machine, self._tells)
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)

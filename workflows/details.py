@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from cases.clocks.sla import LABELS
+from cases.clocks.specs import LABELS
 from cases.models import CaseState
 
 

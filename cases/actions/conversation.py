@@ -49,5 +49,4 @@ def reply_owed(m: CaseCore, now: datetime) -> None:
         if clock.paused_at is not None:
             m.resume(clock, now)
         return
-    target = m.policy.fulfilment.next_reply_target(state.tier, state.intake.customer.tier)
-    m.start_clock(ClockName.NEXT_REPLY, target, now)  # a new turn; the answered one is kept
+    m.start_clock(ClockName.NEXT_REPLY, now)  # a new turn; the answered one is kept

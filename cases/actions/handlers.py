@@ -12,7 +12,8 @@ from datetime import datetime
 from cases.actions import conversation
 from cases.actions.roles import Role
 from cases.clocks import sla
-from cases.core.moves import HANDLING_CLOCKS, HIGHEST_LEVEL, CaseCore, InvalidAction, iso
+from cases.clocks.specs import HANDLING_CLOCKS
+from cases.core.moves import HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.fulfilment import legs
 from cases.intake.classification import classify
 from cases.models import (
@@ -174,7 +175,7 @@ def propose_resolution(m: CaseCore, data: ProposeResolution, now: datetime) -> N
     if needs_approval:
         state.status = Status.AWAITING_APPROVAL
         # A second approval in a round (a new proposal after a failed leg) keeps the first's row.
-        m.start_clock(ClockName.APPROVAL, m.policy.approval_target, now)
+        m.start_clock(ClockName.APPROVAL, now)
         m.notify_supervisor(
             "approval_requested",
             now,

@@ -1,4 +1,4 @@
-"""The SLA clock's model: which clocks there are, the states one moves through, and its record.
+"""The SLA clock's record and the states one moves through; which clocks there are is `specs`.
 
 Part of the case vocabulary (`cases/models.py` re-exports it); the arithmetic lives in
 `cases/clocks/sla.py`.
@@ -11,23 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-
-class ClockName(StrEnum):
-    FIRST_RESPONSE = "first_response"
-    INITIAL_HANDLING = "initial_handling"
-    RESOLUTION = "resolution"
-    CLOSURE = "closure"
-    APPROVAL = "approval"
-    # The customer ships the return within the return window (STANDARDS S10.4).
-    RETURN_WINDOW = "return_window"
-    # The carrier delivers the shipped return to the warehouse (STANDARDS S10.4).
-    RETURN_TRANSIT = "return_transit"
-    # The warehouse inspects a received return (验货, STANDARDS S10.5).
-    INSPECTION = "inspection"
-    # A repair visit or mail-in is booked (维修响应, STANDARDS S10.6).
-    REPAIR = "repair"
-    # Staff answer the customer's latest message (STANDARDS S11.2).
-    NEXT_REPLY = "next_reply"
+from cases.clocks.specs import ClockName
 
 
 class ClockState(StrEnum):

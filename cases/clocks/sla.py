@@ -15,19 +15,6 @@ from cases.clocks.calendar import BusinessCalendar, advance, elapsed
 from cases.clocks.durations import Duration
 from cases.models import Clock, ClockName, ClockState
 
-LABELS = {
-    ClockName.FIRST_RESPONSE: "first response",
-    ClockName.INITIAL_HANDLING: "initial handling",
-    ClockName.RESOLUTION: "resolution",
-    ClockName.CLOSURE: "complaint closure",
-    ClockName.APPROVAL: "approval",
-    ClockName.RETURN_WINDOW: "return shipment",
-    ClockName.RETURN_TRANSIT: "return delivery",
-    ClockName.INSPECTION: "inspection",
-    ClockName.REPAIR: "repair response",
-    ClockName.NEXT_REPLY: "next reply",
-}
-
 # Clocks that are finished: nothing more can fall due on them.
 _SETTLED = frozenset({ClockState.MET})
 

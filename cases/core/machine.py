@@ -14,6 +14,8 @@ from datetime import datetime
 
 from cases.actions import registry as actions
 from cases.clocks import sla
+from cases.clocks.specs import CLOCKS, ClockSpec, OnBreach, OnWarning
+from cases.core.deadlines import DEADLINES
 from cases.core.moves import CaseCore, InvalidAction, due, iso
 from cases.fulfilment import legs
 from cases.fulfilment.models import RepairJob
@@ -26,7 +28,6 @@ from cases.models import (
     CaseState,
     ClockName,
     ExecutedStep,
-    FollowUpOutcome,
     Status,
 )
 from cases.policy import amendment
@@ -174,7 +175,8 @@ class CaseMachine(CaseCore):
         return self.after(base, self.policy.follow_up_delay)
 
     def fire_due(self, now: datetime) -> None:
-        """Everything whose time has come: clock warnings and breaches, and phase deadlines."""
+        """Everything whose time has come: the roster's, the clocks' warnings and breaches as
+        their specs say (`cases/clocks/specs.py`), and the phase deadlines (`deadlines`)."""
         state = self.state
         if state.status in FINAL_STATUSES:
             return
@@ -185,49 +187,41 @@ class CaseMachine(CaseCore):
         for event in sorted(fired, key=lambda e: e.due_at):
             if state.status in FINAL_STATUSES:
                 break  # a lapsed return ends the case; later instants of it no longer matter
-            label = sla.LABELS[event.clock]
-            clock = state.clocks[event.clock]
+            spec = CLOCKS[event.clock]
             if event.kind == "warning":
                 self.emit("clock_warning", "system", now, **self.clock_data(event.clock))
-                if event.clock == ClockName.RETURN_WINDOW:
-                    self._remind_to_ship(now)
-                    continue
-                self.notify_supervisor(
-                    "sla_warning",
-                    now,
-                    f"{label} SLA ({state.tier.value}) due {iso(clock.due_at or clock.breached_at)}",
-                )
-                continue
-            self.emit(
-                "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
-            )
-            if event.clock == ClockName.RETURN_WINDOW:
-                legs.lapse(self, event.due_at, now)  # the customer's window, not a target staff missed
-            elif event.clock == ClockName.INSPECTION and legs.warehouse_silent(self, now):
-                pass
+                self._warned(spec, event.clock, now)
             else:
-                self.escalate(f"{label} SLA breached", "system", now)
-                if event.clock == ClockName.RETURN_TRANSIT:
-                    self.resume_clocks(now)  # a parcel lost on the way is the merchant's problem
-        if state.status in FINAL_STATUSES:
+                self.emit(
+                    "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
+                )
+                self._breached(spec, event.due_at, now)
+        for deadline in DEADLINES:
+            if state.status in FINAL_STATUSES:
+                return
+            if due(deadline.at(self), now):
+                deadline.fire(self, now)
+
+    def _warned(self, spec: ClockSpec, name: ClockName, now: datetime) -> None:
+        if spec.on_warning == OnWarning.REMIND_TO_SHIP:
+            self._remind_to_ship(now)
             return
-        if state.status == Status.AWAITING_CONFIRMATION and due(state.confirmation_due_at, now):
-            self.accept("accepted_by_silence", "system", now)
-        if state.status == Status.AWAITING_RATING and due(state.survey_due_at, now):
-            state.survey_due_at = None
-            self.emit("survey_timed_out", "system", now)
-            self.after_rating(now)
-        follow_up = state.follow_up
-        if (
-            state.status == Status.FOLLOW_UP
-            and follow_up is not None
-            and follow_up.scheduled_for is not None
-            and due(self.after(follow_up.scheduled_for, self.policy.follow_up_window), now)
-        ):
-            follow_up.outcome = FollowUpOutcome.UNREACHABLE
-            follow_up.outcome_at = now
-            self.emit("follow_up_result", "system", now, outcome="unreachable", note="no outcome")
-            self.close(now)
+        clock = self.state.clocks[name]
+        self.notify_supervisor(
+            "sla_warning",
+            now,
+            f"{spec.label} SLA ({self.state.tier.value}) due {iso(clock.due_at or clock.breached_at)}",
+        )
+
+    def _breached(self, spec: ClockSpec, due_at: datetime, now: datetime) -> None:
+        if spec.on_breach == OnBreach.LAPSE_RETURN:
+            legs.lapse(self, due_at, now)
+            return
+        if spec.on_breach == OnBreach.ASK_POLICY and legs.warehouse_silent(self, now):
+            return
+        self.escalate(f"{spec.label} SLA breached", "system", now)
+        if spec.on_breach == OnBreach.CHASE_CARRIER:
+            self.resume_clocks(now)
 
     def _remind_to_ship(self, now: datetime) -> None:
         leg = self.state.return_leg
@@ -254,19 +248,10 @@ class CaseMachine(CaseCore):
             at, event = nxt
             word = "due" if event.kind == "breach" else "warning at"
             candidates.append(
-                (at, f"{sla.LABELS[event.clock]} SLA ({state.tier.value}) {word} "
-                     f"{self.local(at)}")
+                (at, f"{CLOCKS[event.clock].label} SLA ({state.tier.value}) {word} {self.local(at)}")
             )
-        if state.status == Status.AWAITING_CONFIRMATION and state.confirmation_due_at:
-            candidates.append(
-                (state.confirmation_due_at, f"confirmation window ends {self.local(state.confirmation_due_at)}")
-            )
-        if state.status == Status.AWAITING_RATING and state.survey_due_at:
-            candidates.append(
-                (state.survey_due_at, f"satisfaction survey closes {self.local(state.survey_due_at)}")
-            )
-        follow_up = state.follow_up
-        if state.status == Status.FOLLOW_UP and follow_up and follow_up.scheduled_for:
-            end = self.after(follow_up.scheduled_for, self.policy.follow_up_window)
-            candidates.append((end, f"follow-up outcome expected by {self.local(end)}"))
+        for deadline in DEADLINES:
+            ends = deadline.at(self)
+            if ends is not None:
+                candidates.append((ends, deadline.label.format(at=self.local(ends))))
         return min(candidates, key=lambda c: c[0]) if candidates else None

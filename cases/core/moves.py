@@ -15,16 +15,11 @@ from typing import Any
 from cases.clocks import sla
 from cases.clocks.calendar import advance
 from cases.clocks.durations import Duration
+from cases.clocks.specs import HANDLING_CLOCKS
 from cases.core.effects import Audience, Notification, NotificationChannel, RetiredClock
 from cases.models import CaseEvent, CaseState, Channel, Clock, ClockName, FollowUp, Status
 from cases.policy.snapshot import PolicySnapshot
 
-HANDLING_CLOCKS = (
-    ClockName.FIRST_RESPONSE,
-    ClockName.INITIAL_HANDLING,
-    ClockName.RESOLUTION,
-    ClockName.CLOSURE,
-)
 HIGHEST_LEVEL = 1
 
 
@@ -59,10 +54,15 @@ class CaseCore:
             )
             self.emit("clock_started", "system", now, **self.clock_data(name))
 
-    def start_clock(self, name: ClockName, target: Duration, now: datetime) -> None:
+    def target(self, name: ClockName) -> Duration:
+        """The clock's target for this case, from where its spec says the policy sets it."""
+        s = self.state
+        return self.policy.target(name, s.tier, s.category, s.intake.customer.tier)
+
+    def start_clock(self, name: ClockName, now: datetime) -> None:
         """Start `name`; a clock of that name run earlier in this round keeps its own record."""
         earlier = self.state.clocks.get(name)
-        clock = sla.start_clock(name, target, now, self.policy.calendar, self.policy.warning_fraction)
+        clock = sla.start_clock(name, self.target(name), now, self.policy.calendar, self.policy.warning_fraction)
         if earlier is not None:
             self.retired_clocks.append(
                 RetiredClock(round=self.state.reopen_count, clock=earlier.model_copy(deep=True))

@@ -98,7 +98,7 @@ def _authorize_return(m: CaseCore, now: datetime) -> None:
     # While the goods are with the customer and the carrier, the handling waits on them; a reply
     # owed to the customer does not.
     m.pause_clocks(now, keep=frozenset({ClockName.NEXT_REPLY}))
-    m.start_clock(ClockName.RETURN_WINDOW, f.return_window, now)
+    m.start_clock(ClockName.RETURN_WINDOW, now)
     window = state.clocks[ClockName.RETURN_WINDOW]
     assert window.due_at is not None
     m.notify_customer(
@@ -119,7 +119,7 @@ def return_shipped(m: CaseCore, data: ReturnShipped, now: datetime) -> None:
     )
     m.meet(ClockName.RETURN_WINDOW, now)
     m.state.status = Status.RETURN_IN_TRANSIT
-    m.start_clock(ClockName.RETURN_TRANSIT, m.policy.fulfilment.return_transit, now)
+    m.start_clock(ClockName.RETURN_TRANSIT, now)
 
 
 def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
@@ -130,7 +130,7 @@ def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
     m.meet(ClockName.RETURN_TRANSIT, now)
     m.state.status = Status.INSPECTING
     m.resume_clocks(now)
-    m.start_clock(ClockName.INSPECTION, m.policy.fulfilment.inspection_window, now)
+    m.start_clock(ClockName.INSPECTION, now)
 
 
 def inspection_result(m: CaseCore, data: InspectionResult, now: datetime) -> None:
@@ -217,7 +217,7 @@ def _request_repair(m: CaseCore, now: datetime) -> None:
     state.repair = RepairJob(mode=proposal.repair_mode)
     state.status = Status.REPAIRING
     m.emit("repair_requested", "system", now, mode=proposal.repair_mode.value)
-    m.start_clock(ClockName.REPAIR, m.policy.fulfilment.repair_response, now)
+    m.start_clock(ClockName.REPAIR, now)
 
 
 def repair_visit_due(m: CaseCore, now: datetime) -> datetime:

@@ -30,7 +30,8 @@ from cases.actions.parsing import validation_message
 from cases.clocks import sla
 from cases.clocks.calendar import BusinessCalendar
 from cases.clocks.durations import Duration, parse_duration
-from cases.core.moves import HANDLING_CLOCKS, CaseCore, InvalidAction, iso
+from cases.clocks.specs import HANDLING_CLOCKS
+from cases.core.moves import CaseCore, InvalidAction, iso
 from cases.models import FINAL_STATUSES, Clock, ClockName, Tier
 from cases.policy.snapshot import PolicySnapshot, shared_snapshot
 

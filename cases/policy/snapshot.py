@@ -21,7 +21,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +32,7 @@ from pydantic_core import ErrorDetails
 
 from cases.clocks.calendar import BusinessCalendar, CalendarSettings
 from cases.clocks.durations import Duration, DurationText, parse_duration
+from cases.clocks.specs import CLOCKS, HANDLING_CLOCKS, NEXT_REPLY_TARGETS, PLAIN_CLOCKS, TIER_TARGETS
 from cases.fulfilment.policy import (
     DEFAULT_FULFILMENT,
     ConversationSettings,
@@ -44,17 +44,13 @@ from cases.fulfilment.policy import (
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
 from cases.policy.approval import ApprovalSettings
 from cases.policy.intake import DEFAULT_INTAKE, IntakeSettings, IntakeSnapshot, RoutingSettings, SignalSettings
+from cases.policy.sections import EscalationSettings, Overrides
 
 DEFAULT_POLICY_RESOURCE = "default_policy.toml"
 
-# The clocks a tier sets targets for. Approval is not one of them: its target is the same for
-# every tier and lives under [approval].
-TIER_CLOCKS: tuple[ClockName, ...] = (
-    ClockName.FIRST_RESPONSE,
-    ClockName.INITIAL_HANDLING,
-    ClockName.RESOLUTION,
-    ClockName.CLOSURE,
-)
+# The clocks a tier sets targets for (`cases/clocks/specs.py`). Approval is not one of them: its
+# target is the same for every tier and lives under [approval].
+TIER_CLOCKS = HANDLING_CLOCKS
 
 ClockTargets = dict[ClockName, DurationText]
 
@@ -66,63 +62,6 @@ class PolicyError(Exception):
 class _Strict(BaseModel):
     # A misspelt key in a hand-edited file must fail loudly, not be ignored.
     model_config = ConfigDict(extra="forbid")
-
-
-def _only_tier_clocks(
-    overrides: dict[Any, dict[ClockName, str]],
-) -> dict[Any, dict[ClockName, str]]:
-    for key, clocks in overrides.items():
-        if ClockName.APPROVAL in clocks:
-            raise ValueError(
-                f"{key}: approval cannot be overridden here; set [approval] target instead"
-            )
-    return overrides
-
-
-class Overrides(_Strict):
-    """Per-customer-tier and per-category targets. They can only tighten a tier's target."""
-
-    customer: Annotated[
-        dict[CustomerTier, ClockTargets], AfterValidator(_only_tier_clocks)
-    ] = {}
-    category: Annotated[dict[Category, ClockTargets], AfterValidator(_only_tier_clocks)] = {}
-
-
-class EscalationSettings(_Strict):
-    """The three-level response structure (STANDARDS S2.1): 3 is the front line, 1 the top."""
-
-    levels: dict[int, str] = {
-        3: "frontline service outlet",
-        2: "regional service center",
-        1: "headquarters",
-    }
-    supervisors: dict[int, str] = {
-        3: "outlet-supervisor",
-        2: "regional-supervisor",
-        1: "hq-duty-manager",
-    }
-    start_level: dict[Tier, int] = {Tier.URGENT: 2, Tier.COMPLEX: 3, Tier.GENERAL: 3}
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EscalationSettings:
-        # Escalating moves from level n to n - 1 and stops at 1, so the levels must be 1..N.
-        expected = set(range(1, len(self.levels) + 1))
-        if not self.levels or set(self.levels) != expected:
-            raise ValueError(
-                f"levels must be numbered 1..N without gaps, got {sorted(self.levels)}"
-            )
-        if set(self.supervisors) != set(self.levels):
-            raise ValueError(
-                f"supervisors must name one supervisor per level {sorted(self.levels)}, "
-                f"got levels {sorted(self.supervisors)}"
-            )
-        missing = [t.value for t in Tier if t not in self.start_level]
-        if missing:
-            raise ValueError(f"start_level lacks tier(s) {', '.join(missing)}")
-        bad = {t.value: n for t, n in self.start_level.items() if n not in self.levels}
-        if bad:
-            raise ValueError(f"start_level {bad} refers to undefined level(s)")
-        return self
 
 
 class Policy(_Strict):
@@ -148,6 +87,27 @@ class Policy(_Strict):
     conversation: ConversationSettings = ConversationSettings()
     signals: SignalSettings = SignalSettings()
     routing: RoutingSettings = RoutingSettings()
+    # Targets of clocks that have no section of their own: `[clocks]`, one duration each.
+    clocks: dict[ClockName, DurationText] = {}
+
+    @model_validator(mode="after")
+    def _every_plain_clock_has_its_target(self) -> Policy:
+        for name in PLAIN_CLOCKS:
+            if not isinstance(self.setting(CLOCKS[name].policy_key), str):
+                raise ValueError(f"{CLOCKS[name].policy_key}: the target of clock {name.value} is missing")
+        return self
+
+    def setting(self, key: str) -> object:
+        """The value at a dotted key of the file (`returns.window`), or None."""
+        found: object = self
+        for part in key.split("."):
+            if isinstance(found, BaseModel):
+                found = getattr(found, part, None)
+            elif isinstance(found, dict):
+                found = found.get(part)
+            else:
+                return None
+        return found
 
     @field_validator("targets")
     @classmethod
@@ -213,6 +173,7 @@ class Policy(_Strict):
                 returns=self.returns, repair=self.repair, conversation=self.conversation
             ).snapshot(day),
             intake=IntakeSettings(signals=self.signals, routing=self.routing).snapshot(day),
+            clocks={name: d(str(self.setting(CLOCKS[name].policy_key))) for name in PLAIN_CLOCKS},
         )
 
 
@@ -254,6 +215,33 @@ class PolicySnapshot(BaseModel):
     # Snapshots taken before returns and repairs had their own legs decode with the defaults.
     fulfilment: FulfilmentSnapshot = DEFAULT_FULFILMENT
     intake: IntakeSnapshot = DEFAULT_INTAKE
+    # The target of every clock whose target is one duration (`cases/clocks/specs.py`).
+    clocks: dict[ClockName, Duration] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_of_a_1_0_snapshot(cls, data: Any) -> Any:
+        # A 1.0 snapshot (carried by a case that moved onto a later build) holds these targets
+        # in fields of their own.
+        if not isinstance(data, dict) or "clocks" in data or "approval_target" not in data:
+            return data
+        f = data.get("fulfilment") or DEFAULT_FULFILMENT
+        f = f if isinstance(f, dict) else f.model_dump()
+        legacy = {
+            ClockName.APPROVAL: data["approval_target"], ClockName.RETURN_WINDOW: f["return_window"],
+            ClockName.RETURN_TRANSIT: f["return_transit"], ClockName.INSPECTION: f["inspection_window"],
+            ClockName.REPAIR: f["repair_response"],
+        }
+        return data | {"clocks": legacy}
+
+    def target(self, name: ClockName, tier: Tier, category: Category, customer_tier: CustomerTier) -> Duration:
+        """The target of clock `name` for a case of this tier, category and customer tier."""
+        key = CLOCKS[name].policy_key
+        if key == TIER_TARGETS:
+            return self.targets_for(tier, category, customer_tier)[name]
+        if key == NEXT_REPLY_TARGETS:
+            return self.fulfilment.next_reply_target(tier, customer_tier)
+        return self.clocks[name]
 
     def targets_for(
         self, tier: Tier, category: Category, customer_tier: CustomerTier

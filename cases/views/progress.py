@@ -18,7 +18,7 @@ from cases.actions import labels as lb
 from cases.actions.labels import Label, Language, Reader, what
 from cases.actions.registry import ACTIONS, CUSTOMER_ACTIONS
 from cases.clocks import sla
-from cases.clocks.model import ClockName
+from cases.clocks.specs import ClockName
 from cases.models import MUST_PAY, CaseEvent, CaseState, Status
 
 WaitingOn = Literal["customer", "us"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, computed_field
 
-from cases.clocks.sla import LABELS
+from cases.clocks.specs import LABELS
 from cases.models import Category, ClockName, Tier
 
 # STANDARDS S6.4: the satisfied share should reach 90 %.

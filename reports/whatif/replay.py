@@ -1,9 +1,9 @@
 """One recorded case replayed through the pure `CaseMachine` under a policy: `replay`.
 
-The loop is the workflow's (workflows/case_workflow.py): open the case, then between inputs fire
-what falls due at each of the machine's own wake instants (`next_wake`), feed each recorded input
-at its recorded instant, and after each change fire again and answer the roster, in the order the
-workflow does (a resolution in progress or a booking in flight comes before the roster). The
+The loop is the case's own (`cases/core/loop.py`), which the workflow drives too: open the case,
+then between inputs fire what falls due at each of the machine's own wake instants (`next_wake`),
+feed each recorded input at its recorded instant, and after each change take the loop's next step,
+answering for the roster where it asks. The
 roster's answers are the recorded ones (`routing_answers`) when the request fits; otherwise the
 answer is read from the event the case recorded, or is the silent answer the roster gives when it
 has nothing to say. An action the replayed case refuses is skipped and counted, and so is a
@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cases.actions.registry import ACTION_MODELS
+from cases.core import loop
 from cases.core.machine import CaseMachine
 from cases.core.moves import InvalidAction
 from cases.fulfilment.models import RepairJob
@@ -113,19 +114,14 @@ class _Run:
         return due
 
     def settle(self, now: datetime) -> None:
-        """The top of the workflow loop after a change: fire what is due, then ask the roster
-        unless a resolution or a booking is what the case waits for."""
-        m = self.m
+        """What the workflow does after a change (`cases/core/loop.py`): fire what is due, and
+        answer for the roster while the case asks it; a resolution, a booking or a wait is what a
+        recorded input answers."""
         for _ in range(16):
-            m.fire_due(now)
-            state = m.state
-            if state.status == Status.RESOLVING:
+            if loop.next_step(self.m, now) != loop.Step.ROUTE:
                 return
-            if state.status == Status.FOLLOW_UP and state.follow_up and not state.follow_up.reference:
-                return
-            op = placement.pending(state)
-            if op is None:
-                return
+            op = placement.pending(self.m.state)
+            assert op is not None
             self.answer(op, now)
 
     # -- inputs --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases.clocks import sla
+from cases.clocks import specs
 from cases.models import Acknowledge, ClockName, ClockState, Confirm, Rate, Status
 from tests.unit.helpers import (
     CL,
@@ -48,7 +48,7 @@ def walk(m, dues: list[Due], level: int) -> None:
         last = m.state.last_seq
         m.fire_due(at)
         clock = m.state.clocks[name]
-        label = f"{sla.LABELS[name]} SLA ({m.state.tier.value})"
+        label = f"{specs.LABELS[name]} SLA ({m.state.tier.value})"
         notice = m.notifications[-1]
         if kind == "warning":
             assert since(m, last) == [("clock_warning", name.value), ("notification_queued", "sla_warning")]
@@ -65,14 +65,14 @@ def walk(m, dues: list[Due], level: int) -> None:
             assert (clock.due_at, clock.warn_at) == (None, None)
             assert m.events[-3].data["detected_at"] == at.isoformat()
             assert m.events[-2].data == {
-                "reason": f"{sla.LABELS[name]} SLA breached", "from_level": level, "to_level": max(1, level - 1),
+                "reason": f"{specs.LABELS[name]} SLA breached", "from_level": level, "to_level": max(1, level - 1),
                 "level_name": m.policy.level_name(max(1, level - 1)),
             }
             level = max(1, level - 1)
             assert m.state.escalation_level == level
             assert (notice.kind, notice.recipient, notice.subject, notice.data["level"]) == (
                 "escalation", m.policy.supervisor(level),
-                f"Escalated to level {level} ({m.policy.level_name(level)}): {sla.LABELS[name]} SLA breached",
+                f"Escalated to level {level} ({m.policy.level_name(level)}): {specs.LABELS[name]} SLA breached",
                 level,
             )
         assert all(e.at == at for e in m.events if e.seq > last)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cases.clocks import sla
+from cases.clocks import specs
 from cases.models import (
     CaseState,
     ClockName,
@@ -124,7 +124,7 @@ async def walk(
         )
         assert (await cases.state(case_id)).escalation_level == level
         await advance_to(cases.env, at + SECOND)
-        label = sla.LABELS[name]
+        label = specs.LABELS[name]
         if kind == "warning":
             state = await cases.wait(
                 case_id,

@@ -1,0 +1,87 @@
+"""Which clocks there are, and everything the engine knows about each: one row per clock.
+
+A row names the clock's label, where an operator sets its target in the policy file, and what its
+warning and its breach do. The case starts a clock by name (`CaseCore.start_clock`), which reads
+the target from the row's policy key; `CaseMachine.fire_due` does what the row says when the
+warning or the breach comes; the UI's clock table, the report and what-if label it from here. A
+new clock is its row, its key in the shipped policy, and the line that starts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ClockName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    INITIAL_HANDLING = "initial_handling"
+    RESOLUTION = "resolution"
+    CLOSURE = "closure"
+    APPROVAL = "approval"
+    # The customer ships the return within the return window (STANDARDS S10.4).
+    RETURN_WINDOW = "return_window"
+    # The carrier delivers the shipped return to the warehouse (STANDARDS S10.4).
+    RETURN_TRANSIT = "return_transit"
+    # The warehouse inspects a received return (验货, STANDARDS S10.5).
+    INSPECTION = "inspection"
+    # A repair visit or mail-in is booked (维修响应, STANDARDS S10.6).
+    REPAIR = "repair"
+    # Staff answer the customer's latest message (STANDARDS S11.2).
+    NEXT_REPLY = "next_reply"
+
+
+
+class OnWarning(StrEnum):
+    TELL_SUPERVISOR = "tell_supervisor"
+    # The customer's own window: the reminder goes to them, not to staff.
+    REMIND_TO_SHIP = "remind_to_ship"
+
+
+class OnBreach(StrEnum):
+    ESCALATE = "escalate"
+    # The customer's window ended: the return lapses, no target staff missed (STANDARDS S10.4).
+    LAPSE_RETURN = "lapse_return"
+    # The policy says what a warehouse's silence means: a pass, or an escalation (STANDARDS S10.5).
+    ASK_POLICY = "ask_policy"
+    # A parcel lost on the way is the merchant's problem: escalate, and the paused clocks count on.
+    CHASE_CARRIER = "chase_carrier"
+
+
+# Policy keys a clock's target can come from beside a plain duration in the file.
+TIER_TARGETS = "targets"  # the tier's table, tightened by the overrides (every round's clocks)
+NEXT_REPLY_TARGETS = "conversation.next_reply"  # per tier, tighter for VIP customers
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    label: str
+    # Where the target is set in the policy file: a dotted key to a duration, such as
+    # "approval.target", or one of the tables above.
+    policy_key: str
+    on_warning: OnWarning = OnWarning.TELL_SUPERVISOR
+    on_breach: OnBreach = OnBreach.ESCALATE
+
+
+CLOCKS: dict[ClockName, ClockSpec] = {
+    ClockName.FIRST_RESPONSE: ClockSpec("first response", TIER_TARGETS),
+    ClockName.INITIAL_HANDLING: ClockSpec("initial handling", TIER_TARGETS),
+    ClockName.RESOLUTION: ClockSpec("resolution", TIER_TARGETS),
+    ClockName.CLOSURE: ClockSpec("complaint closure", TIER_TARGETS),
+    ClockName.APPROVAL: ClockSpec("approval", "approval.target"),
+    ClockName.RETURN_WINDOW: ClockSpec(
+        "return shipment", "returns.window", OnWarning.REMIND_TO_SHIP, OnBreach.LAPSE_RETURN
+    ),
+    ClockName.RETURN_TRANSIT: ClockSpec("return delivery", "returns.transit_window", on_breach=OnBreach.CHASE_CARRIER),
+    ClockName.INSPECTION: ClockSpec("inspection", "returns.inspection_window", on_breach=OnBreach.ASK_POLICY),
+    ClockName.REPAIR: ClockSpec("repair response", "repair.response"),
+    ClockName.NEXT_REPLY: ClockSpec("next reply", NEXT_REPLY_TARGETS),
+}
+
+# The clocks of every round of handling: started when a case opens and again when it reopens.
+HANDLING_CLOCKS = tuple(name for name, spec in CLOCKS.items() if spec.policy_key == TIER_TARGETS)
+# Clocks whose target is one duration in the policy file.
+PLAIN_CLOCKS = tuple(
+    name for name, spec in CLOCKS.items() if spec.policy_key not in (TIER_TARGETS, NEXT_REPLY_TARGETS)
+)
+LABELS = {name: spec.label for name, spec in CLOCKS.items()}
