@@ -94,7 +94,7 @@ class AfterSalesCase:
                 if self._time_to_continue():
                     await self._continue_as_new()
                 await self._sleep_until_next()
-        await routing_steps.finish(machine, self._tells)
+        await routing_steps.finish(self._tells)
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)
         return machine.state

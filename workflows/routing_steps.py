@@ -59,10 +59,6 @@ def hear_after_record(machine: CaseMachine, waiting: list[RoutingChange], record
     return recorded_seq > 0 and hear(machine, waiting)
 
 
-def needed(machine: CaseMachine) -> bool:
-    return placement.pending(machine.state) is not None
-
-
 async def step(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
     """One roster call. The notices to other cases go on in the background (each waits for its
     own task), so an update that led to this call is still answered in the task that took it."""
@@ -74,10 +70,8 @@ async def step(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
     tells.extend(asyncio.create_task(_tell(change)) for change in result.drained)
 
 
-async def finish(machine: CaseMachine, tells: list[asyncio.Task[None]]) -> None:
-    """Before the run ends: give the seat back, and let every notice reach its case."""
-    while needed(machine):
-        await step(machine, tells)
+async def finish(tells: list[asyncio.Task[None]]) -> None:
+    """Before the run ends (the loop gave the seat back first): let every notice reach its case."""
     await asyncio.gather(*tells)
     tells.clear()
 
