@@ -21,8 +21,8 @@ from bench.procstat import memory_kb
 from bench.report import Report, progress
 from cases.policy.snapshot import Policy
 from starter.client import start_options
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput
 
 
 @dataclass

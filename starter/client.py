@@ -43,8 +43,8 @@ from cases.policy.snapshot import Policy, load_policy
 from runtime.settings import Settings
 from workflows import search_attributes as sa
 from workflows.amendments import AMEND
-from workflows.case_input import CaseInput, CaseRun
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput, CaseRun
 
 # An amendment is answered once recorded, in well under a second; a case silent this long has no
 # worker polling for it, and the caller moves on to the next case.

@@ -43,9 +43,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import retry_policies as rp
     from workflows.action_updates import payload_bytes, with_action_updates
     from workflows.amendments import amend_update
-    from workflows.case_input import CaseInput, CaseRun
-    from workflows.case_metrics import CaseMetrics
     from workflows.details import clock_table
+    from workflows.meter import CaseMetrics
+    from workflows.run_input import CaseInput, CaseRun
     from workflows.visibility import Visibility
 
 

@@ -14,7 +14,7 @@ PASSTHROUGH = (
     "activities",
     # Everything the workflow module imports from its own package is pure; only the workflow
     # module itself needs a fresh import per run.
-    "workflows.case_input",
+    "workflows.run_input",
     "workflows.details",
     "workflows.retry_policies",
     "workflows.search_attributes",

@@ -1,7 +1,7 @@
 """Which business counters a batch of audit events moves, and with which labels.
 
 Pure, so the mapping is tested without a worker; the workflow adds the counts through its
-replay-safe meter (`workflows/case_metrics.py`). Every label is an enumeration (tier, clock,
+replay-safe meter (`workflows/meter.py`). Every label is an enumeration (tier, clock,
 category, channel, plan): never an id, a name or free text, so a metric can hold no personal
 data and the number of series stays small.
 """

@@ -25,10 +25,9 @@ from devstack.database import database_url_or_embedded
 from devstack.postgres import EmbeddedPostgresError
 from reports.service.charts import require_matplotlib
 from reports.service.figures import Report, ReportError
+from reports.service.html import render_html
 from reports.service.query import build_report
-from reports.service.render_html import render_html
-from reports.service.render_json import render_json
-from reports.service.render_text import render_text
+from reports.service.render import render_json, render_text
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
 

@@ -1,6 +1,6 @@
 """The what-if as one self-contained HTML page: two charts and the tables of the text page.
 
-Like the service report's page (reports/service/render_html.py), nothing is fetched from anywhere: its
+Like the service report's page (reports/service/html.py), nothing is fetched from anywhere: its
 style sheet, cell escaping and PNG encoding are reused from there and from `reports/service/charts.py`,
 and each tier keeps the colour it has in the service report. In every chart the recorded figure
 is the light bar and the candidate's the dark one.
@@ -12,7 +12,7 @@ import html
 from typing import TYPE_CHECKING
 
 from reports.service.charts import TIER_COLOURS, png_base64, require_matplotlib
-from reports.service.render_html import CSS, html_table
+from reports.service.html import CSS, html_table
 from reports.whatif.figures import SideFigures, WhatIf
 from reports.whatif.format import (
     DEFINITIONS,

@@ -3,7 +3,7 @@ it, which validates back into a `WhatIf`)."""
 
 from __future__ import annotations
 
-from reports.service.render_text import text_table
+from reports.service.render import text_table
 from reports.whatif.figures import WhatIf
 from reports.whatif.format import (
     DEFINITIONS,

@@ -17,8 +17,8 @@ from starter.replay import load_history_file, replay_files, replay_histories
 from tests.conftest import case_worker, codec_converter
 from tests.support.changed_case import ChangedCase
 from tests.support.factories import intake
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 MAIN_PATHS = {

@@ -34,10 +34,9 @@ from activities.schema import migrate
 from devstack.postgres import EmbeddedPostgres
 from reports.service.command import add_report_parser, parse_period, run_report
 from reports.service.figures import GroupFigures, Report, ReportError
+from reports.service.html import render_html
 from reports.service.query import build_report
-from reports.service.render_html import render_html
-from reports.service.render_json import render_json
-from reports.service.render_text import render_text
+from reports.service.render import render_json, render_text
 from runtime.errors import UserError
 from runtime.settings import Settings
 

@@ -18,8 +18,8 @@ from starter.client import start_options
 from tests.support.factories import intake
 from tests.support.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
 from tests.support.routing_helpers import TeamRoster, team_roster
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput
 
 SECOND = timedelta(seconds=1)
 ZH = "耳机左边没有声音"

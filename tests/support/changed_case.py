@@ -7,8 +7,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 from cases.models import CaseState
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput
 
 
 @workflow.defn(name="AfterSalesCase")

@@ -36,7 +36,7 @@ from starter.client import CaseClient
 from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
 from tests.support.clock import skip
 from tests.support.factories import intake
-from workflows.case_input import CaseInput, CaseRun
+from workflows.run_input import CaseInput, CaseRun
 
 HISTORIES = Path(__file__).parents[1] / "histories"
 CARRIED = Path(__file__).parents[1] / "carried"

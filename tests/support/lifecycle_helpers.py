@@ -35,7 +35,7 @@ from starter.client import CaseClient
 from tests.conftest import case_worker
 from tests.support.clock import skip
 from tests.support.eventually import eventually
-from workflows.case_input import CaseRun
+from workflows.run_input import CaseRun
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ from tests.support.eventually import eventually
 from tests.support.factories import intake
 from tests.system.test_cli import assert_one_line_user_error, run_cli, run_cli_async
 from worker import in_memory_activities
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
+from workflows.run_input import CaseInput
 from workflows.sandbox import workflow_runner
 
 ANNOUNCED = "[calendar]\nextra_holidays = [2027-01-04, 2027-01-05]\nextra_workdays = [2027-01-09]\n"

@@ -28,7 +28,7 @@ from tests.conftest import memory_worker
 from tests.support.eventually import eventually
 from tests.support.factories import intake
 from tests.support.lifecycle_helpers import advance_to
-from workflows.case_input import CaseInput, CaseRun
+from workflows.run_input import CaseInput, CaseRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN_AT = datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)

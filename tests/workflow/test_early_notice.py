@@ -19,9 +19,9 @@ from cases.routing.models import RoutingChange, RoutingStatus
 from starter.client import CaseClient
 from tests.conftest import memory_worker
 from tests.support.factories import intake
-from workflows.case_input import CaseInput
 from workflows.case_workflow import AfterSalesCase
 from workflows.routing_steps import ROUTED_SIGNAL
+from workflows.run_input import CaseInput
 
 
 class Batches(MemoryProjection):

@@ -44,7 +44,7 @@ from tests.support.lifecycle_helpers import (
     execution,
     running_cases,
 )
-from workflows.case_input import CaseRun
+from workflows.run_input import CaseRun
 
 
 def carried(state: CaseState) -> dict[str, Any]:

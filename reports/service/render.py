@@ -1,0 +1,75 @@
+"""The report as aligned plain-text tables, for a terminal or an e-mail, and as JSON.
+
+A header (period, generation time, the overall CSAT share against its target), then five tables
+(summary, on-time rate per SLA clock, returns and inspections, routing, CSAT distribution) and the
+definitions of every column. The first column of each table is a left-aligned label; every other
+column holds a number and aligns right, so the lines of one table are all the same width.
+
+The JSON is the `Report` model as pydantic dumps it, counts and derived rates alike: it validates
+back into a `Report` (`Report.model_validate_json`), so another tool can read a saved report
+without knowing how its figures were computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reports.service.figures import CSAT_TARGET, Report
+from reports.service.formatting import (
+    DEFINITIONS,
+    ROUTING_TITLE,
+    SUMMARY_HEADERS,
+    clock_rows,
+    csat_rows,
+    groups,
+    period_text,
+    return_rows,
+    routing_rows,
+    summary_row,
+    target_text,
+)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned lines of a table, shared with the what-if's page (reports/whatif/render.py)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        # The first column is a label; every other column holds a number and aligns right.
+        numbers = zip(cells[1:], widths[1:], strict=True)
+        parts = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in numbers]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def render_text(report: Report) -> str:
+    """The report as aligned plain-text tables, for a terminal or an e-mail."""
+    lines = [
+        "After-sales service report",
+        period_text(report),
+        f"generated {report.generated_at.isoformat(' ', 'seconds')}",
+        f"CSAT target: satisfied share >= {CSAT_TARGET:.0%} -> " + target_text(report, ""),
+        "",
+        *text_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
+        "",
+        "On-time rate per SLA clock (on time / decided)",
+        *text_table(*clock_rows(report)),
+        "",
+        "Returns and inspections (lapsed / returns, failed / inspections)",
+        *text_table(*return_rows(report)),
+        "",
+        ROUTING_TITLE,
+        *text_table(*routing_rows(report)),
+        "",
+        "CSAT distribution (number of ratings)",
+        *text_table(*csat_rows(report)),
+        "",
+        "Definitions",
+        *(f"  {name}: {text}" for name, text in DEFINITIONS),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: Report) -> str:
+    return report.model_dump_json(indent=2) + "\n"

@@ -1,0 +1,186 @@
+"""The action registry as a whole: every action is tested, refused outside its statuses, and
+numbers its audit events on from the case's last sequence number inside them.
+
+The refusal and acceptance tests are parametrised over `ACTIONS` and `Status`, so a new action
+or status is covered without touching this file; a new action without an explicit test of what
+it changes fails `test_every_action_has_an_explicit_test`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cases.actions.registry import ACTION_MODELS, ACTIONS
+from cases.core.machine import InvalidAction
+from cases.fulfilment.actions import (
+    AgentReply,
+    CustomerMessage,
+    InspectionResult,
+    RepairResult,
+    ReturnReceived,
+    ReturnShipped,
+)
+from cases.fulfilment.models import InspectionOutcome, RepairOutcome
+from cases.models import (
+    Acknowledge,
+    Action,
+    Approve,
+    Assign,
+    Confirm,
+    CustomerReply,
+    Dispute,
+    Escalate,
+    FollowUpOutcome,
+    FollowUpResult,
+    Note,
+    ProposeResolution,
+    Rate,
+    Reclassify,
+    Reject,
+    RequestInfo,
+    ResolutionType,
+    Status,
+    Tier,
+    Withdraw,
+)
+from tests.support.machine import TESTED_ACTIONS, frozen, general, machine_in
+from tests.unit.cases.actions import test_after_resolution_actions as test_actions_after
+from tests.unit.cases.actions import test_handling as test_actions_handling
+from tests.unit.cases.fulfilment import test_fulfilment as test_fulfilment
+
+# One valid input per action, accepted by the action's model.
+VALID: dict[str, Action] = {
+    "acknowledge": Acknowledge(actor="agent-1", message="on it"),
+    "assign": Assign(actor="lead-1", handler="agent-2", team="returns"),
+    "note": Note(actor="agent-1", text="called the warehouse"),
+    "request_info": RequestInfo(actor="agent-1", question="A photo, please?"),
+    "customer_reply": CustomerReply(text="here it is"),
+    "reclassify": Reclassify(actor="agent-1", tier=Tier.COMPLEX, reason="two departments"),
+    "propose_resolution": ProposeResolution(
+        actor="agent-1", type=ResolutionType.REFUND, amount=Decimal("100")
+    ),
+    "approve": Approve(actor="supervisor-1", role="supervisor", note="ok"),
+    "reject": Reject(actor="supervisor-1", role="supervisor", reason="too much"),
+    "confirm": Confirm(),
+    "dispute": Dispute(reason="still broken"),
+    "rate": Rate(score=4),
+    "follow_up_result": FollowUpResult(actor="caller-1", outcome=FollowUpOutcome.SATISFIED),
+    "escalate": Escalate(actor="agent-1", reason="press enquiry"),
+    "withdraw": Withdraw(reason="bought another"),
+    "return_shipped": ReturnShipped(carrier="SF Express", tracking_number="SF1234567890"),
+    "return_received": ReturnReceived(actor="warehouse-sh", note="box intact"),
+    "inspection_result": InspectionResult(
+        actor="inspector-1", result=InspectionOutcome.PASSED, evidence=["photo-1"]
+    ),
+    "repair_result": RepairResult(
+        actor="technician-1", result=RepairOutcome.FIXED, repair_record="RR-1"
+    ),
+    "agent_reply": AgentReply(actor="agent-1", text="We are checking with the warehouse."),
+    "customer_message": CustomerMessage(text="Any news?"),
+}
+
+S = Status
+OPEN = {S.REGISTERED, S.ACKNOWLEDGED, S.AWAITING_CUSTOMER, S.AWAITING_APPROVAL}
+NOT_FINAL = set(Status) - {S.CLOSED, S.WITHDRAWN, S.LAPSED}
+# The statuses each action is allowed in, written out so that a change to the registry shows.
+EXPECTED_ALLOWED: dict[str, set[Status]] = {
+    "acknowledge": {S.REGISTERED},
+    "assign": NOT_FINAL,
+    "note": NOT_FINAL,
+    "request_info": {S.REGISTERED, S.ACKNOWLEDGED},
+    "customer_reply": {S.AWAITING_CUSTOMER},
+    "reclassify": OPEN,
+    "propose_resolution": {S.REGISTERED, S.ACKNOWLEDGED, S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
+    "approve": {S.AWAITING_APPROVAL},
+    "reject": {S.AWAITING_APPROVAL},
+    "confirm": {S.AWAITING_CONFIRMATION},
+    "dispute": {S.AWAITING_CONFIRMATION},
+    "rate": {S.AWAITING_RATING},
+    "follow_up_result": {S.FOLLOW_UP},
+    "escalate": NOT_FINAL,
+    # Not once a resolution is being carried out, except before a return is shipped.
+    "withdraw": OPEN | {S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
+    "return_shipped": {S.AWAITING_RETURN},
+    "return_received": {S.AWAITING_RETURN, S.RETURN_IN_TRANSIT},
+    "inspection_result": {S.INSPECTING},
+    "repair_result": {S.REPAIRING},
+    "agent_reply": NOT_FINAL,
+    "customer_message": NOT_FINAL,
+}
+
+REFUSED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s not in spec.allowed]
+ALLOWED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s in spec.allowed]
+
+
+def test_every_action_has_an_explicit_test() -> None:
+    # all imported
+    assert test_actions_handling.__name__ and test_actions_after.__name__ and test_fulfilment.__name__
+    assert TESTED_ACTIONS == set(ACTIONS)
+
+
+def test_every_action_has_a_valid_input_of_its_model() -> None:
+    assert set(VALID) == set(ACTIONS) == set(ACTION_MODELS)
+    for name, data in VALID.items():
+        assert type(data) is ACTIONS[name].model is ACTION_MODELS[name]
+
+
+def test_each_action_is_allowed_in_the_expected_statuses() -> None:
+    assert {name: set(spec.allowed) for name, spec in ACTIONS.items()} == EXPECTED_ALLOWED
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_a_case_can_be_driven_into_every_status(policy, status: Status) -> None:
+    m, _ = machine_in(policy, status)
+    assert m.state.status == status
+    assert [e.seq for e in m.events] == list(range(1, m.state.last_seq + 1))
+
+
+@pytest.mark.parametrize(("action", "status"), REFUSED, ids=[f"{a}-{s}" for a, s in REFUSED])
+def test_action_outside_its_statuses_is_refused_and_changes_nothing(
+    policy, action: str, status: Status
+) -> None:
+    m, now = machine_in(policy, status)
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match=f"{action} is not allowed while the case is {status.value}"):
+        m.check(action, VALID[action])
+    with pytest.raises(InvalidAction, match=f"{action} is not allowed while the case is {status.value}"):
+        m.apply(action, VALID[action], now)
+    assert frozen(m) == before
+
+
+@pytest.mark.parametrize(("action", "status"), ALLOWED, ids=[f"{a}-{s}" for a, s in ALLOWED])
+def test_action_inside_its_statuses_appends_numbered_events(
+    policy, action: str, status: Status
+) -> None:
+    m, now = machine_in(policy, status)
+    last = m.state.last_seq
+    queued = len(m.events)
+    m.check(action, VALID[action])
+    m.apply(action, VALID[action], now)
+    new = m.events[queued:]
+    assert new, f"{action} queued no audit event"
+    assert [e.seq for e in new] == list(range(last + 1, last + 1 + len(new)))
+    assert m.state.last_seq == new[-1].seq
+    assert all(e.at == now for e in new)
+    # The action's own event carries the actor who sent it.
+    assert VALID[action].actor in {e.actor for e in new}
+
+
+def test_an_unknown_action_is_refused(policy) -> None:
+    m = general(policy)
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match="unknown action 'close_now'"):
+        m.check("close_now", Note(text="x"))
+    with pytest.raises(InvalidAction, match="unknown action 'close_now'"):
+        m.apply("close_now", Note(text="x"), m.state.opened_at)
+    assert frozen(m) == before
+
+
+def test_an_action_with_another_actions_model_is_refused(policy) -> None:
+    m = general(policy)
+    before = frozen(m)
+    with pytest.raises(InvalidAction, match="acknowledge takes Acknowledge, not Note"):
+        m.apply("acknowledge", Note(text="x"), m.state.opened_at)
+    assert frozen(m) == before
