@@ -92,6 +92,9 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _every_plain_clock_has_its_target(self) -> Policy:
+        for name in self.clocks:
+            if CLOCKS[name].policy_key != f"clocks.{name.value}":
+                raise ValueError(f"clocks.{name.value}: set it at {CLOCKS[name].policy_key} instead")
         for name in PLAIN_CLOCKS:
             if not isinstance(self.setting(CLOCKS[name].policy_key), str):
                 raise ValueError(f"{CLOCKS[name].policy_key}: the target of clock {name.value} is missing")

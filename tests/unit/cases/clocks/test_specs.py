@@ -1,0 +1,59 @@
+"""The clock specs are the one place a clock is described: its target's key in the policy, its
+label, and what its warning and breach do, read by the policy, the machine and the UI alike."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cases.clocks import specs
+from cases.clocks.specs import CLOCKS, HANDLING_CLOCKS, PLAIN_CLOCKS, ClockName
+from cases.models import Category, CustomerTier, ProposeResolution, ResolutionType, Tier
+from cases.policy.snapshot import Policy, PolicyError, PolicySnapshot, load_policy
+from tests.support.machine import AP, HOUR, T0, general
+from tests.unit.cases.policy.test_policy import default_text, snap, write
+
+__all__ = ["snap"]  # the policy tests' snapshot fixture
+
+
+def test_every_clock_has_a_target_for_every_tier_where_its_spec_says(snap: PolicySnapshot) -> None:
+    for name in ClockName:
+        for tier in Tier:
+            target = snap.target(name, tier, Category.OTHER, CustomerTier.STANDARD)
+            assert target.seconds > 0, (name, tier)
+    assert snap.target(ClockName.APPROVAL, Tier.GENERAL, Category.OTHER, CustomerTier.STANDARD).label == "4h"
+    assert set(snap.clocks) == set(PLAIN_CLOCKS)
+    assert set(HANDLING_CLOCKS) == set(snap.targets[Tier.GENERAL])
+
+
+def test_a_1_0_snapshot_reads_its_plain_targets_from_its_own_fields(snap: PolicySnapshot) -> None:
+    carried = snap.model_dump(mode="json")
+    del carried["clocks"]
+    assert PolicySnapshot.model_validate(carried).clocks == snap.clocks
+
+
+def test_a_clocks_key_for_a_clock_set_elsewhere_is_refused_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path, default_text() + '\n[clocks]\napproval = "1h"\n')
+    with pytest.raises(PolicyError, match=r"clocks.approval: set it at approval.target instead"):
+        load_policy(path)
+
+
+def test_the_machine_labels_warns_and_breaches_as_the_spec_says(
+    policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The approval clock relabelled on its row: the timer, the warning and the breach say so.
+    monkeypatch.setitem(specs.CLOCKS, AP, dataclasses.replace(CLOCKS[AP], label="sign-off"))
+    m = general(policy)
+    m.apply("propose_resolution", ProposeResolution(actor="agent-1", type=ResolutionType.REFUND,
+                                                    amount=Decimal("1500")), T0)
+    assert m.state.clocks[AP].due_at == T0 + 4 * HOUR
+    wake = m.next_wake()
+    assert wake is not None and wake[1].startswith("sign-off SLA (general) warning at")
+    m.fire_due(T0 + 4 * HOUR)
+    subjects = [n.subject for n in m.notifications]
+    assert any(s.startswith("sign-off SLA (general) due") for s in subjects)
+    escalated = [e for e in m.events if e.type == "escalated"]
+    assert [e.data["reason"] for e in escalated] == ["sign-off SLA breached"]
