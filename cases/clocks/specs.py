@@ -1,10 +1,11 @@
 """Which clocks there are, and everything the engine knows about each: one row per clock.
 
-A row names the clock's label, where an operator sets its target in the policy file, and what its
-warning and its breach do. The case starts a clock by name (`CaseCore.start_clock`), which reads
-the target from the row's policy key; `CaseMachine.fire_due` does what the row says when the
-warning or the breach comes; the UI's clock table, the report and what-if label it from here. A
-new clock is its row, its key in the shipped policy, and the line that starts it.
+A row names the clock's label, where an operator sets its target in the policy file (and the
+target for a file that leaves it out), and what its warning and its breach do. The case starts a
+clock by name (`CaseCore.start_clock`), which reads the target from the row's policy key; a case
+whose policy predates the clock never starts it. `CaseMachine.fire_due` does what the row says
+when the warning or the breach comes; the UI's clock table, the report and what-if label it from
+here. A new clock is its row, its key in the shipped policy, and the line that starts it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class ClockSpec:
     policy_key: str
     on_warning: OnWarning = OnWarning.TELL_SUPERVISOR
     on_breach: OnBreach = OnBreach.ESCALATE
+    # The target when a policy file leaves the key out (one written before the clock existed);
+    # None makes the key required. The shipped clocks' sections carry their own defaults.
+    default: str | None = None
 
 
 CLOCKS: dict[ClockName, ClockSpec] = {

@@ -54,15 +54,20 @@ class CaseCore:
             )
             self.emit("clock_started", "system", now, **self.clock_data(name))
 
-    def target(self, name: ClockName) -> Duration:
+    def target(self, name: ClockName) -> Duration | None:
         """The clock's target for this case, from where its spec says the policy sets it."""
         s = self.state
         return self.policy.target(name, s.tier, s.category, s.intake.customer.tier)
 
     def start_clock(self, name: ClockName, now: datetime) -> None:
-        """Start `name`; a clock of that name run earlier in this round keeps its own record."""
+        """Start `name`; a clock of that name run earlier in this round keeps its own record.
+        A clock the case's policy has no target for (it opened before the clock existed) is not
+        started: the case keeps the rules it opened on."""
+        target = self.target(name)
+        if target is None:
+            return
         earlier = self.state.clocks.get(name)
-        clock = sla.start_clock(name, self.target(name), now, self.policy.calendar, self.policy.warning_fraction)
+        clock = sla.start_clock(name, target, now, self.policy.calendar, self.policy.warning_fraction)
         if earlier is not None:
             self.retired_clocks.append(
                 RetiredClock(round=self.state.reopen_count, clock=earlier.model_copy(deep=True))

@@ -96,9 +96,15 @@ class Policy(_Strict):
             if CLOCKS[name].policy_key != f"clocks.{name.value}":
                 raise ValueError(f"clocks.{name.value}: set it at {CLOCKS[name].policy_key} instead")
         for name in PLAIN_CLOCKS:
-            if not isinstance(self.setting(CLOCKS[name].policy_key), str):
+            if self.clock_target(name) is None:
                 raise ValueError(f"{CLOCKS[name].policy_key}: the target of clock {name.value} is missing")
         return self
+
+    def clock_target(self, name: ClockName) -> str | None:
+        """The target text of a clock whose target is one duration: the file's, else its spec's."""
+        spec = CLOCKS[name]
+        found = self.setting(spec.policy_key)
+        return found if isinstance(found, str) else spec.default
 
     def setting(self, key: str) -> object:
         """The value at a dotted key of the file (`returns.window`), or None."""
@@ -176,7 +182,7 @@ class Policy(_Strict):
                 returns=self.returns, repair=self.repair, conversation=self.conversation
             ).snapshot(day),
             intake=IntakeSettings(signals=self.signals, routing=self.routing).snapshot(day),
-            clocks={name: d(str(self.setting(CLOCKS[name].policy_key))) for name in PLAIN_CLOCKS},
+            clocks={name: d(str(self.clock_target(name))) for name in PLAIN_CLOCKS},
         )
 
 
@@ -237,14 +243,17 @@ class PolicySnapshot(BaseModel):
         }
         return data | {"clocks": legacy}
 
-    def target(self, name: ClockName, tier: Tier, category: Category, customer_tier: CustomerTier) -> Duration:
-        """The target of clock `name` for a case of this tier, category and customer tier."""
+    def target(
+        self, name: ClockName, tier: Tier, category: Category, customer_tier: CustomerTier
+    ) -> Duration | None:
+        """The target of clock `name` for a case of this tier, category and customer tier; None
+        for a clock added after this snapshot was taken (the case keeps the rules it opened on)."""
         key = CLOCKS[name].policy_key
         if key == TIER_TARGETS:
             return self.targets_for(tier, category, customer_tier)[name]
         if key == NEXT_REPLY_TARGETS:
             return self.fulfilment.next_reply_target(tier, customer_tier)
-        return self.clocks[name]
+        return self.clocks.get(name)
 
     def targets_for(
         self, tier: Tier, category: Category, customer_tier: CustomerTier

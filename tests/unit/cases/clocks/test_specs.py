@@ -57,3 +57,27 @@ def test_the_machine_labels_warns_and_breaches_as_the_spec_says(
     assert any(s.startswith("sign-off SLA (general) due") for s in subjects)
     escalated = [e for e in m.events if e.type == "escalated"]
     assert [e.data["reason"] for e in escalated] == ["sign-off SLA breached"]
+
+
+def test_a_clock_newer_than_a_cases_policy_is_not_started_for_it(policy: Policy) -> None:
+    # A snapshot taken before the approval clock existed (no target for it): the case keeps the
+    # rules it opened on, so a proposal that needs approval starts no approval clock.
+    m = general(policy)
+    m.policy = m.policy.model_copy(update={"clocks": {}})
+    m.apply("propose_resolution", ProposeResolution(actor="agent-1", type=ResolutionType.REFUND,
+                                                    amount=Decimal("1500")), T0)
+    assert m.state.status.value == "awaiting_approval"
+    assert AP not in m.state.clocks
+
+
+def test_a_file_without_a_plain_clocks_key_takes_the_specs_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(specs.CLOCKS, AP, dataclasses.replace(CLOCKS[AP], policy_key="clocks.approval"))
+    with pytest.raises(PolicyError, match=r"clocks.approval: the target of clock approval is missing"):
+        load_policy(write(tmp_path, default_text()))
+    monkeypatch.setitem(specs.CLOCKS, AP, dataclasses.replace(CLOCKS[AP], policy_key="clocks.approval", default="3h"))
+    snapshot = load_policy(write(tmp_path, default_text())).snapshot(T0)
+    assert snapshot.clocks[AP].label == "3h"
+    snapshot = load_policy(write(tmp_path, default_text() + '\n[clocks]\napproval = "5h"\n')).snapshot(T0)
+    assert snapshot.clocks[AP].label == "5h"
