@@ -55,7 +55,7 @@ CREATE TABLE webhook_attempts (
 
 -- record_case, restated whole as a migration must, now also writes the deliveries of the events
 -- it inserted (only those, so a retried record writes none twice). Each event in `doc` carries
--- `public`, the fields a webhook may show (cases/webhook_events.py); one from a record without it
+-- `public`, the fields a webhook may show (cases/views/webhook_events.py); one from a record without it
 -- shows none. When no active subscription wants any of the new events, the only cost is one probe
 -- of a tiny table.
 CREATE OR REPLACE FUNCTION record_case(doc jsonb, state jsonb, OUT events_written integer, OUT projected boolean)

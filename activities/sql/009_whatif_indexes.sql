@@ -1,4 +1,4 @@
--- What `aftersales whatif` reads per batch of cases (reports/whatif_query.py), by index rather
+-- What `aftersales whatif` reads per batch of cases (reports/whatif/query.py), by index rather
 -- than by walking the whole of routing_answers, which grows by a row or more per case for as
 -- long as the engine runs. Building them holds off the roster's writes to routing_answers
 -- until they are built: apply it at a quiet time.

@@ -9,6 +9,7 @@ same event type by itself (an escalation on a breach), the action's spec names a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, Protocol
 
 from cases.models import Action, CaseState
@@ -58,12 +59,15 @@ def heard(event: TrailEvent, previous: TrailEvent | None) -> bool:
     return not silent
 
 
+@cache
+def _recorded_fields(model: type[Action]) -> tuple[str, ...]:
+    return tuple(k for k in model.model_fields if k != "actor")
+
+
 def rebuilt(model: type[Action], event: TrailEvent) -> dict[str, Any]:
     """The action's input as far as its event recorded it: the actor and the same-named fields."""
     d = event.data
-    return {"actor": event.actor} | {
-        k: d[k] for k in model.model_fields if k != "actor" and d.get(k) is not None
-    }
+    return {"actor": event.actor} | {k: d[k] for k in _recorded_fields(model) if d.get(k) is not None}
 
 
 def proposal_rest(event: TrailEvent, later: Sequence[TrailEvent], final: CaseState) -> dict[str, Any]:

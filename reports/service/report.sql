@@ -1,4 +1,4 @@
--- The service report's queries (STANDARDS S9), read by reports/query.py.
+-- The service report's queries (STANDARDS S9), read by reports/service/query.py.
 -- Each statement follows a `-- name: <name>` line. Both take the period as $1 (inclusive) and
 -- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
 -- arrived in, however long it took. GROUPING SETS computes the whole period, each tier and each
