@@ -129,3 +129,27 @@ def test_no_module_is_over_400_lines() -> None:
     long = {name: n for name, path in project_modules().items()
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}
+
+
+def prefix_families(paths: list[Path]) -> dict[str, list[str]]:
+    """Modules of one folder that share a name prefix (`render_text`, `render_json`, ...), three or
+    more to a prefix: a feature that should be a subpackage."""
+    families: dict[tuple[Path, str], list[str]] = {}
+    for path in paths:
+        stem = path.stem.removeprefix("test_")
+        if "_" in stem and path.name != "__init__.py":
+            families.setdefault((path.parent, stem.split("_")[0]), []).append(path.name)
+    return {f"{folder.relative_to(ROOT)}/{prefix}_*": sorted(names)
+            for (folder, prefix), names in families.items() if len(names) >= 3}
+
+
+def test_no_folder_holds_a_family_of_modules_sharing_a_prefix() -> None:
+    code = [path for package in (*PACKAGES, "bench", "tests") for path in (ROOT / package).rglob("*.py")]
+    assert prefix_families(code) == {}
+
+
+def test_the_family_finder_finds_a_family() -> None:
+    names = ["render_text.py", "render_json.py", "render_html.py", "figures.py", "test_whatif_a.py"]
+    paths = [ROOT / "reports" / "service" / name for name in names]
+    assert prefix_families(paths) == {"reports/service/render_*": ["render_html.py", "render_json.py",
+                                                                   "render_text.py"]}
