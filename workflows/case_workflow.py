@@ -19,7 +19,7 @@ new onto it at its next wake.
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -90,10 +90,12 @@ class AfterSalesCase:
             elif step == Step.BOOK_REPAIR:
                 await self._flush()
                 await bookings.repair(machine)
-            else:
+            elif step == Step.WAIT:
                 if self._time_to_continue():
                     await self._continue_as_new()
                 await self._sleep_until_next()
+            else:
+                assert_never(step)
         await routing_steps.finish(self._tells)
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)

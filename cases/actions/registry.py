@@ -73,7 +73,8 @@ class ActionSpec(Generic[A]):
     check: Callable[[CaseCore, A], None] | None = None
     # The customer's signed link may send it (STANDARDS S13.3).
     customer: bool = False
-    # The fields of its event a webhook may carry; None keeps the event from subscribers.
+    # The fields of its event a webhook may carry; None: no subscription can name the event, and
+    # one to every event (`*`) gets it without fields.
     public: frozenset[str] | None = NOTHING
     # Its event on the customer's timeline; None keeps it internal.
     label: Label | None = None

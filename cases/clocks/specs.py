@@ -5,7 +5,10 @@ target for a file that leaves it out), and what its warning and its breach do. T
 clock by name (`CaseCore.start_clock`), which reads the target from the row's policy key; a case
 whose policy predates the clock never starts it. `CaseMachine.fire_due` does what the row says
 when the warning or the breach comes; the UI's clock table, the report and what-if label it from
-here. A new clock is its row, its key in the shipped policy, and the line that starts it.
+here. A new clock is its row, its key in the shipped policy, and the line that starts it; a
+clock whose target is in the tier table is one of every round's clocks, started when a case opens
+and when it reopens. A clock under `[clocks]` names a default, so a policy file written before it
+still loads.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ class ClockName(StrEnum):
     REPAIR = "repair"
     # Staff answer the customer's latest message (STANDARDS S11.2).
     NEXT_REPLY = "next_reply"
-
 
 
 class OnWarning(StrEnum):
@@ -82,7 +84,8 @@ CLOCKS: dict[ClockName, ClockSpec] = {
     ClockName.NEXT_REPLY: ClockSpec("next reply", NEXT_REPLY_TARGETS),
 }
 
-# The clocks of every round of handling: started when a case opens and again when it reopens.
+# The clocks of every round of handling, started when a case opens and again when it reopens:
+# those whose targets are the tier's.
 HANDLING_CLOCKS = tuple(name for name, spec in CLOCKS.items() if spec.policy_key == TIER_TARGETS)
 # Clocks whose target is one duration in the policy file.
 PLAIN_CLOCKS = tuple(

@@ -3,8 +3,9 @@ waits for next. The workflow drives it with timers and activities (`workflows/ca
 what-if drives it with the recorded inputs (`reports/whatif/replay.py`). Both ask `next_step`
 and do what it says, so they cannot drift apart.
 
-The order matters where two are wanted at once: a resolution under way and a booking in flight
-come before the roster, and an ended case still gives its seat back before it is done.
+The order matters where two are wanted at once: a resolution under way and the follow-up
+booking come before the roster, the repair booking after it, and an ended case gives its seat
+back before it is done.
 """
 
 from __future__ import annotations

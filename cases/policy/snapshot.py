@@ -48,9 +48,6 @@ from cases.policy.sections import EscalationSettings, Overrides
 
 DEFAULT_POLICY_RESOURCE = "default_policy.toml"
 
-# The clocks a tier sets targets for (`cases/clocks/specs.py`). Approval is not one of them: its
-# target is the same for every tier and lives under [approval].
-TIER_CLOCKS = HANDLING_CLOCKS
 
 ClockTargets = dict[ClockName, DurationText]
 
@@ -127,7 +124,7 @@ class Policy(_Strict):
         if missing_tiers:
             raise ValueError(f"missing tier(s) {', '.join(missing_tiers)}")
         for tier, clocks in targets.items():
-            missing = [c.value for c in TIER_CLOCKS if c not in clocks]
+            missing = [c.value for c in HANDLING_CLOCKS if c not in clocks]
             if missing:
                 raise ValueError(f"{tier.value}: missing clock(s) {', '.join(missing)}")
             if ClockName.APPROVAL in clocks:
@@ -206,6 +203,8 @@ class PolicySnapshot(BaseModel):
     category_overrides: dict[Category, dict[ClockName, Duration]] = {}
     escalation: EscalationSettings
     approval_threshold: Decimal
+    # Also in `clocks`, which this build reads; kept for a 1.0 build that takes over a case this
+    # build opened (a roll-back), as are the fulfilment snapshot's windows.
     approval_target: Duration
     approval_always_for_tiers: list[Tier]
     approval_amount_types: list[ResolutionType]

@@ -1,8 +1,9 @@
 """What an outbound webhook may say about each audit event (STANDARDS S13.4).
 
-An allow-list per event type: only the fields named here leave the engine, so free text
-(messages, notes, reasons, comments, questions, customer phrases, provider errors), recipients,
-staff ids and anything a new event adds stay inside until someone decides otherwise. References
+An allow-list per event type: only the fields named here, or on the action's spec
+(`cases/actions/registry.py`), leave the engine, so free text (messages, notes, reasons, comments,
+questions, customer phrases, provider errors), recipients, staff ids and anything a new event adds
+stay inside until someone decides otherwise. References
 that work as credentials or lead to a person (coupon codes, tracking numbers, repair records) are
 left out too. A subscriber asks for event types by these names, or `*` for all of them.
 """

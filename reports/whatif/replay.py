@@ -3,11 +3,11 @@
 The loop is the case's own (`cases/core/loop.py`), which the workflow drives too: open the case,
 then between inputs fire what falls due at each of the machine's own wake instants (`next_wake`),
 feed each recorded input at its recorded instant, and after each change take the loop's next step,
-answering for the roster where it asks. The
-roster's answers are the recorded ones (`routing_answers`) when the request fits; otherwise the
-answer is read from the event the case recorded, or is the silent answer the roster gives when it
-has nothing to say. An action the replayed case refuses is skipped and counted, and so is a
-workflow result it no longer waits for; nothing a recorded trail holds can crash the replay.
+answering for the roster where it asks. The roster's answers are the recorded ones
+(`routing_answers`) when the request fits; otherwise the answer is read from the event the case
+recorded, or is the silent answer the roster gives when it has nothing to say. An action the
+replayed case refuses is skipped and counted, and so is a workflow result it no longer waits for;
+nothing a recorded trail holds can crash the replay.
 A case the candidate leaves open where the record ended it goes on firing its wakes up to the
 moment the record was read (`Timeline.as_of`): its later breaches are the candidate's too.
 """

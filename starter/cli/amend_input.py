@@ -17,19 +17,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from cases.clocks.calendar import CalendarSettings
 from cases.clocks.durations import DurationText, parse_duration
+from cases.clocks.specs import HANDLING_CLOCKS
 from cases.models import ClockName, Tier
 from cases.policy.amendment import PolicyAmendment, TierTargets
-from cases.policy.snapshot import TIER_CLOCKS, describe_problems
+from cases.policy.snapshot import describe_problems
 from runtime.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _tier_clocks_only(targets: dict[Tier, dict[ClockName, str]]) -> dict[Tier, dict[ClockName, str]]:
-    allowed = ", ".join(c.value for c in TIER_CLOCKS)
+    allowed = ", ".join(c.value for c in HANDLING_CLOCKS)
     for tier, clocks in targets.items():
         for clock in clocks:
-            if clock not in TIER_CLOCKS:
+            if clock not in HANDLING_CLOCKS:
                 raise ValueError(f"{tier.value}.{clock.value}: not a tier target (one of {allowed})")
     return targets
 

@@ -81,3 +81,7 @@ def test_a_file_without_a_plain_clocks_key_takes_the_specs_default(
     assert snapshot.clocks[AP].label == "3h"
     snapshot = load_policy(write(tmp_path, default_text() + '\n[clocks]\napproval = "5h"\n')).snapshot(T0)
     assert snapshot.clocks[AP].label == "5h"
+
+
+def test_a_clock_under_clocks_names_a_default_so_older_policy_files_still_load() -> None:
+    assert all(spec.default is not None for spec in CLOCKS.values() if spec.policy_key.startswith("clocks."))
