@@ -64,24 +64,28 @@ async def recorded(env: WorkflowEnvironment) -> AsyncIterator[tuple[str, datetim
         try:
             await migrate(dsn)
             pool = await create_pool(dsn)
-            policy = load_policy(None)
-            roster = PostgresRoster(pool, policy.calendar)
-            await roster.add_team(golden.TEAM, [], None, "lead-cs")
-            for agent in golden.AGENTS:
-                await roster.add_agent(agent, golden.TEAM, [], 2, Presence.AVAILABLE, datetime.now(UTC))
-            since = await env.get_current_time() - timedelta(minutes=1)
-            patch = pytest.MonkeyPatch()
-            patch.setattr(golden, "_write", _no_write)
             try:
-                async with case_worker(env.client, pool, policy) as task_queue:
-                    client = CaseClient(env.client, task_queue)
-                    for scenario in golden.SCENARIOS.values():
-                        await scenario(env, client)
-                    await _personal_case(env, client)
+                policy = load_policy(None)
+                roster = PostgresRoster(pool, policy.calendar)
+                await roster.add_team(golden.TEAM, [], None, "lead-cs")
+                for agent in golden.AGENTS:
+                    await roster.add_agent(agent, golden.TEAM, [], 2, Presence.AVAILABLE, datetime.now(UTC))
+                since = await env.get_current_time() - timedelta(minutes=1)
+                patch = pytest.MonkeyPatch()
+                patch.setattr(golden, "_write", _no_write)
+                try:
+                    async with case_worker(env.client, pool, policy) as task_queue:
+                        client = CaseClient(env.client, task_queue)
+                        for scenario in golden.SCENARIOS.values():
+                            await scenario(env, client)
+                        await _personal_case(env, client)
+                finally:
+                    patch.undo()
+                until = await env.get_current_time() + timedelta(days=1)
             finally:
-                patch.undo()
-            until = await env.get_current_time() + timedelta(days=1)
-            await pool.close()
+                # Closed on every path: a pool left open on a stopped server keeps reconnecting
+                # in the session's event loop through every later test.
+                await pool.close()
             yield dsn, since, until
         finally:
             server.stop()
