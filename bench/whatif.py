@@ -104,7 +104,10 @@ def synthetic_case(n: int, snapshot: PolicySnapshot) -> tuple[Any, list[Any], li
     opened = SINCE + timedelta(seconds=rng.randrange(int((UNTIL - SINCE).total_seconds()) - 30 * 86400))
     m = CaseMachine.open(f"wi-{n:06d}", _intake(n, rng), snapshot, opened)
     d = _Drive(m)
-    minutes = lambda lo, hi: timedelta(minutes=rng.uniform(lo, hi))  # noqa: E731
+
+    def minutes(lo: float, hi: float) -> timedelta:
+        return timedelta(minutes=rng.uniform(lo, hi))
+
     if rng.random() < 0.05:
         d.act(minutes(5, 600), "withdraw", reason="changed my mind")
     else:
