@@ -201,7 +201,7 @@ async def run_worker(settings: Settings) -> None:
     dispatcher = dispatcher_from_settings(settings, notifications) if settings.worker_dispatch else None
     runtime = metrics_runtime(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     pool = await create_pool(settings.database_url)
-    client = await connect(settings, runtime)
+    client = await connect(settings, runtime, compress=True)
     gauges = OpenCaseGauges(pool, runtime.metric_meter) if runtime is not None else None
     activities = activities_for(
         pool, policy, refunds=providers.get("refunds"), shipments=providers.get("shipments")

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
-from cases.core.effects import Notification, RetiredClock
-from cases.models import CaseEvent, CaseState
+from cases.core.effects import Notification
+from cases.models import CaseEvent
 
 
 class LoadPolicy(BaseModel):
@@ -22,12 +23,24 @@ class LoadPolicy(BaseModel):
 
 
 class RecordCase(BaseModel):
-    case: CaseState
+    """One record of a case (activities/record_input.py builds it): the read model's rows, the
+    top-level fields of the state that moved, the new audit events and the outbox's notifications,
+    written in one transaction."""
+
+    row: dict[str, Any]
+    state: dict[str, Any]
     events: list[CaseEvent]
-    retired_clocks: list[RetiredClock] = []
-    # Queued in the outbox in the same transaction as `events` (empty on the older path, which
-    # sends each notification through its own activity).
+    clocks: list[dict[str, Any]] = []
+    survey: dict[str, Any] | None = None
     notifications: list[Notification] = []
+
+    @property
+    def case_id(self) -> str:
+        return str(self.row["case_id"])
+
+    @property
+    def last_seq(self) -> int:
+        return int(self.row["last_seq"])
 
 
 class RecordResult(BaseModel):

@@ -8,6 +8,7 @@ are, so a retried call finds its earlier effect instead of repeating it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from activities.contracts import (
     Cancellation,
@@ -34,16 +35,20 @@ from cases.models import CaseEvent, CaseState
 class MemoryProjection:
     events: dict[str, dict[int, CaseEvent]] = field(default_factory=dict)
     cases: dict[str, CaseState] = field(default_factory=dict)
+    # The stored state as the PostgreSQL projection keeps it: each record's moved fields merged in.
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def write(self, request: RecordCase) -> RecordResult:
-        case = request.case
-        trail = self.events.setdefault(case.case_id, {})
+        case_id = request.case_id
+        trail = self.events.setdefault(case_id, {})
         new = [e for e in request.events if e.seq not in trail]
         trail.update((e.seq, e) for e in new)
-        current = self.cases.get(case.case_id)
-        projected = current is None or current.last_seq < case.last_seq
+        current = self.cases.get(case_id)
+        projected = current is None or current.last_seq < request.last_seq
         if projected:
-            self.cases[case.case_id] = case
+            merged = self.states.setdefault(case_id, {})
+            merged.update(request.state)
+            self.cases[case_id] = CaseState.model_validate(merged)
         return RecordResult(events_written=len(new), projection_written=projected)
 
     def trail(self, case_id: str) -> list[CaseEvent]:

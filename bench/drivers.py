@@ -26,6 +26,7 @@ from cases.core.machine import CaseMachine
 from cases.ids import workflow_id_for
 from cases.models import CaseIntake, CaseState
 from cases.policy.snapshot import Policy, load_policy
+from cases.receipt import CaseReceipt
 from starter.client import CaseClient, start_options
 
 VARIANTS = ("explanation", "refund")
@@ -124,8 +125,8 @@ class RealTarget:
         return (await self.cases.handle(case_id).result()).status.value
 
 
-def _step(state: CaseState) -> Step:
-    status = state.status.value
+def _step(receipt: CaseReceipt) -> Step:
+    status = receipt.status.value
     return Step(ready=status != "resolving", follow_up=status == "follow_up")
 
 

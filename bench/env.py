@@ -48,7 +48,7 @@ TEST_CODEC_KEYS = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
 
 
 def bench_converter() -> DataConverter:
-    return data_converter(parse_keys(TEST_CODEC_KEYS))
+    return data_converter(parse_keys(TEST_CODEC_KEYS), compress=True)
 
 
 class ClientCalls(Interceptor):

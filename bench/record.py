@@ -25,6 +25,7 @@ import asyncpg
 
 from activities.contracts import RecordCase
 from activities.db import create_pool
+from activities.record_input import record_case
 from activities.schema import migrate
 from activities.store import PostgresProjection
 from activities.webhooks.subscriptions import WebhookSubscriptions
@@ -45,7 +46,7 @@ def a_case(policy_snapshot: object, now: datetime) -> RecordCase:
         "customer": {"id": "cust-1", "name": "Li Wei", "phone": "+8613800000000"},
     })
     machine = CaseMachine.open(case_id, intake, policy_snapshot, now)  # type: ignore[arg-type]
-    return RecordCase(case=machine.state, events=machine.events, notifications=machine.notifications)
+    return record_case(machine.state, machine.events, notifications=machine.notifications)
 
 
 async def database(admin_dsn: str, *, webhooks: bool) -> tuple[str, asyncpg.Pool]:

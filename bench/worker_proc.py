@@ -59,7 +59,7 @@ async def main() -> None:
             "policy_path": args.policy,
         }
     )
-    client = await connect(settings)
+    client = await connect(settings, compress=True)  # as the production worker connects
     pool = None
     if args.mode == "real":
         pool = await create_pool(args.dsn)

@@ -372,6 +372,12 @@ class CaseState(BaseModel):
                 return s.value
         return ClockState.MET.value
 
+    @property
+    def due_at(self) -> datetime | None:
+        """The earliest due time of the case's clocks (the `SlaDueAt` search attribute)."""
+        dues = [c.due_at for c in self.clocks.values() if c.due_at is not None]
+        return min(dues) if dues else None
+
 
 class OpenResult(BaseModel):
     case_id: str

@@ -14,9 +14,9 @@ from workflows.codec import parse_keys
 from workflows.converter import data_converter
 
 
-def converter_for(settings: Settings) -> DataConverter:
+def converter_for(settings: Settings, *, compress: bool = False) -> DataConverter:
     spec = settings.codec_key_spec()
-    return data_converter(parse_keys(spec) if spec else None)
+    return data_converter(parse_keys(spec) if spec else None, compress=compress)
 
 
 class ConnectionSettingsError(ValueError):
@@ -45,7 +45,8 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return tls
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None, *, compress: bool = False) -> Client:
+    """`compress` is for a worker's connection: its large payloads go compressed (workflows/codec.py)."""
     return await Client.connect(
-        **connect_options(settings), data_converter=converter_for(settings), runtime=runtime
+        **connect_options(settings), data_converter=converter_for(settings, compress=compress), runtime=runtime
     )

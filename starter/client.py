@@ -40,6 +40,7 @@ from cases.models import Action, CaseIntake, CaseState, OpenResult
 from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from cases.policy.intake import priority_key
 from cases.policy.snapshot import Policy, load_policy
+from cases.receipt import CaseReceipt
 from runtime.settings import Settings
 from workflows import search_attributes as sa
 from workflows.amendments import AMEND
@@ -164,7 +165,7 @@ class CaseClient:
         assert self._policy is not None  # loaded by `_opening`
         return priority_key(self._policy.routing, opening.tier, opening.intake.customer.tier)
 
-    def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseState]:
+    def handle(self, case_id: str) -> WorkflowHandle[AfterSalesCase, CaseReceipt]:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
 
     async def start(
@@ -230,13 +231,15 @@ class CaseClient:
 
     async def act(
         self, case_id: str, action: str, data: Action | Mapping[str, Any] | None = None
-    ) -> CaseState:
+    ) -> CaseReceipt:
+        """Act on the case; answered once the action is on record, with a receipt (`state()`
+        reads the whole state)."""
         data = _valid_action(action, data)
         try:
-            state: CaseState = await self.handle(case_id).execute_update(
-                action, data, result_type=CaseState
+            receipt: CaseReceipt = await self.handle(case_id).execute_update(
+                action, data, result_type=CaseReceipt
             )
-            return state
+            return receipt
         except WorkflowUpdateFailedError as err:
             raise _refused(case_id, err) from err
         except RPCError as err:
@@ -271,7 +274,7 @@ class CaseClient:
         intake: CaseIntake | Mapping[str, Any],
         action: str,
         data: Action | Mapping[str, Any] | None = None,
-    ) -> CaseState:
+    ) -> CaseReceipt:
         """Open the case and act on it in one request (update-with-start), answered once the
         action is on record; a case that already runs under this id takes the action instead.
 
@@ -290,10 +293,10 @@ class CaseClient:
             **start_options(intake, self.task_queue, opening, self._priority(opening)),
         )
         try:
-            state: CaseState = await self.client.execute_update_with_start_workflow(
-                action, model, start_workflow_operation=start, result_type=CaseState
+            receipt: CaseReceipt = await self.client.execute_update_with_start_workflow(
+                action, model, start_workflow_operation=start, result_type=CaseReceipt
             )
-            return state
+            return receipt
         except WorkflowUpdateFailedError as err:
             raise _refused(case_id, err) from err
         except RPCError as err:

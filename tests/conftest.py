@@ -34,7 +34,7 @@ TEST_CODEC_KEYS = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="
 
 
 def codec_converter():  # type: ignore[no-untyped-def]
-    return data_converter(parse_keys(TEST_CODEC_KEYS))
+    return data_converter(parse_keys(TEST_CODEC_KEYS), compress=True)
 
 
 def binary(name: str) -> str:

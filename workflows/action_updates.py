@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from cases.models import CaseState
+    from cases.receipt import CaseReceipt
 
 
 def payload_bytes(raw: RawValue) -> bytes | None:
@@ -32,7 +32,7 @@ def action_update(name: str) -> Any:
 
     # `self` stays unannotated: the SDK drops only an unannotated first `self` from the
     # argument types it decodes with.
-    async def handler(self, data: RawValue) -> CaseState:  # type: ignore[no-untyped-def]
+    async def handler(self, data: RawValue) -> CaseReceipt:  # type: ignore[no-untyped-def]
         return await self._act(name, data)  # type: ignore[no-any-return]
 
     def validator(self, data: RawValue) -> None:  # type: ignore[no-untyped-def]

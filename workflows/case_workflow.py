@@ -26,8 +26,9 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LoadPolicy, RecordCase
+    from activities.contracts import LoadPolicy
     from activities.policy_source import PolicySource
+    from activities.record_input import StateDelta, record_case
     from activities.store import CaseStore
     from cases.actions.parsing import ActionInputError, parse_action
     from cases.actions.registry import ACTIONS
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.ids import WORKFLOW_TYPE, case_id_from
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note
     from cases.policy.snapshot import shared_snapshot
+    from cases.receipt import CaseReceipt
     from cases.routing.models import RoutingChange
     from workflows import bookings, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
@@ -60,6 +62,7 @@ class AfterSalesCase:
         self._machine: CaseMachine | None = None
         self._changed = False
         self._recorded_seq = 0
+        self._delta = StateDelta()
         self._visibility = Visibility()
         self._metrics = CaseMetrics()
         self._history_limit = (intake.resume or CaseRun()).history_limit
@@ -74,7 +77,7 @@ class AfterSalesCase:
     # -- the main loop -------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, intake: CaseInput) -> CaseState:
+    async def run(self, intake: CaseInput) -> CaseReceipt:
         self._visibility.seed_from_start(fresh=intake.resume is None)
         machine = await self._begin(intake, intake.resume or CaseRun())
         # The order of what the case does next is the pure loop's (`cases/core/loop.py`), which
@@ -99,7 +102,7 @@ class AfterSalesCase:
         await routing_steps.finish(self._tells)
         await self._drain()
         workflow.logger.info("case %s ended as %s", machine.state.case_id, machine.state.status)
-        return machine.state
+        return CaseReceipt.of(machine.state)
 
     async def _begin(self, intake: CaseIntake, run: CaseRun) -> CaseMachine:
         if run.state is not None and run.policy is not None:
@@ -214,12 +217,7 @@ class AfterSalesCase:
         notifications: list[Notification],
     ) -> None:
         """Audit events, projection and outbox in one transaction, inside this workflow task."""
-        request = RecordCase(
-            case=state.model_copy(deep=True),
-            events=events,
-            retired_clocks=retired,
-            notifications=notifications,
-        )
+        request = record_case(state, events, retired, notifications, self._delta)
         await store_calls.local_first(CaseStore.record, request, f"record {len(events)} event(s): {_kinds(events)}")
         if events:
             self._recorded_seq = max(self._recorded_seq, events[-1].seq)
@@ -257,7 +255,7 @@ class AfterSalesCase:
             except InvalidAction as err:
                 raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
 
-    async def _act(self, action: str, raw: RawValue) -> CaseState:
+    async def _act(self, action: str, raw: RawValue) -> CaseReceipt:
         data = self._decode(action, raw)
         await workflow.wait_condition(lambda: self._machine is not None)
         machine = self._require()
@@ -273,7 +271,7 @@ class AfterSalesCase:
         self._changed = True
         # Return only once the change is in the record, so callers can read their own writes.
         await workflow.wait_condition(lambda: self._recorded_seq >= seq)
-        return machine.state
+        return CaseReceipt.of(machine.state)
 
     @workflow.query
     def state(self) -> CaseState:

@@ -5,7 +5,15 @@ encrypted with the active key and tagged with its key id, so keys can rotate: ne
 the first key, and older ones still decrypt with any key that is kept. Two kinds of payload stay
 readable on purpose, because they are what operations staff read in the Web UI and carry no
 personal data by construction: plain strings (timer, activity and case summaries) and the
-workflow-metadata query answer (the live clock table).
+workflow-metadata query answer (the live clock table). A null carries nothing and stays as it is.
+
+On a worker, a payload over `COMPRESS_OVER` bytes is compressed before it is encrypted (encrypted bytes do not
+compress): the policy a case captures, a state carried across continue-as-new. History bytes are
+what Temporal stores, replicates and bills. The `compression` entry is bound to the ciphertext as
+associated data, so a payload cannot be made to skip or gain decompression; a payload without it
+decrypts as before. Smaller payloads stay uncompressed, where zlib would add more than it saves.
+Every codec decompresses; only workers compress, because a client may still be sending to a
+worker of an older build that cannot read it (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,6 +30,9 @@ from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+COMPRESSION = "compression"
+ZLIB = b"zlib"
+COMPRESS_OVER = 1024
 _PLAIN_MESSAGE_TYPES = {b"temporal.api.sdk.v1.WorkflowMetadata"}
 
 
@@ -55,17 +67,18 @@ def new_key_spec(key_id: str = "k1") -> str:
 
 def _stays_plain(payload: Payload) -> bool:
     encoding = payload.metadata.get("encoding", b"")
-    if encoding == ENCODING:
-        return True  # already encrypted
+    if encoding in (ENCODING, b"binary/null"):
+        return True  # already encrypted, or nothing to hide
     if encoding == b"json/plain" and payload.data[:1] == b'"':
         return True  # a bare string: summaries and details meant for the UI
     return payload.metadata.get("messageType", b"") in _PLAIN_MESSAGE_TYPES
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: Mapping[str, bytes]) -> None:
+    def __init__(self, keys: Mapping[str, bytes], *, compress: bool = False) -> None:
         if not keys:
             raise CodecKeyError("codec keys: none given")
+        self._compress = compress
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = next(iter(keys))
 
@@ -82,13 +95,27 @@ class EncryptionCodec(PayloadCodec):
     def _encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(12)
         key_id = self._active.encode()
-        sealed = self._ciphers[self._active].encrypt(nonce, payload.SerializeToString(), key_id)
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: key_id}, data=nonce + sealed)
+        plain = payload.SerializeToString()
+        metadata = {"encoding": ENCODING, KEY_ID: key_id}
+        if self._compress and len(plain) > COMPRESS_OVER:
+            plain = zlib.compress(plain, 6)
+            metadata[COMPRESSION] = ZLIB
+        sealed = self._ciphers[self._active].encrypt(nonce, plain, _bound(key_id, metadata.get(COMPRESSION)))
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def _decrypt(self, payload: Payload) -> Payload:
         key_id = payload.metadata.get(KEY_ID, b"").decode()
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise CodecKeyError(f"payload encrypted with unknown key id {key_id!r}")
-        plain = cipher.decrypt(payload.data[:12], payload.data[12:], key_id.encode())
-        return Payload.FromString(plain)
+        compression = payload.metadata.get(COMPRESSION)
+        if compression not in (None, ZLIB):
+            raise CodecKeyError(f"payload compressed with unknown method {compression!r}")
+        plain = cipher.decrypt(payload.data[:12], payload.data[12:], _bound(key_id.encode(), compression))
+        return Payload.FromString(zlib.decompress(plain) if compression == ZLIB else plain)
+
+
+def _bound(key_id: bytes, compression: bytes | None) -> bytes:
+    """The associated data: the key id, and the compression when there is one (a payload from
+    before compression was bound to its key id alone)."""
+    return key_id if compression is None else key_id + b"|" + compression

@@ -14,7 +14,8 @@ from temporalio.converter import DataConverter
 from workflows.codec import EncryptionCodec
 
 
-def data_converter(keys: Mapping[str, bytes] | None = None) -> DataConverter:
+def data_converter(keys: Mapping[str, bytes] | None = None, *, compress: bool = False) -> DataConverter:
+    """`compress` is for workers only (workflows/codec.py)."""
     if not keys:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys))
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys, compress=compress))

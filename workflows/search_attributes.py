@@ -54,8 +54,7 @@ LATER = frozenset({RETURN_TRACKING.name, CASE_HANDLER.name, CASE_TEAM.name})
 
 def next_due(state: CaseState) -> datetime | None:
     """The `SlaDueAt` value: the earliest due time of the case's clocks."""
-    dues = [c.due_at for c in state.clocks.values() if c.due_at is not None]
-    return min(dues) if dues else None
+    return state.due_at
 
 
 _START_SKEW = timedelta(minutes=1)

@@ -156,7 +156,7 @@ def _add_action_route(action: str) -> None:
             raise ApiProblem(403, f"{action} is not allowed for the role {who.role.value}")
         model = action_model(action, data, who.principal, who.role.value)
         # The case itself refuses a self-approval or one over the role's level (as 403).
-        return await svc.cases.act(case_id, action, model)
+        return await svc.act(case_id, action, model)
 
     act.__name__ = f"act_{action}"
     # The body's model and the role check are made per action at import, so their annotations

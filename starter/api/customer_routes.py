@@ -132,8 +132,8 @@ def _add_customer_action(action: str) -> None:
         lang: Language = "en",
     ) -> CustomerProgress:
         model = action_model(action, data, "customer", None)
-        await svc.cases.act(case_id, action, model)
-        return await _progress(svc, case_id, lang)
+        state = await svc.act(case_id, action, model)
+        return customer_progress(state, await case_events(svc.pool, case_id), datetime.now(UTC), lang)
 
     act.__name__ = f"customer_{action}"
     act.__annotations__["data"] = body  # made per action: the name would not resolve

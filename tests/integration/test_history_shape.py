@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-HISTORIES = Path(__file__).parent.parent / "histories"
+from tests.support.golden import RELEASE
+
+HISTORIES = Path(__file__).parent.parent / "histories" / RELEASE
 FILES = sorted(HISTORIES.glob("*.json"))
 MAIN_PATHS = {
     "general", "complex_follow_up", "urgent_approval", "approval_rejected_then_exchange",

@@ -41,7 +41,8 @@ async def _run_full_case(env, pool, policy):  # type: ignore[no-untyped-def]
         if state.status.value == "follow_up":
             await skip(env, timedelta(seconds=1))
             await client.act(case.case_id, "follow_up_result", {"outcome": "satisfied"})
-        final = await client.handle(case.case_id).result()
+        await client.handle(case.case_id).result()
+        final = await client.state(case.case_id)
         history = await client.handle(case.case_id).fetch_history()
     return case, final, history
 

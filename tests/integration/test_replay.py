@@ -1,26 +1,24 @@
-"""Replay: the golden histories of this release replay on this code, a nondeterministic edit is
-caught and named as one that needs a new deployment version, and a history fetched from a live
-server replays too."""
+"""Replay: the golden histories of every release still served replay on this code, a
+nondeterministic edit is caught and named as one that needs a new deployment version, and a
+history fetched from a live server replays too."""
 
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio import workflow
 from temporalio.worker import Replayer
 
-from cases.models import CaseState
 from starter import replay
 from starter.client import CaseClient
 from starter.replay import load_history_file, replay_files, replay_histories
 from tests.conftest import case_worker, codec_converter
-from tests.support.changed_case import ChangedCase
+from tests.support.changed_case import ChangedCase, PatchedCase
 from tests.support.factories import intake
-from workflows.case_workflow import AfterSalesCase
-from workflows.run_input import CaseInput
+from tests.support.golden import RELEASE
 
-HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+RELEASES = Path(__file__).parent.parent / "histories"
+HISTORIES = sorted((RELEASES / RELEASE).glob("*.json"))
+EVERY_RELEASE = sorted(RELEASES.glob("*/*.json"))
 MAIN_PATHS = {
     "general", "complex_follow_up", "urgent_approval", "approval_rejected_then_exchange",
     "dispute_reopen", "continue_as_new", "continue_as_new_run1", "return_refund", "return_lapsed",
@@ -32,9 +30,13 @@ def test_every_main_path_has_a_golden_history() -> None:
     assert {p.stem for p in HISTORIES} >= MAIN_PATHS
 
 
-async def test_golden_histories_replay_on_this_code() -> None:
-    outcomes = await replay_files(HISTORIES, codec_converter())
-    assert len(outcomes) == len(HISTORIES)
+def test_earlier_releases_are_kept_beside_this_one() -> None:
+    assert {p.parent.name for p in EVERY_RELEASE} >= {"1.1.0", RELEASE}
+
+
+async def test_golden_histories_of_every_release_still_served_replay_on_this_code() -> None:
+    outcomes = await replay_files(EVERY_RELEASE, codec_converter())
+    assert len(outcomes) == len(EVERY_RELEASE)
     failures = [(o.workflow_id, o.error) for o in outcomes if not o.ok]
     assert failures == []
 
@@ -48,18 +50,6 @@ async def test_nondeterministic_change_is_caught_and_named_as_a_new_version(monk
     assert len(failed) >= len(HISTORIES) - 1
     assert all("nondeterminism" in f.lower() for f in failed), failed
     assert all(f.endswith(replay.NEW_VERSION_NEEDED) for f in failed), failed
-
-
-@workflow.defn(name="AfterSalesCase")
-class PatchedCase(AfterSalesCase):
-    """The same edit as a hotfix to a build that cases are pinned to (docs/DEPLOY.md): the only
-    place a patch belongs. The histories of that build take the old path."""
-
-    @workflow.run
-    async def run(self, intake: CaseInput) -> CaseState:
-        if workflow.patched("timer-before-policy"):
-            await workflow.sleep(timedelta(seconds=1))
-        return await super().run(intake)
 
 
 async def test_the_same_change_as_a_patched_hotfix_replays_cleanly() -> None:

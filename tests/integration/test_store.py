@@ -15,13 +15,13 @@ from activities.contracts import (
     Cancellation,
     MoneyMovement,
     MoneyMovementKind,
-    RecordCase,
     Reversal,
     Shipment,
     Visit,
     VisitKind,
 )
 from activities.followups import FollowUps, VisitLedger
+from activities.record_input import record_case
 from activities.refunds import LedgerRefunds, Refunds
 from activities.shipments import Shipments, WarehouseLedger
 from activities.store import CaseStore, PostgresProjection
@@ -50,7 +50,8 @@ async def test_full_case_leaves_complete_ordered_audit_trail_matching_projection
         await skip(env, timedelta(seconds=1))
         assert (await client.state(cid)).follow_up.reference is not None
         await client.act(cid, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
-        final = await client.handle(cid).result()
+        await client.handle(cid).result()
+        final = await client.state(cid)
 
     assert final.status.value == "closed"
     rows = await pool.fetch(
@@ -107,7 +108,7 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
     from cases.core.machine import CaseMachine
 
     machine = CaseMachine.open(cid, intake(case_id=cid), policy.snapshot(now), now)
-    record = RecordCase(case=machine.state, events=machine.events)
+    record = record_case(machine.state, machine.events)
     store = CaseStore(PostgresProjection(pool))
     first = await act.run(store.record, record)
     second = await act.run(store.record, record)
@@ -121,7 +122,7 @@ async def test_every_activity_run_twice_writes_once(env, pool, policy):
         recipient="regional-supervisor", channels=[NotificationChannel.INTERNAL, NotificationChannel.EMAIL],
         subject="s", body="b",
     )
-    queued = RecordCase(case=machine.state, events=[], notifications=[note])
+    queued = record_case(machine.state, [], notifications=[note])
     await act.run(store.record, queued)
     await act.run(store.record, queued)
     assert await _count(pool, "notifications", cid) == 2  # one row per channel, not per attempt

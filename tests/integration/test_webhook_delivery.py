@@ -19,7 +19,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities.contracts import RecordCase
+from activities.record_input import record_case
 from activities.store import PostgresProjection
 from activities.webhooks.contracts import WebhookOutcome, WebhookTask, webhook_workflow_id
 from activities.webhooks.delivery import PostgresWebhooks
@@ -68,7 +68,7 @@ async def open_case(pool: asyncpg.Pool, policy: Policy) -> str:
     now = datetime.now(UTC)
     case_id = f"wh-{uuid.uuid4().hex[:10]}"
     machine = CaseMachine.open(case_id, intake(case_id=case_id), policy.snapshot(now), now)
-    await PostgresProjection(pool).write(RecordCase(case=machine.state, events=machine.events))
+    await PostgresProjection(pool).write(record_case(machine.state, machine.events))
     return case_id
 
 

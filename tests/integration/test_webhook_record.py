@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from activities.contracts import RecordCase
+from activities.record_input import record_case
 from activities.store import PostgresProjection
 from activities.webhooks.subscriptions import WebhookSubscriptions
 from cases.core.machine import CaseMachine
@@ -57,7 +58,7 @@ def opened(policy: Policy, **intake_fields: object) -> CaseMachine:
 def drained(machine: CaseMachine) -> RecordCase:
     events, machine.events = machine.events, []
     machine.notifications = []
-    return RecordCase(case=machine.state.model_copy(deep=True), events=events)
+    return record_case(machine.state, events)
 
 
 async def test_each_new_event_makes_one_delivery_per_matching_subscription_and_a_retry_none(db, policy):
@@ -130,7 +131,7 @@ async def test_payloads_carry_no_personal_data(db, policy):
         for i, (t, fields) in enumerate(sorted(PUBLIC_FIELDS.items()), start=1)
     ]
     machine.state.last_seq = seq + len(crafted)
-    await projection.write(RecordCase(case=machine.state, events=crafted))
+    await projection.write(record_case(machine.state, crafted))
     machine.apply("withdraw", Withdraw(actor="customer", reason=TEXT), now + timedelta(hours=2))
     await projection.write(drained(machine))
 

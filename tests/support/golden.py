@@ -5,11 +5,11 @@ Run deliberately, after a change to the workflow, which ships as a new deploymen
     make histories        # or: python -m tests.support.golden
 
 It runs each scenario on the time-skipping server against an embedded PostgreSQL and writes
-`tests/histories/<scenario>.json` in the format the Web UI downloads, replacing the files of the
-build before. Those need not replay any more: each case runs on the build it started on
-(docs/DEPLOY.md), so the histories CI replays are this build's own. What a case carries across
-continue-as-new is different: a later build must still load it, so the first recording of each
-release keeps it in `tests/carried/<version>.json`, and no later recording replaces it.
+`tests/histories/<version>/<scenario>.json` in the format the Web UI downloads, replacing that
+release's files only. The folders of earlier releases stay while their cases are still served:
+CI replays every one of them on this code (docs/DEPLOY.md says when a folder may go). What a case
+carries across continue-as-new is kept the same way: the first recording of each release keeps
+it in `tests/carried/<version>.json`, and no later recording replaces it.
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ from tests.support.clock import skip
 from tests.support.factories import intake
 from workflows.run_input import CaseInput, CaseRun
 
-HISTORIES = Path(__file__).parents[1] / "histories"
-CARRIED = Path(__file__).parents[1] / "carried"
 ROOT = Path(__file__).resolve().parents[2]
+RELEASE = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+# One folder per release still served; this release's is the one a recording replaces.
+RELEASES = Path(__file__).parents[1] / "histories"
+HISTORIES = RELEASES / RELEASE
+CARRIED = Path(__file__).parents[1] / "carried"
 # The roster every scenario runs against: one team, two agents of two seats each.
 TEAM = "customer_service"
 AGENTS = ("agent-a", "agent-b")
@@ -52,8 +55,8 @@ async def _finish(env: WorkflowEnvironment, client: CaseClient, case_id: str) ->
     """Drive a resolved case through confirmation, rating and any follow-up to its end."""
     await skip(env, timedelta(seconds=1))
     await client.act(case_id, "confirm", {})
-    state = await client.act(case_id, "rate", {"score": 5})
-    if state.status.value == "follow_up":
+    rated = await client.act(case_id, "rate", {"score": 5})
+    if rated.status.value == "follow_up":
         await skip(env, timedelta(seconds=1))
         await client.act(case_id, "follow_up_result", {"actor": "agent-9", "outcome": "satisfied"})
     await client.handle(case_id).result()
@@ -218,8 +221,7 @@ async def continue_as_new(env: WorkflowEnvironment, client: CaseClient) -> list[
 
 async def _keep_carried(client: CaseClient, continued: WorkflowHistory) -> None:
     """This release's carried state, decoded, unless the release has one already."""
-    release = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    kept = CARRIED / f"{release}.json"
+    kept = CARRIED / f"{RELEASE}.json"
     if kept.exists():
         return
     started = continued.events[0].workflow_execution_started_event_attributes
@@ -271,7 +273,7 @@ async def _write(name: str, history: WorkflowHistory) -> None:
 
 
 async def record_all() -> list[Path]:
-    HISTORIES.mkdir(exist_ok=True)
+    HISTORIES.mkdir(parents=True, exist_ok=True)
     for old in HISTORIES.glob("*.json"):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:

@@ -118,7 +118,11 @@ class Cases:
     async def act(
         self, case_id: str, action: str, data: dict[str, Any] | None = None
     ) -> CaseState:
-        return await self.client.act(case_id, action, data or {})
+        """Act, then read the state the action left: the update answers with a receipt only."""
+        receipt = await self.client.act(case_id, action, data or {})
+        state = await self.client.state(case_id)
+        assert receipt.case_id == case_id and state.last_seq >= receipt.last_seq
+        return state
 
     async def state(self, case_id: str) -> CaseState:
         return await self.client.state(case_id)
@@ -145,7 +149,11 @@ class Cases:
         )
 
     async def result(self, case_id: str) -> CaseState:
-        return await self.client.handle(case_id).result()
+        """The state the case ended in (its result is a receipt of it)."""
+        receipt = await self.client.handle(case_id).result()
+        state = await self.client.state(case_id)
+        assert (receipt.last_seq, receipt.status) == (state.last_seq, state.status)
+        return state
 
     def snapshot(self, state: CaseState) -> PolicySnapshot:
         return self.policy.snapshot(state.opened_at)

@@ -87,13 +87,14 @@ NEXT_STEP: dict[Status, tuple[str, dict[str, Any]]] = {
 
 
 async def drive_to_end(client: CaseClient, case_id: str, timeout: float = 90.0) -> CaseState:
-    """Act on the case as its status asks until it is closed or withdrawn; return the result."""
+    """Act on the case as its status asks until it is closed or withdrawn; return its final state."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         state = await client.state(case_id)
         if state.status in (Status.CLOSED, Status.WITHDRAWN):
-            return await client.handle(case_id).result()
+            await client.handle(case_id).result()
+            return await client.state(case_id)
         if loop.time() > deadline:
             raise AssertionError(f"case {case_id} stuck in {state.status.value}")
         step = NEXT_STEP.get(state.status)

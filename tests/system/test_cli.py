@@ -169,7 +169,7 @@ def test_codec_server_without_token_exits_2() -> None:
 
 
 def test_replay_of_golden_files_and_of_a_broken_file(tmp_path: Path) -> None:
-    golden = sorted((ROOT / "tests" / "histories").glob("*.json"))
+    golden = sorted((ROOT / "tests" / "histories").glob("*/*.json"))
     result = run_cli("replay", *map(str, golden))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("ok  ") == len(golden)

@@ -20,7 +20,9 @@ async def test_open_acknowledge_find_by_search_attribute_and_in_postgres(dev_cli
         assert opened.created and opened.tier.value == "general"
         assert opened.workflow_id == f"case-{case.case_id}"
 
-        state = await client.act(case.case_id, "acknowledge", {"actor": "agent-7"})
+        await client.act(case.case_id, "acknowledge", {"actor": "agent-7"})
+
+        state = await client.state(case.case_id)
         assert state.status.value == "acknowledged"
         assert state.clocks["first_response"].state.value == "met"
 

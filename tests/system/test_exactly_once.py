@@ -70,7 +70,8 @@ async def test_refund_once_when_worker_killed_between_payment_and_completion(
         state = await client.act(case.case_id, "rate", {"score": 5})
         if state.status.value == "follow_up":
             await client.act(case.case_id, "follow_up_result", {"outcome": "satisfied"})
-        final = await client.handle(case.case_id).result()
+        await client.handle(case.case_id).result()
+        final = await client.state(case.case_id)
         assert final.status.value == "closed"
         assert final.resolution is not None
         assert final.resolution.steps[0].reference == marker.read_text()

@@ -16,6 +16,7 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.models import CaseState, Note, Status
 from cases.policy.snapshot import Policy
+from cases.receipt import CaseReceipt
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
 from devstack.temporal_server import DevServer
@@ -314,18 +315,18 @@ async def test_duplicate_update_ids_apply_once(dev_client, pool, policy):
         await client.open(case)
         handle = client.handle(case.case_id)
         note = Note(actor="agent-4", text="called the customer")
-        first = await handle.execute_update("note", note, id="note-1", result_type=CaseState)
-        second = await handle.execute_update("note", note, id="note-1", result_type=CaseState)
+        first = await handle.execute_update("note", note, id="note-1", result_type=CaseReceipt)
+        second = await handle.execute_update("note", note, id="note-1", result_type=CaseReceipt)
         assert second.last_seq == first.last_seq
         # Concurrent duplicates too, and for an action that could not be applied twice.
         acks = await asyncio.gather(*(
-            handle.execute_update("acknowledge", {"actor": "agent-4"}, id="ack-1", result_type=CaseState)
+            handle.execute_update("acknowledge", {"actor": "agent-4"}, id="ack-1", result_type=CaseReceipt)
             for _ in range(5)
         ))
         assert {a.last_seq for a in acks} == {acks[0].last_seq}
         assert all(a.status == Status.ACKNOWLEDGED for a in acks)
         # A different id is a different action.
-        third = await handle.execute_update("note", note, id="note-2", result_type=CaseState)
+        third = await handle.execute_update("note", note, id="note-2", result_type=CaseReceipt)
         assert third.last_seq == acks[0].last_seq + 1
         final = await drive_to_end(client, case.case_id)
     trails = await assert_nothing_lost(pool, {case.case_id: final})

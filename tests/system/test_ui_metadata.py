@@ -62,7 +62,8 @@ async def test_case_is_legible_in_the_ui(dev_client, pool, policy, tier):
         client = CaseClient(dev_client, task_queue)
         opened = await client.open(case)
         assert opened.tier.value == tier
-        state = await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        await client.act(case.case_id, "acknowledge", {"actor": "agent-1"})
+        state = await client.state(case.case_id)
         handle = client.handle(case.case_id)
 
         described = await handle.describe()
@@ -119,7 +120,8 @@ async def test_a_return_is_found_by_its_parcel_and_shows_its_leg(dev_client, poo
         proposal = {"actor": "agent-1", "type": "return_refund", "amount": "99"}
         await client.act(case.case_id, "propose_resolution", proposal)
         await client.act(case.case_id, "customer_message", {"text": "Where do I send it? My flat is 12B."})
-        state = await client.act(case.case_id, "return_shipped", {"carrier": "SF Express", "tracking_number": tracking})
+        await client.act(case.case_id, "return_shipped", {"carrier": "SF Express", "tracking_number": tracking})
+        state = await client.state(case.case_id)
         handle = client.handle(case.case_id)
         for _ in range(50):
             if (await handle.describe()).typed_search_attributes.get(sa.RETURN_TRACKING) == tracking:

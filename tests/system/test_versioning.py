@@ -36,6 +36,7 @@ from tests.support.changed_case import ChangedCase
 from tests.support.eventually import eventually
 from tests.support.factories import intake
 from worker import activities_for, build_worker, take_place
+from workflows.case_workflow import AfterSalesCase
 from workflows.sandbox import workflow_runner
 from workflows.webhook_delivery import WebhookDelivery
 
@@ -151,7 +152,7 @@ async def _a_build_1_case_stays_there_to_its_end(cases: CaseClient, case_id: str
     closed = await cases.act(case_id, "rate", {"score": 5})
     assert closed.status == Status.CLOSED
     result = await cases.handle(case_id).result()
-    assert result.status == Status.CLOSED and result.runs == 1
+    assert result.status == Status.CLOSED and (await cases.state(case_id)).runs == 1
     history = await cases.handle(case_id).fetch_history()
     assert _builds_of(history) == {BUILD_1}
     # ... which it had to: build 2 cannot replay that history.
@@ -166,14 +167,17 @@ async def _a_build_1_case_that_acts_moves_to_build_2(cases: CaseClient, case_id:
     """It continues as new onto the current build, with everything it carried."""
     handle = cases.handle(case_id)
     first_run = (await handle.describe()).run_id
-    noted = await cases.act(case_id, "note", {"actor": "agent-1", "text": "moving"})
+    await cases.act(case_id, "note", {"actor": "agent-1", "text": "moving"})
     await eventually(handle.describe, lambda d: d.run_id != first_run, "the continued run", timeout=60)
     before = cases.client.get_workflow_handle(handle.id, run_id=first_run)
     assert (await before.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+    noted = await before.query(AfterSalesCase.state)  # the first run answers from its history
     assert _builds_of(await before.fetch_history()) == {BUILD_1}
+    carried = await cases.wait_for_state(case_id)
+    assert carried.runs == 2
     moved = await cases.act(case_id, "withdraw", {"reason": "bought elsewhere"})
-    assert moved.status == Status.WITHDRAWN and moved.runs == 2
-    assert moved.opened_at == noted.opened_at and moved.last_seq > noted.last_seq
+    assert moved.status == Status.WITHDRAWN and carried.opened_at == noted.opened_at
+    assert moved.last_seq > noted.last_seq
     assert (await handle.result()).status == Status.WITHDRAWN
     assert _builds_of(await handle.fetch_history()) == {BUILD_2}
 

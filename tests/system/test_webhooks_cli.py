@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from activities.contracts import RecordCase
+from activities.record_input import record_case
 from activities.store import PostgresProjection
 from cases.core.machine import CaseMachine
 from tests.support.factories import intake
@@ -51,7 +51,7 @@ async def test_add_list_remove_and_the_secret_is_shown_once(db, policy) -> None:
 
     now = datetime.now(UTC)
     machine = CaseMachine.open("cli-hook-1", intake(case_id="cli-hook-1"), policy.snapshot(now), now)
-    await PostgresProjection(pool).write(RecordCase(case=machine.state, events=machine.events))
+    await PostgresProjection(pool).write(record_case(machine.state, machine.events))
     listed, history = await asyncio.gather(
         webhooks(dsn, "list"), webhooks(dsn, "deliveries", "--case", "cli-hook-1", "--limit", "5")
     )

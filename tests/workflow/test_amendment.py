@@ -173,10 +173,10 @@ async def test_an_amendment_survives_continue_as_new(env, policy) -> None:  # ty
         assert (await client.amend(case.case_id, announced)).outcome == "changed"
         # Notes grow the history past the limit, and the case continues as new.
         for n in range(8):
-            state = await client.act(case.case_id, "note", {"actor": "agent-1", "text": f"note {n}"})
-            if state.runs > 1:
+            await client.act(case.case_id, "note", {"actor": "agent-1", "text": f"note {n}"})
+            if (await client.state(case.case_id)).runs > 1:
                 break
-        state = await eventually(lambda: client.state(case.case_id), lambda s: s.runs > 1, "continue-as-new")
+        await eventually(lambda: client.state(case.case_id), lambda s: s.runs > 1, "continue-as-new")
         history = await client.handle(case.case_id).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
         assert started.continued_execution_run_id

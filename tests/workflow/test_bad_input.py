@@ -41,6 +41,7 @@ from temporalio.client import (
 from cases.actions.registry import ACTION_MODELS
 from cases.models import CaseIntake, CaseState, Status
 from cases.policy.snapshot import Policy, PolicyError, load_policy
+from cases.receipt import CaseReceipt
 from starter.client import CaseClient, CaseError
 from tests.conftest import memory_worker
 from tests.support.factories import intake
@@ -356,7 +357,7 @@ async def test_raw_updates_are_rejected_unchanged_or_applied(bench, stage, updat
     before = await answered(bench.client.state(case_id), f"query on {case_id}")
     try:
         after = await answered(
-            handle.execute_update(action, payload, result_type=CaseState),
+            handle.execute_update(action, payload, result_type=CaseReceipt),
             f"{action} {payload!r:.200} on a {stage} case",
         )
     except WorkflowUpdateFailedError:

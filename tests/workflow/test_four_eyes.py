@@ -38,5 +38,6 @@ async def test_the_validator_refuses_a_self_approval_and_one_over_the_level(env,
             await client.act(case_id, "approve", {"actor": "someone-else"})
         state = await client.state(case_id)
         assert state.status == Status.AWAITING_APPROVAL and state.review is None
-        approved = await client.act(case_id, "approve", {"actor": "supervisor-1", "role": "supervisor"})
+        await client.act(case_id, "approve", {"actor": "supervisor-1", "role": "supervisor"})
+        approved = await client.state(case_id)
         assert approved.review is not None and approved.review.by == "supervisor-1"

@@ -32,7 +32,8 @@ async def test_a_refund_case_runs_end_to_end_on_memory_providers(env, policy):  
         state = await client.act(case.case_id, "rate", {"score": 5})
         if state.status == Status.FOLLOW_UP:
             await client.act(case.case_id, "follow_up_result", {"outcome": "satisfied"})
-        final = await client.handle(case.case_id).result()
+        await client.handle(case.case_id).result()
+        final = await client.state(case.case_id)
 
     assert final.status == Status.CLOSED
     trail = projection.trail(case.case_id)

@@ -1,0 +1,36 @@
+"""What an action's update answers, and what a finished case returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from cases.models import CaseState, Status
+
+
+class CaseReceipt(BaseModel):
+    """What an action's update answers, and what a finished case returns: never the whole state.
+
+    Read the whole state with the `state` query, or from the API, which builds it from the
+    record. Builds up to 1.1 answered with the whole state; that shape still reads as a receipt,
+    so a client works with cases of either build while the older ones drain.
+    """
+
+    case_id: str
+    # The last audit event's sequence number; the record holds it when the update answers.
+    last_seq: int
+    status: Status
+    due_at: datetime | None = None
+
+    @classmethod
+    def of(cls, state: CaseState) -> CaseReceipt:
+        return cls(case_id=state.case_id, last_seq=state.last_seq, status=state.status, due_at=state.due_at)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_whole_state(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "intake" in data:
+            return cls.of(CaseState.model_validate(data)).model_dump()
+        return data
