@@ -15,8 +15,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+import asyncpg
 
 from bench.baseline import NoopTimer
 from bench.drivers import now
@@ -25,7 +29,7 @@ from bench.memory import _open_all, _start_real
 from bench.plan import NoopTimerInput, NoopTimerReply
 from bench.report import Report, percentile, progress
 from cases.models import Category, ClockName, CustomerTier, Tier
-from cases.policy.snapshot import DEFAULT_POLICY_RESOURCE, load_policy
+from cases.policy.snapshot import DEFAULT_POLICY_RESOURCE, Policy, load_policy
 
 
 def short_policy(folder: Path, first_response: str) -> Path:
@@ -50,7 +54,7 @@ def short_policy(folder: Path, first_response: str) -> Path:
     return path
 
 
-async def _paced(starter, ids: list[str], rate: float) -> None:  # type: ignore[no-untyped-def]
+async def _paced(starter: Callable[[str], Awaitable[None]], ids: list[str], rate: float) -> None:
     """Start one case every 1/rate seconds (a steady arrival of cases, hence of breaches)."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -60,6 +64,41 @@ async def _paced(starter, ids: list[str], rate: float) -> None:  # type: ignore[
         await starter(case_id)
 
     await asyncio.gather(*(one(n, c) for n, c in enumerate(ids)))
+
+
+@dataclass
+class _Load:
+    """One breach run: its cases, the worker on the short policy, and where the no-op timers run."""
+
+    env: BenchEnv
+    ids: list[str]
+    target_seconds: float
+    rate: float | None
+    timeout: float
+    worker: WorkerProcess
+    policy: Policy
+    base_queue: str
+
+    @property
+    def cases(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class _Latencies:
+    """Milliseconds from each clock's due time: escalation recorded, real wake, no-op wake."""
+
+    real_ms: list[float]
+    timer_ms: list[float]
+    base_ms: list[float]
+
+    @classmethod
+    def of(cls, rows: list[asyncpg.Record], replies: list[NoopTimerReply]) -> _Latencies:
+        return cls(
+            real_ms=[(r["escalated_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows],
+            timer_ms=[(r["detected_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows],
+            base_ms=[(r.woke - r.due) * 1000 for r in replies],
+        )
 
 
 async def measure(
@@ -85,30 +124,53 @@ async def measure(
     worker = await WorkerProcess(env, "real", env.task_queue("breach"), policy=path).start()
     label = "s" if rate else "b"
     ids = [f"brc{label}-{env.run_id}-{i:03d}" for i in range(cases)]
+    load = _Load(env, ids, target_seconds, rate, timeout, worker, policy, base_worker.task_queue)
+    lat = _Latencies.of(*await _drive(load))
+    _report(rep, section, lat)
+    if enforce:
+        _judge(rep, lat, how, at_half_capacity)
+
+
+async def _drive(load: _Load) -> tuple[list[asyncpg.Record], list[NoopTimerReply]]:
+    """Open the cases and the no-op timers, wait for every escalation and wake, stop the worker."""
+    env, ids, cases = load.env, load.ids, load.cases
     replies: list[NoopTimerReply] = []
 
     async def noop(case_id: str) -> None:
         handle = await env.client.start_workflow(
             NoopTimer.run,
-            NoopTimerInput(target_seconds=target_seconds),
+            NoopTimerInput(target_seconds=load.target_seconds),
             id=f"noop-{case_id}",
-            task_queue=base_worker.task_queue,
+            task_queue=load.base_queue,
         )
         replies.append(await handle.result())
 
     progress(f"  opening {cases} cases and {cases} no-op timers, then waiting for the breaches ...")
     started = time.perf_counter()
 
-    def start(case_id: str):  # type: ignore[no-untyped-def]
-        return _start_real(env, worker.task_queue, case_id, policy)
+    def start(case_id: str) -> Awaitable[None]:
+        return _start_real(env, load.worker.task_queue, case_id, load.policy)
 
-    if rate:
-        waiting = asyncio.gather(_paced(start, ids, rate), _paced(noop, ids, rate))
+    if load.rate:
+        waiting = asyncio.gather(_paced(start, ids, load.rate), _paced(noop, ids, load.rate))
     else:
         waiting = asyncio.gather(_open_all(start, ids, 25), _open_all(noop, ids, 25))
-    rows = []
-    while time.perf_counter() - started < timeout:
-        rows = await env.pool.fetch(
+    rows = await _poll(load, replies, started)
+    await asyncio.wait_for(waiting, 30)
+    await load.worker.stop(grace=5.0)
+    if len(rows) < cases or len(replies) < cases:
+        raise RuntimeError(
+            f"only {len(rows)} cases escalated and {len(replies)} timers reported "
+            f"within {load.timeout:.0f}s"
+        )
+    return rows, replies
+
+
+async def _poll(load: _Load, replies: list[NoopTimerReply], started: float) -> list[asyncpg.Record]:
+    """The escalated cases' clocks, read until all escalated and all timers woke, or time is up."""
+    rows: list[asyncpg.Record] = []
+    while time.perf_counter() - started < load.timeout:
+        rows = await load.env.pool.fetch(
             """
             SELECT c.case_id, c.breached_at, e.recorded_at AS escalated_at,
                    (b.data->>'detected_at')::timestamptz AS detected_at
@@ -117,22 +179,16 @@ async def measure(
             JOIN case_events b ON b.case_id = c.case_id AND b.type = 'clock_breached'
             WHERE c.clock = 'first_response' AND c.round = 0 AND c.case_id = ANY($1)
             """,
-            ids,
+            load.ids,
         )
-        if len(rows) >= cases and len(replies) >= cases:
+        if len(rows) >= load.cases and len(replies) >= load.cases:
             break
         await asyncio.sleep(0.5)
-    await asyncio.wait_for(waiting, 30)
-    await worker.stop(grace=5.0)
-    if len(rows) < cases or len(replies) < cases:
-        raise RuntimeError(
-            f"only {len(rows)} cases escalated and {len(replies)} timers reported "
-            f"within {timeout:.0f}s"
-        )
+    return rows
 
-    real_ms = [(r["escalated_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows]
-    timer_ms = [(r["detected_at"] - r["breached_at"]).total_seconds() * 1000 for r in rows]
-    base_ms = [(r.woke - r.due) * 1000 for r in replies]
+
+def _report(rep: Report, section: str, lat: _Latencies) -> None:
+    real_ms, timer_ms, base_ms = lat.real_ms, lat.timer_ms, lat.base_ms
     for p in (50, 90, 99):
         rep.add(
             section,
@@ -159,12 +215,14 @@ async def measure(
         "case_events.recorded_at('escalated') - sla_clocks.breached_at; the no-op's latency is its "
         "wake: it records nothing",
     )
-    if enforce:
-        p99 = percentile(real_ms, 99)
-        rep.target(
-            "breach detection p99 < 1 s"
-            + (", cases opened at half the measured capacity" if at_half_capacity else ""),
-            p99 < 1000,
-            f"p99 {p99:.0f} ms with cases {how} (no-op wake p99 {percentile(base_ms, 99):.0f} ms, "
-            f"real wake p99 {percentile(timer_ms, 99):.0f} ms)",
-        )
+
+
+def _judge(rep: Report, lat: _Latencies, how: str, at_half_capacity: bool) -> None:
+    p99 = percentile(lat.real_ms, 99)
+    rep.target(
+        "breach detection p99 < 1 s"
+        + (", cases opened at half the measured capacity" if at_half_capacity else ""),
+        p99 < 1000,
+        f"p99 {p99:.0f} ms with cases {how} (no-op wake p99 {percentile(lat.base_ms, 99):.0f} ms, "
+        f"real wake p99 {percentile(lat.timer_ms, 99):.0f} ms)",
+    )

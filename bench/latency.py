@@ -13,6 +13,7 @@ import asyncio
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio.api.history.v1 import HistoryEvent
@@ -29,6 +30,17 @@ from cases.policy.snapshot import Policy
 _SLACK = timedelta(milliseconds=2)
 
 
+@dataclass
+class _Samples:
+    """The timed calls: each side's latencies and call windows, and what the audit rows showed."""
+
+    real_ms: list[float] = field(default_factory=list)
+    base_ms: list[float] = field(default_factory=list)
+    calls: dict[str, dict[str, tuple[float, float]]] = field(default_factory=lambda: {"real": {}, "base": {}})
+    after_commit_ms: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 async def measure(
     env: BenchEnv,
     rep: Report,
@@ -43,7 +55,17 @@ async def measure(
     real = RealTarget(env.client, real_worker.task_queue, policy)
     base = BaselineTarget(env.client, base_worker.task_queue, {0: plan})
     ids = [f"lat-{env.run_id}-{i:04d}" for i in range(samples)]
-    progress(f"  opening {samples} cases and {samples} no-op workflows ...")
+    await _open(env, real, base, ids)
+    got = await _sample(env, real, base, ids)
+    _report_latency(rep, section, got)
+    how_r, how_b = await _report_steps(env, rep, section, real, base, got)
+    _report_audit(rep, section, got)
+    rep.note(section, f"steps from the history's event times; real: {how_r}; no-op: {how_b}")
+    _judge(rep, got)
+
+
+async def _open(env: BenchEnv, real: RealTarget, base: BaselineTarget, ids: list[str]) -> None:
+    progress(f"  opening {len(ids)} cases and {len(ids)} no-op workflows ...")
     await asyncio.gather(
         _open_all(lambda c: real.open(c, 0), ids, 16),
         _open_all(lambda c: base.open(c, 0), ids, 16),
@@ -55,41 +77,53 @@ async def measure(
             " AND case_id = ANY($1)",
             ids,
         )
-        < samples
+        < len(ids)
     ):
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
 
-    real_ms: list[float] = []
-    base_ms: list[float] = []
-    calls: dict[str, dict[str, tuple[float, float]]] = {"real": {}, "base": {}}
-    after_commit_ms: list[float] = []
-    problems: list[str] = []
+
+async def _sample(env: BenchEnv, real: RealTarget, base: BaselineTarget, ids: list[str]) -> _Samples:
+    got = _Samples()
     for n, case_id in enumerate(ids):
         order = ("real", "base") if n % 2 == 0 else ("base", "real")
         for kind in order:
-            target = real if kind == "real" else base
-            wall0 = time.time()
-            t0 = time.perf_counter()
-            await target.act(case_id, "acknowledge", {"actor": "agent-1"})
-            elapsed = time.perf_counter() - t0
-            wall1 = time.time()
-            (real_ms if kind == "real" else base_ms).append(elapsed * 1000)
-            calls[kind][case_id] = (wall0, wall1)
-            if kind == "base":
-                continue
-            recorded = await env.pool.fetchval(
-                "SELECT recorded_at FROM case_events WHERE case_id = $1 AND type = 'acknowledged'",
-                case_id,
-            )
-            if recorded is None:
-                problems.append(f"{case_id}: no audit row when the update returned")
-                continue
-            at = recorded.timestamp()
-            if not (wall0 - _SLACK.total_seconds() <= at <= wall1 + _SLACK.total_seconds()):
-                problems.append(f"{case_id}: recorded_at outside the call ({at - wall0:+.3f}s)")
-            after_commit_ms.append((wall1 - at) * 1000)
+            target: Target = real if kind == "real" else base
+            wall0, wall1 = await _timed_acknowledge(target, case_id, got.real_ms if kind == "real" else got.base_ms)
+            got.calls[kind][case_id] = (wall0, wall1)
+            if kind == "real":
+                await _check_record(env, case_id, wall0, wall1, got)
+    return got
 
+
+async def _timed_acknowledge(target: Target, case_id: str, into: list[float]) -> tuple[float, float]:
+    """Append the call's milliseconds to `into`; return its wall-clock start and end."""
+    wall0 = time.time()
+    t0 = time.perf_counter()
+    await target.act(case_id, "acknowledge", {"actor": "agent-1"})
+    elapsed = time.perf_counter() - t0
+    wall1 = time.time()
+    into.append(elapsed * 1000)
+    return wall0, wall1
+
+
+async def _check_record(env: BenchEnv, case_id: str, wall0: float, wall1: float, got: _Samples) -> None:
+    """The audit row must be visible on return, written by a transaction that began during the call."""
+    recorded = await env.pool.fetchval(
+        "SELECT recorded_at FROM case_events WHERE case_id = $1 AND type = 'acknowledged'",
+        case_id,
+    )
+    if recorded is None:
+        got.problems.append(f"{case_id}: no audit row when the update returned")
+        return
+    at = recorded.timestamp()
+    if not (wall0 - _SLACK.total_seconds() <= at <= wall1 + _SLACK.total_seconds()):
+        got.problems.append(f"{case_id}: recorded_at outside the call ({at - wall0:+.3f}s)")
+    got.after_commit_ms.append((wall1 - at) * 1000)
+
+
+def _report_latency(rep: Report, section: str, got: _Samples) -> None:
+    real_ms, base_ms = got.real_ms, got.base_ms
     for p in (50, 90, 99):
         rep.add(section, f"p{p}", percentile(real_ms, p), percentile(base_ms, p), "ms", "{:.1f}")
     rep.add(section, "max", max(real_ms), max(base_ms), "ms", "{:.1f}")
@@ -99,13 +133,19 @@ async def measure(
     rep.add(
         section,
         "record tx start -> update returned p50",
-        percentile(after_commit_ms, 50),
+        percentile(got.after_commit_ms, 50),
         None,
         "ms",
         "{:.1f}",
     )
-    steps_r, how_r = await _steps(env, real, calls["real"])
-    steps_b, how_b = await _steps(env, base, calls["base"])
+
+
+async def _report_steps(
+    env: BenchEnv, rep: Report, section: str, real: RealTarget, base: BaselineTarget, got: _Samples
+) -> tuple[str, str]:
+    """Add the p50 of each step; return how the updates ran on each side (real, no-op)."""
+    steps_r, how_r = await _steps(env, real, got.calls["real"])
+    steps_b, how_b = await _steps(env, base, got.calls["base"])
     for name in dict.fromkeys([*steps_r, *steps_b]):
         r, b = steps_r.get(name), steps_b.get(name)
         rep.add(
@@ -116,16 +156,23 @@ async def measure(
             "ms",
             "{:.1f}",
         )
-    if problems:
-        rep.note(section, f"READ-YOUR-WRITES VIOLATIONS: {len(problems)}: {problems[:3]}")
+    return how_r, how_b
+
+
+def _report_audit(rep: Report, section: str, got: _Samples) -> None:
+    if got.problems:
+        rep.note(section, f"READ-YOUR-WRITES VIOLATIONS: {len(got.problems)}: {got.problems[:3]}")
     else:
         rep.note(
             section,
-            f"all {len(real_ms)} audit rows were committed and visible when the update "
+            f"all {len(got.real_ms)} audit rows were committed and visible when the update "
             f"returned; recorded_at always between call and return",
         )
-    rep.note(section, f"steps from the history's event times; real: {how_r}; no-op: {how_b}")
-    p99_r, p99_b = percentile(real_ms, 99), percentile(base_ms, 99)
+
+
+def _judge(rep: Report, got: _Samples) -> None:
+    problems = got.problems
+    p99_r, p99_b = percentile(got.real_ms, 99), percentile(got.base_ms, 99)
     rep.target(
         "update->record p99 <= 1.5 x no-op update p99, audit row committed on return",
         p99_r <= 1.5 * p99_b and not problems,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bench.drivers import BaselineTarget, intake, opening
@@ -55,7 +56,12 @@ async def _open_all(starter, ids: list[str], in_flight: int) -> None:  # type: i
     await asyncio.gather(*(one(i) for i in ids))
 
 
-async def _open_windowed(starter, ids: list[str], settled, window: int) -> None:  # type: ignore[no-untyped-def]
+async def _open_windowed(
+    starter: Callable[[str], Awaitable[object]],
+    ids: list[str],
+    settled: Callable[[], Awaitable[int]],
+    window: int,
+) -> None:
     """Start cases while fewer than `window` of them are still opening.
 
     Starting thousands at once only queues their workflow tasks in front of the tasks of cases
@@ -81,6 +87,23 @@ async def _settled_real(env: BenchEnv, prefix: str) -> int:
     ))
 
 
+@dataclass
+class _Load:
+    """One memory run: how many workflows each side opens, and the two sides."""
+
+    env: BenchEnv
+    cases: int
+    cache: int
+    timeout: float
+    real: Side
+    base: Side
+    prefix: str
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"{self.prefix}{i:05d}" for i in range(self.cases)]
+
+
 async def measure(
     env: BenchEnv,
     rep: Report,
@@ -93,6 +116,16 @@ async def measure(
 ) -> None:
     timeout = timeout or max(3600.0, 2.0 * cases)
     section = f"5. worker memory ({cases} open workflows cached in one worker process)"
+    load = await _start_workers(env, cases, timeout)
+    await _open(load, policy, plan, window)
+    await _sample(load)
+    _report(rep, section, load)
+    _judge(rep, load)
+    await load.real.worker.stop(grace=5.0)
+    await load.base.worker.stop(grace=5.0)
+
+
+async def _start_workers(env: BenchEnv, cases: int, timeout: float) -> _Load:
     cache = cases + 1000
     real_w = await WorkerProcess(
         env, "real", env.task_queue("mem-real"), max_cached=cache, status_every=0.1
@@ -103,37 +136,45 @@ async def measure(
     await asyncio.sleep(1.0)
     real = Side("real", real_w, memory_kb(real_w.pid))
     base = Side("baseline", base_w, memory_kb(base_w.pid))
-    prefix = f"mem-{env.run_id}-"
-    ids = [f"{prefix}{i:05d}" for i in range(cases)]
+    return _Load(env, cases, cache, timeout, real, base, f"mem-{env.run_id}-")
+
+
+async def _settle(load: _Load, side: Side, done: Callable[[], Awaitable[int]]) -> None:
+    """Wait until all of the side's workflows are open and cached; record how long that took."""
+    cases, timeout = load.cases, load.timeout
+    started = time.perf_counter()
+    last_report = started
+    while True:
+        count = await done()
+        cached = side.worker.status.get("cached", -1)
+        if count >= cases and cached >= cases:
+            break
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"{side.name}: only {count} of {cases} opened in {timeout:.0f}s")
+        if time.perf_counter() - last_report > 30:
+            last_report = time.perf_counter()
+            progress(
+                f"  {side.name}: {count}/{cases} open, {cached} cached, "
+                f"{time.perf_counter() - started:.0f}s"
+            )
+        await asyncio.sleep(0.5)
+    side.open_seconds = time.perf_counter() - started
+    side.opened = count
+
+
+async def _open(load: _Load, policy: Policy, plan: Plan, window: int) -> None:
+    """Open the cases and the no-op workflows on both sides at once, until all are cached."""
+    env, real_w, base_w = load.env, load.real.worker, load.base.worker
+    ids = load.ids
     noop = BaselineTarget(env.client, base_w.task_queue, {})
 
-    async def settle(side: Side, done) -> None:  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        last_report = started
-        while True:
-            count = await done()
-            cached = side.worker.status.get("cached", -1)
-            if count >= cases and cached >= cases:
-                break
-            if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"{side.name}: only {count} of {cases} opened in {timeout:.0f}s")
-            if time.perf_counter() - last_report > 30:
-                last_report = time.perf_counter()
-                progress(
-                    f"  {side.name}: {count}/{cases} open, {cached} cached, "
-                    f"{time.perf_counter() - started:.0f}s"
-                )
-            await asyncio.sleep(0.5)
-        side.open_seconds = time.perf_counter() - started
-        side.opened = count
-
     async def real_done() -> int:
-        return await _settled_real(env, prefix)
+        return await _settled_real(env, load.prefix)
 
     async def base_done() -> int:
         return max(0, int(base_w.status.get("cached", 0)))
 
-    progress(f"  opening {cases} real cases and {cases} no-op workflows ...")
+    progress(f"  opening {load.cases} real cases and {load.cases} no-op workflows ...")
     if int(base_w.status.get("cached", 0)) > 0:
         raise RuntimeError("the memory baseline worker must start fresh")
     await asyncio.gather(
@@ -141,25 +182,33 @@ async def measure(
             lambda c: _start_real(env, real_w.task_queue, c, policy), ids, real_done, window
         ),
         _open_windowed(lambda c: noop.start(c, plan), ids, base_done, window),
-        settle(real, real_done),
-        settle(base, base_done),
+        _settle(load, load.real, real_done),
+        _settle(load, load.base, base_done),
     )
+
+
+async def _sample(load: _Load) -> None:
     # Let the last workflow tasks finish and the status lines catch up, then sample.
     await asyncio.sleep(3.0)
-    for side in (real, base):
+    for side in (load.real, load.base):
         side.cached = int(side.worker.status.get("cached", -1))
         side.loaded_kb = memory_kb(side.worker.pid)
-    progress(f"  opened: real {real.open_seconds:.0f}s, baseline {base.open_seconds:.0f}s")
+    progress(f"  opened: real {load.real.open_seconds:.0f}s, baseline {load.base.open_seconds:.0f}s")
 
-    assert real.loaded_kb is not None and base.loaded_kb is not None
-    rep.add(
-        section,
-        "worker RSS (loaded)",
-        real.loaded_kb["VmRSS"] / 1024,
-        base.loaded_kb["VmRSS"] / 1024,
-        "MiB",
-        "{:.0f}",
-    )
+
+def _loaded(side: Side) -> dict[str, int]:
+    assert side.loaded_kb is not None, f"{side.name}: memory not sampled yet"
+    return side.loaded_kb
+
+
+def _per_workflow_kb(side: Side, cases: int) -> float:
+    return (_loaded(side)["VmRSS"] - side.idle_kb["VmRSS"]) / cases
+
+
+def _report(rep: Report, section: str, load: _Load) -> None:
+    real, base, cases = load.real, load.base, load.cases
+    real_kb, base_kb = _loaded(real), _loaded(base)
+    rep.add(section, "worker RSS (loaded)", real_kb["VmRSS"] / 1024, base_kb["VmRSS"] / 1024, "MiB", "{:.0f}")
     rep.add(
         section,
         "worker RSS (idle, before)",
@@ -168,17 +217,9 @@ async def measure(
         "MiB",
         "{:.0f}",
     )
-    per_r = (real.loaded_kb["VmRSS"] - real.idle_kb["VmRSS"]) / cases
-    per_b = (base.loaded_kb["VmRSS"] - base.idle_kb["VmRSS"]) / cases
+    per_r, per_b = _per_workflow_kb(real, cases), _per_workflow_kb(base, cases)
     rep.add(section, "RSS per cached workflow", per_r, per_b, "KiB", "{:.1f}")
-    rep.add(
-        section,
-        "peak RSS (VmHWM)",
-        real.loaded_kb["VmHWM"] / 1024,
-        base.loaded_kb["VmHWM"] / 1024,
-        "MiB",
-        "{:.0f}",
-    )
+    rep.add(section, "peak RSS (VmHWM)", real_kb["VmHWM"] / 1024, base_kb["VmHWM"] / 1024, "MiB", "{:.0f}")
     rep.add(
         section,
         "workflows in worker cache",
@@ -186,7 +227,7 @@ async def measure(
         base.cached,
         "",
         "{:.0f}",
-        f"max_cached_workflows={cache}",
+        f"max_cached_workflows={load.cache}",
     )
     rep.add(section, "time to open all", real.open_seconds, base.open_seconds, "s", "{:.0f}")
     rep.add(
@@ -206,13 +247,17 @@ async def measure(
             f"{10_000 * slowest / 60:.0f} min; run `python -m bench --only memory "
             f"--memory-cases 10000` for the full figure",
         )
-    ok = real.loaded_kb["VmRSS"] <= 1.5 * base.loaded_kb["VmRSS"] and real.cached >= cases
+
+
+def _judge(rep: Report, load: _Load) -> None:
+    real, base, cases = load.real, load.base, load.cases
+    real_kb, base_kb = _loaded(real), _loaded(base)
+    per_r, per_b = _per_workflow_kb(real, cases), _per_workflow_kb(base, cases)
+    ok = real_kb["VmRSS"] <= 1.5 * base_kb["VmRSS"] and real.cached >= cases
     rep.target(
         f"worker RSS with {cases} cached cases <= 1.5 x business-minimal no-op",
         ok,
-        f"{real.loaded_kb['VmRSS'] / 1024:.0f} vs {base.loaded_kb['VmRSS'] / 1024:.0f} MiB "
-        f"= {real.loaded_kb['VmRSS'] / base.loaded_kb['VmRSS']:.2f}x with {cases} cached "
+        f"{real_kb['VmRSS'] / 1024:.0f} vs {base_kb['VmRSS'] / 1024:.0f} MiB "
+        f"= {real_kb['VmRSS'] / base_kb['VmRSS']:.2f}x with {cases} cached "
         f"workflows each ({per_r:.0f} vs {per_b:.0f} KiB per workflow)",
     )
-    await real_w.stop(grace=5.0)
-    await base_w.stop(grace=5.0)

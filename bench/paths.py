@@ -19,8 +19,10 @@ from bench.report import Report
 PathKey = tuple[str, bool]
 
 GENERAL_PATHS: tuple[PathKey, ...] = (("explanation", False), ("refund", False))
-MAX_EVENTS = 50
+MAX_EVENTS = 40
+# Held on the explanation path: a refund adds the money activity and the task its result wakes.
 MAX_ACTIONS = 12
+ACTIONS_PATH: PathKey = ("explanation", False)
 
 
 def path_name(key: PathKey) -> str:
@@ -121,7 +123,6 @@ def report(
     if not general:
         return
     worst_events = max(r.events for _, (r, _) in general)
-    worst_actions = max(r.actions for _, (r, _) in general)
     rep.target(
         f"history events on the general path <= {MAX_EVENTS}",
         worst_events <= MAX_EVENTS,
@@ -129,12 +130,12 @@ def report(
             f"{path_name(k)} {r.events:.1f} (no-op {b.events:.1f})" for k, (r, b) in general
         ),
     )
+    if ACTIONS_PATH not in found:
+        return
+    r, b = found[ACTIONS_PATH]
     rep.target(
-        f"billable actions on the general path <= {MAX_ACTIONS}",
-        worst_actions <= MAX_ACTIONS,
-        "; ".join(
-            f"{path_name(k)} {r.actions:.1f} (no-op {b.actions:.1f}), 1,000 cases "
-            f"${cost_usd(r.actions):.2f} vs ${cost_usd(b.actions):.2f}"
-            for k, (r, b) in general
-        ),
+        f"billable actions on the {path_name(ACTIONS_PATH)} path <= {MAX_ACTIONS}",
+        r.actions <= MAX_ACTIONS,
+        f"{r.actions:.1f} (no-op {b.actions:.1f}), "
+        f"1,000 cases ${cost_usd(r.actions):.2f} vs ${cost_usd(b.actions):.2f}",
     )

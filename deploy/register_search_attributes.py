@@ -23,8 +23,9 @@ import time
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.connect import connect
+from runtime.search_attribute_setup import AttributeConflict, NotSettled, register
 from runtime.settings import Settings, SettingsError
-from workflows.search_attributes import ALL, AttributeConflict, NotSettled, register
+from workflows.search_attributes import ALL
 
 # A freshly started cluster answers health checks before its namespace exists or before every
 # frontend has loaded it; these codes mean "not yet", not "never".

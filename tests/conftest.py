@@ -23,8 +23,8 @@ from activities.db import create_pool
 from activities.schema import migrate
 from cases.policy.snapshot import Policy, load_policy
 from devstack.postgres import EmbeddedPostgres
+from runtime.search_attribute_setup import register as register_attributes
 from worker import activities_for, build_worker, in_memory_activities
-from workflows import search_attributes as sa
 from workflows.codec import parse_keys
 from workflows.converter import data_converter
 
@@ -45,7 +45,7 @@ def binary(name: str) -> str:
 
 
 async def register_search_attributes(client: Client) -> None:
-    await sa.register(client, client.namespace)
+    await register_attributes(client, client.namespace)
 
 
 @pytest.fixture(scope="session")

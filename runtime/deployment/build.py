@@ -75,14 +75,14 @@ def source_build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-def workflow_sources() -> dict[str, Path]:
-    """Module name -> source file, for the workflow modules and the project modules they import.
+def workflow_sources(roots: tuple[str, ...] = WORKFLOW_MODULES) -> dict[str, Path]:
+    """Module name -> source file, for the workflow modules (`roots`) and the project modules they import.
 
     Found on disk beside this package, never by importing: what a process has loaded must not
     change the answer.
     """
     found: dict[str, Path] = {}
-    pending = list(WORKFLOW_MODULES)
+    pending = list(roots)
     while pending:
         name = pending.pop()
         if name in found:
