@@ -43,6 +43,8 @@ from bench.report import Report, percentile, progress
 from cases.policy.snapshot import Policy, PolicySnapshot
 
 PlanKey = tuple[str, bool]
+# Bytes in history are what Temporal stores, replicates and bills for storage.
+MAX_HISTORY_BYTES_RATIO = 3.0
 
 
 async def fetch_histories(
@@ -386,4 +388,10 @@ def report(rep: Report, result: E2EResult, *, cases: int, concurrency: int) -> N
         "cases/s >= 0.7 x business-minimal no-op",
         ok,
         f"{real.rate:.2f} vs {base.rate:.2f} cases/s = {real.rate / base.rate:.2f}x",
+    )
+    real_kib, base_kib = mr["history_bytes"] / 1024, mb["history_bytes"] / 1024
+    rep.target(
+        f"history bytes per case <= {MAX_HISTORY_BYTES_RATIO:g} x business-minimal no-op",
+        real_kib <= MAX_HISTORY_BYTES_RATIO * base_kib,
+        f"{real_kib:.1f} vs {base_kib:.1f} KiB = {real_kib / base_kib:.2f}x",
     )
