@@ -48,7 +48,7 @@ from outbox.dispatcher import dispatching
 from outbox.leader import connector
 from outbox.sink import LogSink
 from outbox.webhook_starter import WebhookStarter, starting
-from runtime.connect import connect
+from runtime.connect import connect, converter_for
 from runtime.deployment.build import DEPLOYMENT_NAME, build_id, worker_config
 from runtime.deployment.server import current_build, make_current_if_none
 from runtime.errors import UserError
@@ -208,7 +208,10 @@ async def run_worker(settings: Settings) -> None:
     ) + webhook_activities(PostgresWebhooks(pool, http))
     build = build_id(settings.build_id)
     worker = build_worker(client, settings.task_queue, activities, deployment=worker_config(build))
-    webhooks = WebhookStarter(connector(settings.database_url), client, settings.task_queue)
+    # Webhook deliveries start on whichever build is current, maybe an older one that cannot read
+    # a compressed payload: their starts go uncompressed (workflows/codec.py).
+    plain = Client(**(client.config() | {"data_converter": converter_for(settings)}))
+    webhooks = WebhookStarter(connector(settings.database_url), plain, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

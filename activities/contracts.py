@@ -29,6 +29,10 @@ class RecordCase(BaseModel):
 
     row: dict[str, Any]
     state: dict[str, Any]
+    # The digest of the stored state `state` applies to ("" when `state` is whole), and of the
+    # state it makes.
+    base: str = ""
+    digest: str = ""
     events: list[CaseEvent]
     clocks: list[dict[str, Any]] = []
     survey: dict[str, Any] | None = None
@@ -46,6 +50,9 @@ class RecordCase(BaseModel):
 class RecordResult(BaseModel):
     events_written: int
     projection_written: bool
+    # Whether the store's state is now the one the record made; when not, the workflow sends it
+    # whole (activities/record_input.py).
+    state_current: bool = True
 
 
 class MoneyMovementKind(StrEnum):

@@ -35,21 +35,34 @@ from cases.models import CaseEvent, CaseState
 class MemoryProjection:
     events: dict[str, dict[int, CaseEvent]] = field(default_factory=dict)
     cases: dict[str, CaseState] = field(default_factory=dict)
-    # The stored state as the PostgreSQL projection keeps it: each record's moved fields merged in.
+    # The stored state as the PostgreSQL projection keeps it (activities/sql/010_state_delta.sql):
+    # each record's moved fields merged onto the state they were computed on, and its digest.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    state_seqs: dict[str, int] = field(default_factory=dict)
 
     async def write(self, request: RecordCase) -> RecordResult:
         case_id = request.case_id
         trail = self.events.setdefault(case_id, {})
         new = [e for e in request.events if e.seq not in trail]
         trail.update((e.seq, e) for e in new)
-        current = self.cases.get(case_id)
-        projected = current is None or current.last_seq < request.last_seq
-        if projected:
-            merged = self.states.setdefault(case_id, {})
+        projected = self.state_seqs.get(case_id, -1) < request.last_seq
+        held = self.digests.get(case_id)
+        if (
+            self.state_seqs.get(case_id, -1) <= request.last_seq
+            and (request.base == "" or held == request.base)
+            and held != request.digest
+        ):
+            merged = {} if request.base == "" else self.states[case_id]
             merged.update(request.state)
+            self.states[case_id], self.digests[case_id] = merged, request.digest
             self.cases[case_id] = CaseState.model_validate(merged)
-        return RecordResult(events_written=len(new), projection_written=projected)
+        self.state_seqs[case_id] = max(self.state_seqs.get(case_id, -1), request.last_seq)
+        return RecordResult(
+            events_written=len(new),
+            projection_written=projected,
+            state_current=self.digests.get(case_id) == request.digest,
+        )
 
     def trail(self, case_id: str) -> list[CaseEvent]:
         return [e for _, e in sorted(self.events.get(case_id, {}).items())]

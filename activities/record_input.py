@@ -2,9 +2,9 @@
 
 The workflow builds the record here, in its own task, from one JSON dump of the state: the
 projection's columns, the clocks, the survey, and the top-level fields of the state that changed
-since the last record that moved the projection (`StateDelta`). The store merges those fields
-into the stored state (`cases.state || delta`), so the stored state is the whole state again
-without the record carrying it. Pure, and imported by workflow code.
+since the state the store holds (`StateDelta`). The store merges those fields into it
+(`cases.state || delta`), so the stored state is the whole state again without the record
+carrying it. Pure, and imported by workflow code.
 """
 
 from __future__ import annotations
@@ -22,30 +22,43 @@ JSON = dict[str, Any]
 
 
 class StateDelta:
-    """A digest of each top-level field of the state as last projected.
+    """What the stored state is, as the workflow last heard it: a digest of each top-level field.
 
-    Only a record with a higher `last_seq` moves the projection (activities/store.py), so only
-    such a record takes the digests forward: a change carried by a record that was not projected
-    goes again with the next one. Digests, not copies, keep the cost per cached case small.
+    A record carries the fields whose digest changed, with the digest of the whole state it was
+    computed on (`base`) and of the whole state it makes (`digest`). The store merges it only onto
+    exactly that base (activities/sql/010_state_delta.sql). When the store holds something else,
+    which a task retried after its record committed can cause (its replay is later, so its events
+    differ), the store says so and the next record carries the whole state (`forget`).
+    Digests, not copies, keep the cost per cached case small.
     """
 
     def __init__(self) -> None:
-        self._seq = -1
         self._digests: dict[str, bytes] = {}
+        self._whole = ""
+        self._pending: tuple[dict[str, bytes], str] | None = None
 
-    def moved(self, dumped: JSON, last_seq: int) -> JSON:
-        if last_seq <= self._seq:
-            return {}
-        moved: JSON = {}
-        for name, value in dumped.items():
-            digest = hashlib.blake2b(
-                json.dumps(value, separators=(",", ":")).encode(), digest_size=16
-            ).digest()
-            if self._digests.get(name) != digest:
-                self._digests[name] = digest
-                moved[name] = value
-        self._seq = last_seq
-        return moved
+    def moved(self, dumped: JSON) -> tuple[JSON, str, str]:
+        """(the fields that changed, the base's digest or "" for a whole state, the new digest)."""
+        digests = {name: _digest(value) for name, value in dumped.items()}
+        whole = hashlib.blake2b(b"".join(digests[n] for n in sorted(digests)), digest_size=16).hexdigest()
+        fields = {n: v for n, v in dumped.items() if self._digests.get(n) != digests[n]}
+        self._pending = (digests, whole)
+        return fields, self._whole, whole
+
+    def settled(self, current: bool) -> None:
+        """After the record: the store holds the new state (`current`), or something else."""
+        if current and self._pending is not None:
+            self._digests, self._whole = self._pending
+        else:
+            self.forget()
+        self._pending = None
+
+    def forget(self) -> None:
+        self._digests, self._whole = {}, ""
+
+
+def _digest(value: object) -> bytes:
+    return hashlib.blake2b(json.dumps(value, separators=(",", ":")).encode(), digest_size=16).digest()
 
 
 def record_case(
@@ -57,9 +70,12 @@ def record_case(
 ) -> RecordCase:
     """The record of `state` with its new `events`; without `delta`, it carries the whole state."""
     dumped = state.model_dump(mode="json")
+    fields, base, digest = (delta or StateDelta()).moved(dumped)
     return RecordCase(
         row=case_row(state, dumped),
-        state=(delta or StateDelta()).moved(dumped, state.last_seq),
+        state=fields,
+        base=base,
+        digest=digest,
         events=list(events),
         clocks=[clock_row(state.reopen_count, c) for c in dumped["clocks"].values()]
         + [clock_row(r.round, r.clock.model_dump(mode="json")) for r in retired],

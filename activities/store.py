@@ -4,7 +4,7 @@ transaction.
 
 The workflow is the source of truth; this is its read model. The record carries the rows ready
 made and, of the state, only the top-level fields that moved (activities/record_input.py), which
-the function merges into the stored state. Audit events are inserted with
+the function merges into the stored state when it is the state they were computed on. Audit events are inserted with
 ON CONFLICT DO NOTHING on (case_id, seq), and the projection only moves forward (a write with a
 lower `last_seq` than the stored one is ignored), so retries and out-of-order deliveries are
 harmless.
@@ -23,9 +23,9 @@ from activities.contracts import RecordCase, RecordResult
 from activities.outbox_rows import outbox_rows
 from cases.views.webhook_events import public_data
 
-# One statement, so one round trip and one transaction: sql/003_record_case.sql, last restated by
-# sql/010_state_delta.sql.
-_RECORD = "SELECT events_written, projected FROM record_case($1::jsonb, $2::jsonb)"
+# One statement, so one round trip and one transaction: sql/003_record_case.sql, restated by
+# sql/008_webhooks.sql, and for a record that carries what moved, sql/010_state_delta.sql.
+_RECORD = "SELECT events_written, projected, state_current FROM record_case_delta($1::jsonb, $2::jsonb)"
 
 
 log = structlog.get_logger("aftersales.store")
@@ -46,6 +46,8 @@ class PostgresProjection:
     async def write(self, request: RecordCase) -> RecordResult:
         doc = {
             "case": request.row,
+            "base": request.base,
+            "digest": request.digest,
             "events": [
                 {"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at, "data": e.data,
                  "public": public_data(e)}
@@ -58,7 +60,11 @@ class PostgresProjection:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(_RECORD, json.dumps(doc, default=str), json.dumps(request.state))
         assert row is not None
-        return RecordResult(events_written=row["events_written"], projection_written=row["projected"])
+        return RecordResult(
+            events_written=row["events_written"],
+            projection_written=row["projected"],
+            state_current=row["state_current"],
+        )
 
 
 class CaseStore:

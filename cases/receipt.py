@@ -31,6 +31,19 @@ class CaseReceipt(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_whole_state(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "intake" in data:
-            return cls.of(CaseState.model_validate(data)).model_dump()
-        return data
+        """Only the four fields are read from a whole state, so a later change to the rest of the
+        model cannot fail the read of an answer, nor an error quote a customer's details."""
+        if not (isinstance(data, dict) and "intake" in data):
+            return data
+        clocks = data.get("clocks")
+        dues = [c.get("due_at") for c in clocks.values() if isinstance(c, dict)] if isinstance(clocks, dict) else []
+        return {
+            "case_id": data.get("case_id"),
+            "last_seq": data.get("last_seq"),
+            "status": data.get("status"),
+            "due_at": min((_instant(d) for d in dues if d is not None), default=None),
+        }
+
+
+def _instant(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

@@ -218,7 +218,16 @@ class AfterSalesCase:
     ) -> None:
         """Audit events, projection and outbox in one transaction, inside this workflow task."""
         request = record_case(state, events, retired, notifications, self._delta)
-        await store_calls.local_first(CaseStore.record, request, f"record {len(events)} event(s): {_kinds(events)}")
+        result = await store_calls.local_first(
+            CaseStore.record, request, f"record {len(events)} event(s): {_kinds(events)}"
+        )
+        self._delta.settled(result.state_current)
+        if not result.state_current:
+            # The store holds another state than the one the fields were computed on (a task
+            # retried after its record committed): send it whole, now.
+            whole = record_case(state, [], delta=self._delta)
+            again = await store_calls.local_first(CaseStore.record, whole, "record the whole state")
+            self._delta.settled(again.state_current)
         if events:
             self._recorded_seq = max(self._recorded_seq, events[-1].seq)
 

@@ -12,8 +12,9 @@ compress): the policy a case captures, a state carried across continue-as-new. H
 what Temporal stores, replicates and bills. The `compression` entry is bound to the ciphertext as
 associated data, so a payload cannot be made to skip or gain decompression; a payload without it
 decrypts as before. Smaller payloads stay uncompressed, where zlib would add more than it saves.
-Every codec decompresses; only workers compress, because a client may still be sending to a
-worker of an older build that cannot read it (docs/DEPLOY.md).
+Every codec decompresses; only a worker's workflows and activities compress, because a client
+may still be sending to a worker of an older build that cannot read it. So 1.1 cannot read what
+1.2 wrote: once 1.2 has cases, the way back is a fixed 1.2 build, never 1.1 (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ KEY_ID = "encryption-key-id"
 COMPRESSION = "compression"
 ZLIB = b"zlib"
 COMPRESS_OVER = 1024
+# Far above any payload Temporal accepts (a few MiB): a bound on what one payload may inflate to.
+DECOMPRESS_AT_MOST = 64 * 1024 * 1024
 _PLAIN_MESSAGE_TYPES = {b"temporal.api.sdk.v1.WorkflowMetadata"}
 
 
@@ -112,7 +115,18 @@ class EncryptionCodec(PayloadCodec):
         if compression not in (None, ZLIB):
             raise CodecKeyError(f"payload compressed with unknown method {compression!r}")
         plain = cipher.decrypt(payload.data[:12], payload.data[12:], _bound(key_id.encode(), compression))
-        return Payload.FromString(zlib.decompress(plain) if compression == ZLIB else plain)
+        return Payload.FromString(_inflate(plain) if compression == ZLIB else plain)
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        plain = inflater.decompress(data, DECOMPRESS_AT_MOST)
+    except zlib.error as err:
+        raise CodecKeyError(f"payload does not decompress: {err}") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise CodecKeyError(f"payload inflates past {DECOMPRESS_AT_MOST} bytes, or is cut short")
+    return plain
 
 
 def _bound(key_id: bytes, compression: bytes | None) -> bytes:

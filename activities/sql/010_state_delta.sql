@@ -1,10 +1,18 @@
--- record_case, restated whole as a migration must: its second argument is no longer the whole
--- state but the top-level fields of the state that moved since the last record that moved the
--- projection (activities/record_input.py), merged into the stored state with `||`. A record whose
--- `last_seq` is not higher than the stored one still moves nothing, so the stored state is always
--- the state at `last_seq`. A row written before this version holds the whole state, which the
--- merge keeps.
-CREATE OR REPLACE FUNCTION record_case(doc jsonb, state jsonb, OUT events_written integer, OUT projected boolean)
+-- record_case_delta: record_case (sql/008_webhooks.sql) for a record that carries, of the state,
+-- only the top-level fields that moved (activities/record_input.py). A new name, so a worker of
+-- this version on a database without this migration fails its record loudly (and retries) instead
+-- of storing a part of a state; the workers of earlier versions keep calling record_case.
+--
+-- The row's columns move only forward (a higher `last_seq`), as before. The state is kept apart:
+-- `state_digest` names the state the row holds, and a record's fields are merged only onto the
+-- exact state they were computed on (`base`). A whole state (`base` '') replaces any state at or
+-- before its `last_seq`. Anything else leaves the state alone and answers `state_current` false,
+-- and the workflow sends the whole state: a task retried after its record committed computes
+-- its fields on a state the row does not hold.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS state_digest text;
+
+CREATE OR REPLACE FUNCTION record_case_delta(
+    doc jsonb, delta jsonb, OUT events_written integer, OUT projected boolean, OUT state_current boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     c cases;
@@ -12,6 +20,8 @@ DECLARE
     new_seqs integer[];
     new_types text[];
     hooks integer;
+    base text := COALESCE(doc->>'base', '');
+    digest text := doc->>'digest';
 BEGIN
     c := jsonb_populate_record(NULL::cases, doc->'case');
 
@@ -29,13 +39,14 @@ BEGIN
         escalation_level, handler, team, order_amount, currency, opened_at, first_response_at,
         resolved_at, closed_at, resolution_type, resolution_amount, review_approved, rating,
         quality_review, follow_up_reason, follow_up_outcome, reopen_count, escalations, sla_state,
-        last_seq, state, updated_at)
+        last_seq, state, state_digest, updated_at)
     VALUES (
         c.case_id, c.workflow_id, c.order_id, c.customer_id, c.customer_tier, c.channel, c.category,
         c.tier, c.status, c.escalation_level, c.handler, c.team, c.order_amount, c.currency,
         c.opened_at, c.first_response_at, c.resolved_at, c.closed_at, c.resolution_type,
         c.resolution_amount, c.review_approved, c.rating, c.quality_review, c.follow_up_reason,
-        c.follow_up_outcome, c.reopen_count, c.escalations, c.sla_state, c.last_seq, state, now())
+        c.follow_up_outcome, c.reopen_count, c.escalations, c.sla_state, c.last_seq,
+        CASE WHEN base = '' THEN delta ELSE '{}'::jsonb END, CASE WHEN base = '' THEN digest END, now())
     ON CONFLICT (case_id) DO UPDATE SET
         category = EXCLUDED.category, tier = EXCLUDED.tier, status = EXCLUDED.status,
         escalation_level = EXCLUDED.escalation_level, handler = EXCLUDED.handler,
@@ -46,10 +57,15 @@ BEGIN
         quality_review = EXCLUDED.quality_review, follow_up_reason = EXCLUDED.follow_up_reason,
         follow_up_outcome = EXCLUDED.follow_up_outcome, reopen_count = EXCLUDED.reopen_count,
         escalations = EXCLUDED.escalations, sla_state = EXCLUDED.sla_state,
-        last_seq = EXCLUDED.last_seq, state = cases.state || EXCLUDED.state, updated_at = now()
+        last_seq = EXCLUDED.last_seq, updated_at = now()
     WHERE cases.last_seq < EXCLUDED.last_seq
     RETURNING case_id INTO written_case;
     projected := written_case IS NOT NULL;
+
+    UPDATE cases SET state = CASE WHEN base = '' THEN delta ELSE cases.state || delta END, state_digest = digest
+    WHERE case_id = c.case_id AND last_seq <= c.last_seq AND (base = '' OR state_digest = base)
+      AND state_digest IS DISTINCT FROM digest;
+    SELECT COALESCE(state_digest = digest, false) INTO state_current FROM cases WHERE case_id = c.case_id;
 
     IF projected THEN
         INSERT INTO sla_clocks (case_id, round, clock, turn, target_seconds, business, target_label,

@@ -30,11 +30,12 @@ def _object(value: Any) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {"value": loaded}
 
 
-_STATE = "SELECT state::text AS state FROM cases WHERE case_id = $1 AND last_seq >= $2"
+_STATE = "SELECT state::text AS state FROM cases WHERE case_id = $1 AND last_seq = $2"
 
 
 async def recorded_state(pool: asyncpg.Pool, receipt: CaseReceipt) -> CaseState | None:
-    """The case's state as the record holds it once the receipt's action is on it, else None.
+    """The case's state as the record holds it once the receipt's action is on it, else None
+    (the record is already further on: another action on the case was recorded since).
 
     An action's update answers only after its record committed, so this is the state the action
     left; reading it here answers an API call without one more query to the case.

@@ -10,13 +10,15 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
+from pydantic import ValidationError
 
 from cases.models import Action, CaseState
 from starter.api.config import ApiSettings
 from starter.api.events import recorded_state
 from starter.api.keys import KeyStore
+from starter.api.problems import ApiProblem
 from starter.api.signing import SigningKeys
-from starter.client import CaseClient
+from starter.client import CaseClient, CaseError
 
 
 @dataclass
@@ -32,10 +34,27 @@ class Services:
 
     async def act(self, case_id: str, action: str, data: Action) -> CaseState:
         """Take the action and answer with the state it left, read from the record the action's
-        update committed before it answered. The `state` query is the fallback for a record that
-        does not hold it, which only a store shared wrongly between deployments would show."""
+        update committed before it answered.
+
+        The `state` query answers instead when the record is already further on (another action
+        on the same case recorded in between) or cannot be read. Once the action is applied, no
+        failure to read may look like one worth sending the action again for.
+        """
         receipt = await self.cases.act(case_id, action, data)
-        return await recorded_state(self.pool, receipt) or await self.cases.state(case_id)
+        try:
+            recorded = await recorded_state(self.pool, receipt)
+        except (asyncpg.PostgresError, OSError, TimeoutError, ValidationError):
+            recorded = None
+        if recorded is not None:
+            return recorded
+        try:
+            return await self.cases.state(case_id)
+        except CaseError as err:
+            raise ApiProblem(
+                503,
+                f"{action} was applied (last_seq {receipt.last_seq}, status {receipt.status.value}), "
+                f"but the case could not be read back ({err}); read it with GET, do not send {action} again",
+            ) from err
 
 
 def services(request: Request) -> Services:

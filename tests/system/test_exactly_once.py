@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cases.models import CaseState
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
 from tests.support.factories import intake
@@ -121,6 +122,10 @@ async def test_record_written_once_when_worker_killed_after_commit_before_task_c
             "SELECT count(*) FROM notifications WHERE case_id = $1", case.case_id
         ) == outbox_before
         assert await pool.fetchval("SELECT last_seq FROM cases WHERE case_id = $1", case.case_id) == state.last_seq
+        # The stored state is the case's own, not the first attempt's (which decided earlier).
+        stored = await pool.fetchval("SELECT state::text FROM cases WHERE case_id = $1", case.case_id)
+        held = await client.state(case.case_id)
+        assert CaseState.model_validate_json(stored).model_dump() == held.model_dump()
     finally:
         for proc in (first, second):
             if proc is not None and proc.returncode is None:

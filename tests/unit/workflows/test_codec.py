@@ -8,7 +8,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
-from workflows.codec import COMPRESS_OVER, COMPRESSION, ENCODING, KEY_ID, ZLIB, EncryptionCodec
+from workflows.codec import (
+    COMPRESS_OVER,
+    COMPRESSION,
+    DECOMPRESS_AT_MOST,
+    ENCODING,
+    KEY_ID,
+    ZLIB,
+    CodecKeyError,
+    EncryptionCodec,
+)
 
 KEY = os.urandom(32)
 
@@ -61,3 +70,11 @@ async def test_a_client_never_compresses_for_a_worker_of_an_older_build_cannot_r
 async def test_a_null_stays_as_it_is() -> None:
     null = Payload(metadata={"encoding": b"binary/null"})
     assert await EncryptionCodec({"k1": KEY}).encode([null]) == [null]
+
+
+async def test_a_payload_that_inflates_past_the_bound_is_refused() -> None:
+    codec = EncryptionCodec({"k1": KEY}, compress=True)
+    bomb = Payload(metadata={"encoding": b"json/plain"}, data=b"0" * (DECOMPRESS_AT_MOST + 1))
+    [sealed] = await codec.encode([bomb])
+    with pytest.raises(CodecKeyError, match="inflates past"):
+        await codec.decode([sealed])
