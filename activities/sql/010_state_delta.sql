@@ -1,7 +1,8 @@
 -- record_case_delta: record_case (sql/008_webhooks.sql) for a record that carries, of the state,
 -- only the top-level fields that moved (activities/record_input.py). A new name, so a worker of
 -- this version on a database without this migration fails its record loudly (and retries) instead
--- of storing a part of a state; the workers of earlier versions keep calling record_case.
+-- of storing a part of a state. record_case, which the workers of earlier versions call, becomes
+-- a whole-state call of it (at the end).
 --
 -- The row's columns move only forward (a higher `last_seq`), as before. The state is kept apart:
 -- `state_digest` names the state the row holds, and a record's fields are merged only onto the
@@ -134,4 +135,12 @@ BEGIN
         END IF;
     END IF;
 END
+$$;
+
+-- record_case, as workers of earlier versions call it with the whole state, now goes through the
+-- same body: a whole state (`base` ''), named by the digest of its text.
+CREATE OR REPLACE FUNCTION record_case(doc jsonb, state jsonb, OUT events_written integer, OUT projected boolean)
+LANGUAGE sql AS $$
+    SELECT r.events_written, r.projected
+    FROM record_case_delta(doc || jsonb_build_object('base', '', 'digest', md5(state::text)), state) AS r
 $$;

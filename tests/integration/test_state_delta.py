@@ -5,6 +5,7 @@ later instant, so its fields were computed on a state the store does not hold.""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -91,3 +92,21 @@ async def test_a_task_retried_after_its_record_committed_leaves_its_own_state(pr
     assert stored == retry.state.model_dump(mode="json")
     assert stored["first_response_at"] != first.state.model_dump(mode="json")["first_response_at"]
 
+
+
+async def test_a_whole_state_from_an_earlier_worker_still_lands(pool, policy) -> None:  # type: ignore[no-untyped-def]
+    """Workers of 1.1 call `record_case` with the whole state, which now goes through the same body."""
+    now = datetime.now(UTC)
+    case_id = f"old-{uuid.uuid4().hex[:8]}"
+    machine = CaseMachine.open(case_id, intake(case_id=case_id), policy.snapshot(now), now)
+    for step in range(2):
+        if step:
+            machine.apply("note", Note(actor="agent-1", text="again"), now + timedelta(minutes=1))
+        events, machine.events = machine.events, []
+        request = record_case(machine.state, events)
+        doc = {"case": request.row, "events": [e.model_dump(mode="json") | {"public": {}} for e in events],
+               "clocks": request.clocks, "survey": request.survey, "outbox": []}
+        written = await pool.fetchrow("SELECT * FROM record_case($1::jsonb, $2::jsonb)",
+                                      json.dumps(doc), machine.state.model_dump_json())
+        assert written["projected"] and written["events_written"] == len(events)
+        assert await _stored(PostgresProjection(pool), pool, case_id) == machine.state.model_dump(mode="json")
