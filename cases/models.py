@@ -19,6 +19,7 @@ from cases.clocks.model import Clock as Clock
 from cases.clocks.model import ClockState as ClockState
 from cases.clocks.specs import ClockName as ClockName
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
+from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
 from cases.routing.models import Routing
 
 
@@ -145,12 +146,15 @@ class Flags(Strict):
 
 
 CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+MerchantId = Annotated[str, StringConstraints(pattern=MERCHANT_ID_PATTERN)]
 
 
 class CaseIntake(Strict):
     """What a backend system sends to open a case. Plain JSON, so any Temporal SDK can start one."""
 
     case_id: CaseId | None = None
+    # The merchant the case belongs to; a single-merchant install never names one.
+    merchant_id: MerchantId = DEFAULT_MERCHANT
     order_id: NonEmpty
     customer: Customer
     channel: Channel
@@ -160,6 +164,12 @@ class CaseIntake(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     requested_resolution: ResolutionType | None = None
     flags: Flags = Flags()
+
+    @property
+    def key(self) -> str:
+        """The engine's name for this case (cases/ids.py); the intake must name its case."""
+        assert self.case_id is not None
+        return case_key(self.case_id, self.merchant_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,8 +97,8 @@ def start_options(
     by the same pure machine. Attributes given at start cost no upsert; the workflow's first task
     upserts only those that differ (a worker whose policy decides otherwise).
     """
-    assert intake.case_id is not None
     pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.MERCHANT_ID, intake.merchant_id),
         SearchAttributePair(sa.CASE_STATUS, opening.status.value if opening else "registered"),
         SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
         SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
@@ -119,7 +119,7 @@ def start_options(
         if opening.handler:  # the roster may still decide another handler
             pairs.append(SearchAttributePair(sa.CASE_HANDLER, opening.handler))
     return {
-        "id": workflow_id_for(intake.case_id),
+        "id": workflow_id_for(intake.key),
         "task_queue": task_queue,
         # Urgent and VIP cases first when the workers are saturated (STANDARDS S12.4); its
         # activities inherit it.
@@ -151,9 +151,8 @@ class CaseClient:
         when the action comes with the start), for its summary and attributes at start."""
         if self._policy is None:
             self._policy = load_policy(Settings.from_env().policy_path)
-        assert intake.case_id is not None
         now = datetime.now(UTC)
-        machine = CaseMachine.open(intake.case_id, intake, self._policy.snapshot(now), now)
+        machine = CaseMachine.open(intake.key, intake, self._policy.snapshot(now), now)
         if action is not None and data is not None:
             try:
                 machine.apply(action, data, now)
@@ -171,13 +170,12 @@ class CaseClient:
     async def start(
         self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
     ) -> tuple[str, str | None, bool]:
-        """Start the case without waiting for its first task: (case id, run id, created).
+        """Start the case without waiting for its first task: (case key, run id, created).
 
         For callers that open many cases at once (a product recall) and read them later.
         """
         intake = _valid_intake(intake)
-        case_id = intake.case_id
-        assert case_id is not None
+        case_id = intake.key
         # A resumed run opens nothing: its attributes come from the state it carries.
         opening = None if run and run.state else self._opening(intake)
         priority = self._priority(opening) if opening else None
@@ -283,8 +281,7 @@ class CaseClient:
         """
         intake = _valid_intake(intake)
         model = _valid_action(action, data)
-        case_id = intake.case_id
-        assert case_id is not None
+        case_id = intake.key
         opening = self._opening(intake, action, model)
         start = WithStartWorkflowOperation(
             AfterSalesCase.run,

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.core.effects import Notification
     from cases.core.loop import Step
     from cases.core.machine import CaseMachine, InvalidAction
-    from cases.ids import WORKFLOW_TYPE, case_id_from
+    from cases.ids import WORKFLOW_TYPE, case_id_from, split_case_key
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note
     from cases.policy.snapshot import shared_snapshot
     from cases.receipt import CaseReceipt
@@ -119,11 +119,13 @@ class AfterSalesCase:
                 summary="capture the SLA policy in force",
             )
             policy = shared_snapshot(policy)
-            case_id = intake.case_id or case_id_from(workflow.info().workflow_id)
+            # A caller that starts the workflow without naming the case names it by the id.
+            key = intake.key if intake.case_id else case_id_from(workflow.info().workflow_id)
+            merchant_id, case_id = split_case_key(key)
             plain = CaseIntake.model_validate(
-                intake.model_dump(exclude={"resume"}) | {"case_id": case_id}
+                intake.model_dump(exclude={"resume"}) | {"case_id": case_id, "merchant_id": merchant_id}
             )
-            machine = CaseMachine.open(case_id, plain, policy, now)
+            machine = CaseMachine.open(key, plain, policy, now)
         self._machine = machine
         return machine
 

@@ -28,8 +28,13 @@ RETURN_TRACKING = SearchAttributeKey.for_keyword("ReturnTracking")
 # Who holds the case and which team's queue it is in (unset handler with a team: waiting).
 CASE_HANDLER = SearchAttributeKey.for_keyword("CaseHandler")
 CASE_TEAM = SearchAttributeKey.for_keyword("CaseTeam")
+# The merchant the case belongs to. The tenth and last Keyword attribute that PostgreSQL
+# visibility allows a namespace: a later attribute is an Int or a Datetime, or a column of the
+# case's PostgreSQL row.
+MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
 
-ALL = (
+# What the workflow keeps current; each changes with the case.
+PUBLISHED = (
     CASE_TIER,
     CASE_STATUS,
     CASE_CATEGORY,
@@ -42,6 +47,9 @@ ALL = (
     CASE_HANDLER,
     CASE_TEAM,
 )
+# Every attribute a namespace needs. The merchant is given at start and never changes, so the
+# workflow never upserts it, and a continued run inherits it.
+ALL = (*PUBLISHED, MERCHANT_ID)
 # Attributes added after cases were already running: absent and unset mean the same, so a case
 # that never has a value never upserts one (an older history replays unchanged).
 LATER = frozenset({RETURN_TRACKING.name, CASE_HANDLER.name, CASE_TEAM.name})

@@ -46,13 +46,13 @@ class Visibility:
         workflow's own by the start's latency; a continued run carries the exact ones.
         """
         given = workflow.info().typed_search_attributes
-        self._published = {k.name: given.get(k) for k in sa.ALL if given.get(k) is not None}
+        self._published = {k.name: given.get(k) for k in sa.PUBLISHED if given.get(k) is not None}
         self._given_at_start = set(self._published) if fresh else set()
 
     def changes(self, state: CaseState) -> list[SearchAttributeUpdate[Any]]:
         values = values_of(state)
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key in sa.ALL:
+        for key in sa.PUBLISHED:
             value = values[key.name]
             if value is None and key.name in sa.LATER and key.name not in self._published:
                 continue

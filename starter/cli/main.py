@@ -32,6 +32,7 @@ from starter.cli import (
     case_commands,
     deployment_commands,
     key_commands,
+    merchant_commands,
     replay_command,
     roster_commands,
     stack_commands,
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     roster_commands.add_parsers(sub)
     api_command.add_parsers(sub)
     key_commands.add_parsers(sub)
+    merchant_commands.add_parsers(sub)
     webhook_commands.add_parsers(sub)
     return parser
 
@@ -84,6 +86,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any
     "roster": roster_commands.cmd_roster,
     "api": api_command.cmd_api,
     "keys": key_commands.cmd_keys,
+    "merchants": merchant_commands.cmd_merchants,
     "webhooks": webhook_commands.cmd_webhooks,
 }
 

@@ -72,6 +72,16 @@ async def general(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
     return [case.case_id]
 
 
+async def merchant_general(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """The general path of a merchant's case: named by its key, `acme~golden-general-2`."""
+    case = intake(case_id="golden-general-2", merchant_id="acme")
+    await client.open(case)
+    await client.act(case.key, "acknowledge", {"actor": "agent-1"})
+    await client.act(case.key, "propose_resolution", {"actor": "agent-1", "type": "explanation"})
+    await _finish(env, client, case.key)
+    return [case.key]
+
+
 async def complex_follow_up(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
     case = intake(case_id="golden-complex", category="product_quality", flags={"cross_department": True})
     await client.open(case)
@@ -252,6 +262,7 @@ async def routing(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
 
 SCENARIOS: dict[str, Scenario] = {
     "general": general,
+    "merchant_general": merchant_general,
     "complex_follow_up": complex_follow_up,
     "urgent_approval": urgent_approval,
     "approval_rejected_then_exchange": approval_rejected_then_saga,

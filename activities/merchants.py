@@ -1,0 +1,93 @@
+"""The merchant registry in PostgreSQL: the merchants whose cases the platform runs.
+
+Platform staff manage it (`aftersales merchants …`). The default merchant is always there: a
+single-merchant install's cases belong to it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import asyncpg
+from pydantic import BaseModel
+
+from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+
+_NAME_LIMIT = 200
+
+
+class MerchantError(ValueError):
+    """A registry command that cannot be carried out; the message names the field."""
+
+
+class Merchant(BaseModel):
+    merchant_id: str
+    name: str
+    created_at: datetime
+
+
+def check_merchant_id(merchant_id: str) -> str:
+    if not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+        raise MerchantError(
+            f"merchant_id: {merchant_id!r} must be 1-32 lower-case letters, digits or '-', "
+            "starting with a letter or digit"
+        )
+    return merchant_id
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= _NAME_LIMIT:
+        raise MerchantError(f"name: must be 1-{_NAME_LIMIT} characters")
+    return name
+
+
+class MerchantRegistry:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add(self, merchant_id: str, name: str) -> Merchant:
+        """Register a merchant; an id already taken is refused, never renamed."""
+        check_merchant_id(merchant_id)
+        row = await self._pool.fetchrow(
+            "INSERT INTO merchants (merchant_id, name) VALUES ($1, $2)"
+            " ON CONFLICT (merchant_id) DO NOTHING RETURNING merchant_id, name, created_at",
+            merchant_id,
+            _check_name(name),
+        )
+        if row is None:
+            raise MerchantError(f"merchant_id: {merchant_id!r} is already registered")
+        return Merchant(**dict(row))
+
+    async def get(self, merchant_id: str) -> Merchant | None:
+        row = await self._pool.fetchrow(
+            "SELECT merchant_id, name, created_at FROM merchants WHERE merchant_id = $1", merchant_id
+        )
+        return Merchant(**dict(row)) if row is not None else None
+
+    async def rename(self, merchant_id: str, name: str) -> Merchant:
+        row = await self._pool.fetchrow(
+            "UPDATE merchants SET name = $2 WHERE merchant_id = $1 RETURNING merchant_id, name, created_at",
+            merchant_id,
+            _check_name(name),
+        )
+        if row is None:
+            raise MerchantError(f"merchant_id: {merchant_id!r} is not registered")
+        return Merchant(**dict(row))
+
+    async def listing(self) -> list[Merchant]:
+        rows = await self._pool.fetch("SELECT merchant_id, name, created_at FROM merchants ORDER BY merchant_id")
+        return [Merchant(**dict(r)) for r in rows]
+
+    async def require(self, merchant_id: str) -> Merchant:
+        """The merchant, or an error naming the field when it is not registered."""
+        found = await self.get(check_merchant_id(merchant_id))
+        if found is None:
+            raise MerchantError(
+                f"merchant_id: {merchant_id!r} is not registered; add it with `aftersales merchants add`"
+            )
+        return found
+
+
+__all__ = ["DEFAULT_MERCHANT", "Merchant", "MerchantError", "MerchantRegistry", "check_merchant_id"]
