@@ -12,7 +12,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from cases.actions.roles import Role
 from cases.clocks.model import Clock as Clock
@@ -135,6 +143,20 @@ class Customer(Strict):
         str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     ] | None = None
     tier: CustomerTier = CustomerTier.STANDARD
+    # The channels the customer can be reached on, captured at intake from the contact details
+    # given. Nothing downstream decides on a personal field, so a copy whose contact details are
+    # masked for a merchant's staff still says how the customer is reached.
+    reachable_by_sms: bool = False
+    reachable_by_email: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _capture_reach(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            data.setdefault("reachable_by_sms", data.get("phone") is not None)
+            data.setdefault("reachable_by_email", data.get("email") is not None)
+        return data
 
 
 class Flags(Strict):

@@ -68,6 +68,7 @@ class CaseError(Exception):
 class CaseSummary(BaseModel):
     case_id: str
     workflow_id: str
+    merchant_id: str | None = None
     status: str | None
     tier: str | None
     category: str | None
@@ -331,6 +332,7 @@ def _summary(wf: WorkflowExecution) -> CaseSummary:
     return CaseSummary(
         case_id=case_id_from(wf.id),
         workflow_id=wf.id,
+        merchant_id=attrs.get(sa.MERCHANT_ID),
         status=attrs.get(sa.CASE_STATUS),
         tier=attrs.get(sa.CASE_TIER),
         category=attrs.get(sa.CASE_CATEGORY),

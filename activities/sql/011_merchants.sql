@@ -11,7 +11,11 @@ CREATE TABLE IF NOT EXISTS merchants (
 INSERT INTO merchants (merchant_id, name) VALUES ('default', 'Default merchant')
 ON CONFLICT (merchant_id) DO NOTHING;
 
-ALTER TABLE cases ADD COLUMN IF NOT EXISTS merchant_id text GENERATED ALWAYS AS (
-    CASE WHEN strpos(case_id, '~') > 0 THEN split_part(case_id, '~', 1) ELSE 'default' END
-) STORED;
+-- The merchant a case key names; the only copy in SQL of what cases/ids.py says.
+CREATE OR REPLACE FUNCTION case_merchant(case_key text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN strpos(case_key, '~') > 0 THEN split_part(case_key, '~', 1) ELSE 'default' END
+$$;
+
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS merchant_id text GENERATED ALWAYS AS (case_merchant(case_id)) STORED;
 CREATE INDEX IF NOT EXISTS cases_merchant_opened ON cases (merchant_id, opened_at);

@@ -9,6 +9,7 @@ subscription deactivates it and cancels its pending deliveries; its history stay
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from cases.ids import MERCHANT_ID_PATTERN
 from cases.views.webhook_events import ALL_EVENTS, EVENT_TYPES, unknown_event_types
 
 MAX_URL_LENGTH = 2000
@@ -34,6 +36,8 @@ class Subscription(BaseModel):
     id: str
     url: str
     event_types: list[str]
+    # The merchant whose cases it hears; None hears every merchant's (a platform subscription).
+    merchant_id: str | None = None
     secret_prefix: str
     active: bool
     created_at: datetime
@@ -108,14 +112,20 @@ class WebhookSubscriptions:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def add(self, url: str, events: str) -> CreatedSubscription:
+    async def add(self, url: str, events: str, merchant_id: str | None = None) -> CreatedSubscription:
+        """A subscription to `merchant_id`'s cases, or to every merchant's without one."""
         url, types = valid_url(url), valid_event_types(events)
+        if merchant_id is not None and not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+            raise SubscriptionError(f"merchant_id: {merchant_id[:40]!r} is not a merchant id")
         secret = new_secret()
-        row = await self._pool.fetchrow(
-            "INSERT INTO webhook_subscriptions (id, url, event_types, secret) VALUES ($1, $2, $3, $4)"
-            " RETURNING *",
-            f"wh_{secrets.token_hex(6)}", url, types, secret,
-        )
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO webhook_subscriptions (id, url, event_types, secret, merchant_id)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                f"wh_{secrets.token_hex(6)}", url, types, secret, merchant_id,
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise SubscriptionError(f"merchant_id: {merchant_id!r} is not registered") from None
         assert row is not None
         return CreatedSubscription(subscription=_subscription(row), secret=secret)
 
@@ -161,7 +171,7 @@ class WebhookSubscriptions:
 
 def _subscription(row: asyncpg.Record) -> Subscription:
     return Subscription(
-        id=row["id"], url=row["url"], event_types=list(row["event_types"]),
+        id=row["id"], url=row["url"], event_types=list(row["event_types"]), merchant_id=row["merchant_id"],
         secret_prefix=row["secret"][:_SHOWN_SECRET_CHARS] + "…", active=row["active"],
         created_at=row["created_at"], removed_at=row["removed_at"],
     )

@@ -215,9 +215,9 @@ class CaseCore:
     ) -> None:
         customer = self.state.intake.customer
         channels: list[NotificationChannel] = []
-        if customer.phone:
+        if customer.reachable_by_sms:
             channels.append(NotificationChannel.SMS)
-        if customer.email:
+        if customer.reachable_by_email:
             channels.append(NotificationChannel.EMAIL)
         if self.state.intake.channel == Channel.APP or not channels:
             channels.append(NotificationChannel.PUSH)

@@ -2,7 +2,7 @@
 
 The principal of the key is the actor the case records; nothing in a request body can name
 another. A missing or unknown key is 401, a role the route does not allow is 403, and a key over
-its limit is 429 with Retry-After.
+its limit, or a merchant over its own, is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class Caller:
     def role(self) -> Role:
         return self.key.role
 
+    @property
+    def merchant_id(self) -> str | None:
+        """The merchant the key belongs to; None for a platform key."""
+        return self.key.merchant_id
+
 
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -67,12 +72,19 @@ async def caller(request: Request) -> Caller:
     if key is None:
         raise unauthorized("the API key is unknown or revoked")
     await count_request(services, key.id, "this key")
+    if key.merchant_id is not None:
+        # All of a merchant's keys share one budget, so one merchant cannot crowd out the rest.
+        await count_request(
+            services, f"merchant:{key.merchant_id}", f"merchant {key.merchant_id}",
+            services.api.merchant_requests_per_minute,
+        )
     return Caller(key)
 
 
-async def count_request(services: Services, counted_as: str, who: str) -> None:
-    """Count one request against `counted_as`'s per-minute limit; 429 once it is over."""
-    limit = services.api.requests_per_minute
+async def count_request(services: Services, counted_as: str, who: str, limit: int | None = None) -> None:
+    """Count one request against `counted_as`'s per-minute limit (a key's, unless `limit` says
+    otherwise); 429 once it is over."""
+    limit = limit or services.api.requests_per_minute
     row = await services.pool.fetchrow(_HIT, counted_as)
     if row["requests"] == 1:
         await services.pool.execute(_PRUNE, counted_as)

@@ -22,6 +22,7 @@ from cases.models import CaseIntake
 from starter.api.auth import Caller, requires
 from starter.api.case_routes import idempotent_case_id
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
+from starter.api.scope import intake_for, require_merchant
 from starter.api.services import ServicesDep
 from starter.client import CaseError
 
@@ -53,8 +54,9 @@ class BatchResult(BaseModel):
     results: list[LineResult]
 
 
-def parse_lines(body: bytes, principal: str, idempotency_key: str | None) -> tuple[list[LineResult], list[CaseIntake]]:
-    """Each non-blank line as an intake, or its error; ids the batch repeats are refused."""
+def parse_lines(body: bytes, who: Caller, idempotency_key: str | None) -> tuple[list[LineResult], list[CaseIntake]]:
+    """Each non-blank line as an intake this caller may open, or its error; ids the batch repeats
+    are refused."""
     results: list[LineResult] = []
     intakes: list[CaseIntake] = []
     seen: dict[str, int] = {}
@@ -77,17 +79,23 @@ def parse_lines(body: bytes, principal: str, idempotency_key: str | None) -> tup
             result.error = "the line must be a JSON object (CaseIntake)"
             continue
         try:
-            intake = CaseIntake.model_validate(value)
+            intake = intake_for(who, CaseIntake.model_validate(value))
         except ValidationError as err:
             result.error = validation_message(err)[:500]
             continue
+        except ApiProblem as err:
+            result.error = err.detail
+            continue
         if intake.case_id is None and idempotency_key is not None:
-            intake = intake.model_copy(update={"case_id": idempotent_case_id(principal, f"{idempotency_key}#{number}")})
+            line_key = f"{idempotency_key}#{number}"
+            intake = intake.model_copy(
+                update={"case_id": idempotent_case_id(who.principal, line_key, intake.merchant_id)}
+            )
         if intake.case_id is not None:
-            if intake.case_id in seen:
-                result.error = f"case_id: {intake.case_id} is already on line {seen[intake.case_id]}"
+            if intake.key in seen:
+                result.error = f"case_id: {intake.case_id} is already on line {seen[intake.key]}"
                 continue
-            seen[intake.case_id] = number
+            seen[intake.key] = number
         intakes.append(intake)
     return results, intakes
 
@@ -130,7 +138,7 @@ async def open_batch(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in MEDIA_TYPES:
         raise ApiProblem(415, f"content-type: send JSON Lines as {MEDIA_TYPES[0]}")
-    results, intakes = parse_lines(await request.body(), who.principal, idempotency_key)
+    results, intakes = parse_lines(await request.body(), who, idempotency_key)
     if not results:
         raise ApiProblem(422, "body: the batch has no lines")
     by_id = {r.line: r for r in results}
@@ -140,6 +148,11 @@ async def open_batch(
 
     async def start(line: int, intake: CaseIntake) -> None:
         async with gate:
+            try:
+                await require_merchant(svc.pool, intake.merchant_id)
+            except ApiProblem as err:
+                by_id[line].error = err.detail
+                return
             await pace.wait()
             try:
                 case_id, _, created = await svc.cases.start(intake)

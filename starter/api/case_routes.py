@@ -15,17 +15,25 @@ from pydantic import BaseModel, ConfigDict
 
 from cases.actions.registry import ACTION_MODELS, may
 from cases.actions.roles import OPENERS, READERS
+from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
 from cases.models import CaseIntake, CaseState, OpenResult, Status, Tier
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, requires
 from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
+from starter.api.scope import CASE_REF_PATTERN, case_key_for, intake_for, require_merchant, shown
 from starter.api.services import ServicesDep
 from starter.client import CaseSummary
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
-CaseIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="The case id")]
+CaseIdPath = Annotated[
+    str,
+    Path(
+        pattern=CASE_REF_PATTERN,
+        description="The case id (a merchant's key names its own cases), or the case key `merchant~case_id`",
+    ),
+]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$"
 
 
@@ -54,9 +62,10 @@ class Timeline(BaseModel):
     next_after: int | None = None
 
 
-def idempotent_case_id(principal: str, key: str) -> str:
-    """The case id an Idempotency-Key stands for: the same key from the same caller, the same case."""
-    digest = hashlib.sha256(f"{principal}\n{key}".encode()).hexdigest()
+def idempotent_case_id(principal: str, key: str, merchant_id: str = DEFAULT_MERCHANT) -> str:
+    """The case id an Idempotency-Key stands for: the same key from the same caller of the same
+    merchant, the same case."""
+    digest = hashlib.sha256(f"{merchant_id}\n{principal}\n{key}".encode()).hexdigest()
     return f"ik-{digest[:24]}"
 
 
@@ -74,8 +83,12 @@ async def open_case(
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> OpenResult:
+    intake = intake_for(who, intake)
+    await require_merchant(svc.pool, intake.merchant_id)
     if intake.case_id is None and idempotency_key is not None:
-        intake = intake.model_copy(update={"case_id": idempotent_case_id(who.principal, idempotency_key)})
+        intake = intake.model_copy(
+            update={"case_id": idempotent_case_id(who.principal, idempotency_key, intake.merchant_id)}
+        )
     opened = await svc.cases.open(intake)
     if not opened.created and idempotency_key is not None:
         existing = await svc.cases.state(opened.case_id)
@@ -91,7 +104,8 @@ async def get_case(
     svc: ServicesDep,
     case_id: CaseIdPath,
 ) -> CaseState:
-    return await svc.cases.state(case_id)
+    state = await svc.cases.state(case_key_for(who, case_id))
+    return await shown(svc.pool, who, state, "GET /v1/cases/{case_id}")
 
 
 @router.get("/cases", response_model=CaseList, summary="Cases by tier, status, SLA state or handler")
@@ -103,6 +117,10 @@ async def list_cases(
     sla_state: Annotated[str | None, Query(pattern=r"^(running|paused|warned|met|breached)$")] = None,
     handler: Annotated[str | None, Query(pattern=_NAME)] = None,
     team: Annotated[str | None, Query(pattern=_NAME)] = None,
+    merchant: Annotated[
+        str | None,
+        Query(pattern=MERCHANT_ID_PATTERN, description="A platform key's filter; a merchant's key sees its own"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=4096, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> CaseList:
@@ -115,9 +133,12 @@ async def list_cases(
             ("SlaState", sla_state),
             ("CaseHandler", handler),
             ("CaseTeam", team),
+            ("MerchantId", who.merchant_id or merchant),
         )
         if value is not None
     ]
+    if who.merchant_id is not None and merchant not in (None, who.merchant_id):
+        return CaseList(cases=[])  # another merchant's cases: as if there were none
     token = None
     if cursor is not None:
         token = svc.signing.open_cursor(cursor)
@@ -135,12 +156,13 @@ async def timeline(
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Events after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Timeline:
-    found = await case_events(svc.pool, case_id, after, limit)
+    key = case_key_for(who, case_id)
+    found = await case_events(svc.pool, key, after, limit)
     if not found and after == 0:
-        await svc.cases.state(case_id)  # a case whose first events are not in the record yet
+        await svc.cases.state(key)  # a case whose first events are not in the record yet
     events = [TimelineEntry.model_validate(e.model_dump()) for e in found]
     more = len(events) == limit
-    return Timeline(case_id=case_id, events=events, next_after=events[-1].seq if more else None)
+    return Timeline(case_id=key, events=events, next_after=events[-1].seq if more else None)
 
 
 def _add_action_route(action: str) -> None:
@@ -152,11 +174,13 @@ def _add_action_route(action: str) -> None:
         case_id: CaseIdPath,
         data: body,  # type: ignore[valid-type]
     ) -> CaseState:
+        key = case_key_for(who, case_id)  # first: another merchant's case is 404, never 403
         if not may(who.role, action):
             raise ApiProblem(403, f"{action} is not allowed for the role {who.role.value}")
         model = action_model(action, data, who.principal, who.role.value)
         # The case itself refuses a self-approval or one over the role's level (as 403).
-        return await svc.act(case_id, action, model)
+        state = await svc.act(key, action, model)
+        return await shown(svc.pool, who, state, f"POST /v1/cases/{{case_id}}/actions/{action}")
 
     act.__name__ = f"act_{action}"
     # The body's model and the role check are made per action at import, so their annotations

@@ -18,6 +18,8 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     # Per key, in a one-minute window counted in PostgreSQL (every replica shares it).
     requests_per_minute: int = Field(default=600, ge=1)
+    # Per merchant, over all of its keys.
+    merchant_requests_per_minute: int = Field(default=3000, ge=1)
     # A batch opens at most this many cases a second, so a recall of thousands does not starve
     # the workers of the cases already open.
     batch_cases_per_second: float = Field(default=100.0, gt=0)
@@ -33,6 +35,9 @@ class ApiSettings(BaseModel):
         values: dict[str, object] = {"host": host.strip("[]"), "port": int(port)}
         numbers = {
             "requests_per_minute": ("AFTERSALES_API_RATE_PER_MINUTE", env.get("AFTERSALES_API_RATE_PER_MINUTE")),
+            "merchant_requests_per_minute": (
+                "AFTERSALES_API_MERCHANT_RATE_PER_MINUTE", env.get("AFTERSALES_API_MERCHANT_RATE_PER_MINUTE")
+            ),
             "batch_cases_per_second": ("AFTERSALES_API_BATCH_PER_SECOND", env.get("AFTERSALES_API_BATCH_PER_SECOND")),
             "customer_link_hours": ("AFTERSALES_API_LINK_HOURS", env.get("AFTERSALES_API_LINK_HOURS")),
         }

@@ -22,10 +22,11 @@ from cases.actions.roles import LINK_ISSUERS
 from cases.views.progress import CustomerProgress, customer_progress
 from starter.api import customer_token
 from starter.api.action_bodies import action_model, body_model
-from starter.api.auth import Caller, bearer, count_request, requires, unauthorized
+from starter.api.auth import Caller, bearer, caller, count_request, requires, unauthorized
 from starter.api.case_routes import CaseIdPath
 from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem, FieldError
+from starter.api.scope import case_key_for
 from starter.api.services import Services, ServicesDep
 from starter.api.signing import SigningKeys
 
@@ -88,11 +89,13 @@ async def _reload_keys(request: Request, svc: Services) -> bool:
     summary="A signed, expiring link for the customer app, good for this case only",
 )
 async def create_link(
-    who: Annotated[Caller, Depends(requires(LINK_ISSUERS, "issuing a customer link"))],
+    who: Annotated[Caller, Depends(caller)],
     svc: ServicesDep,
     case_id: CaseIdPath,
     body: LinkRequest | None = None,
 ) -> CustomerLink:
+    case_id = case_key_for(who, case_id)  # first: another merchant's case is 404, never 403
+    await requires(LINK_ISSUERS, "issuing a customer link")(who)
     await svc.cases.state(case_id)  # an unknown case gets no link
     longest = svc.api.customer_link_hours
     hours = (body.ttl_hours if body else None) or longest

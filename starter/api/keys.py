@@ -16,6 +16,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from cases.actions.roles import Role
+from cases.ids import MERCHANT_ID_PATTERN
 
 PREFIX = "ak_"
 # Longer than any key this module makes, so a header of megabytes is refused unread.
@@ -36,6 +37,8 @@ class ApiKey(BaseModel):
     id: str
     principal: str
     role: Role
+    # The merchant whose cases the key sees and acts on; None for a platform key.
+    merchant_id: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
@@ -71,15 +74,24 @@ class KeyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, principal: str, role: Role | str) -> CreatedKey:
+    async def create(self, principal: str, role: Role | str, merchant_id: str | None = None) -> CreatedKey:
+        """A key of `merchant_id` (a registered merchant), or of the platform without one."""
         principal = valid_principal(principal)
         role = valid_role(role) if isinstance(role, str) else role
+        if merchant_id is not None and not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+            raise KeyError_(f"merchant_id: {merchant_id[:40]!r} is not a merchant id")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        row = await self._pool.fetchrow(
-            "INSERT INTO api_keys (id, principal, role, secret_hash) VALUES ($1, $2, $3, $4) RETURNING *",
-            key_id, principal, role.value, _hash(secret),
-        )
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO api_keys (id, principal, role, secret_hash, merchant_id)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                key_id, principal, role.value, _hash(secret), merchant_id,
+            )
+        except asyncpg.ForeignKeyViolationError:
+            raise KeyError_(
+                f"merchant_id: {merchant_id!r} is not registered; add it with `aftersales merchants add`"
+            ) from None
         assert row is not None
         return CreatedKey(key=_key(row), secret=f"{PREFIX}{key_id}_{secret}")
 
@@ -122,6 +134,7 @@ def _key(row: asyncpg.Record) -> ApiKey:
         id=row["id"],
         principal=row["principal"],
         role=Role(row["role"]),
+        merchant_id=row["merchant_id"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],

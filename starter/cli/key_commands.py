@@ -18,6 +18,9 @@ def add_parsers(sub: Any) -> None:
     create = what.add_parser("create", help="a new key; its secret is printed this once")
     create.add_argument("principal", help="who the key acts as, e.g. agent-li (recorded as the actor)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument(
+        "--merchant", help="the merchant whose cases the key sees and acts on; without it, a platform key"
+    )
     listing = what.add_parser("list", help="the keys, without their secrets")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
     revoke = what.add_parser("revoke", help="revoke a key at once")
@@ -29,7 +32,7 @@ async def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
         store = KeyStore(pool)
         try:
             if args.keys_command == "create":
-                created = await store.create(args.principal, args.role)
+                created = await store.create(args.principal, args.role, args.merchant)
                 print_json(created.model_dump(mode="json") | {"note": "the secret is shown only now"})
             elif args.keys_command == "list":
                 print_json([k.model_dump(mode="json") for k in await store.list(include_revoked=args.all)])

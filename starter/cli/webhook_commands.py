@@ -22,6 +22,7 @@ def add_parsers(sub: Any) -> None:
     what = hooks.add_subparsers(dest="webhooks_command", required=True, parser_class=type(hooks))
     add = what.add_parser("add", help="a new subscription; its signing secret is printed this once")
     add.add_argument("url", help="where to POST each event (http:// or https://)")
+    add.add_argument("--merchant", help="hear only this merchant's cases; without it, every merchant's")
     add.add_argument("--events", required=True,
                      help="audit event types, comma-separated (e.g. opened,clock_breached,closed), or *")
     listing = what.add_parser("list", help="the subscriptions, without their secrets")
@@ -42,7 +43,7 @@ async def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> None:
         store = WebhookSubscriptions(pool)
         try:
             if args.webhooks_command == "add":
-                created = await store.add(args.url, args.events)
+                created = await store.add(args.url, args.events, args.merchant)
                 print_json(created.model_dump(mode="json") | {"note": "the secret is shown only now"})
             elif args.webhooks_command == "list":
                 print_json([s.model_dump(mode="json") for s in await store.subscriptions(include_removed=args.all)])
