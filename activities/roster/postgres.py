@@ -17,6 +17,7 @@ import asyncpg
 
 from activities.roster import queries as q
 from cases.clocks.calendar import BusinessCalendar, CalendarSettings
+from cases.ids import split_case_key
 from cases.routing import dispatch
 from cases.routing.models import (
     PlaceRequest,
@@ -50,6 +51,11 @@ def change_of(row: Any, lead: str | None, at: datetime, agent: str | None = None
     )
 
 
+def serves(team: Any, case_id: str) -> bool:
+    """Whether the team may hold the case: a platform team any, a merchant's team its own only."""
+    return team["merchant_id"] is None or team["merchant_id"] == split_case_key(case_id)[0]
+
+
 def _unrouted(case_id: str, workflow_id: str, at: datetime) -> RoutingChange:
     return RoutingChange(case_id=case_id, workflow_id=workflow_id, seq=0, status=RoutingStatus.UNROUTED, at=at)
 
@@ -81,6 +87,8 @@ class PostgresRoster:
         if request.team not in locked:
             return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
         team = locked[request.team]
+        if not serves(team, request.case_id):
+            return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
         row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
         drained: list[RoutingChange] = []
         if row is None:
@@ -111,6 +119,8 @@ class PostgresRoster:
         names = {r for r in (agent["team"] if agent else None, row["team"] if row else None) if r}
         locked = {t["name"]: t for t in await conn.fetch(q.LOCK_TEAMS, sorted(names))}
         row = await conn.fetchrow(q.ROW_FOR_UPDATE, request.case_id)
+        if agent is not None and not serves(locked[agent["team"]], request.case_id):
+            agent = None  # another merchant's agent is no one this case can be given to
         if agent is None:
             if row is None or row["status"] not in HOLDING:
                 return RoutingResult(change=_unrouted(request.case_id, request.workflow_id, at))
@@ -172,13 +182,19 @@ class PostgresRoster:
 
     # -- the roster commands' side -------------------------------------------------------------
 
-    async def add_team(self, name: str, skills: Sequence[str], hours: str | None, lead: str | None) -> None:
+    async def add_team(
+        self, name: str, skills: Sequence[str], hours: str | None, lead: str | None, merchant_id: str | None = None
+    ) -> None:
+        """A team of `merchant_id`, or a platform team (which serves every merchant) without one."""
         for skill in skills:
             dispatch.check_skill(skill)
         if hours is not None:
             dispatch.parse_hours(hours)
         async with self._pool.acquire() as conn:
-            await conn.execute(q.UPSERT_TEAM, name, list(skills), hours, lead)
+            try:
+                await conn.execute(q.UPSERT_TEAM, name, list(skills), hours, lead, merchant_id)
+            except asyncpg.ForeignKeyViolationError:
+                raise RosterError(f"merchant {merchant_id!r} is not registered") from None
 
     async def add_agent(
         self, agent_id: str, team: str, skills: Sequence[str], capacity: int, presence: Presence, at: datetime
@@ -235,7 +251,9 @@ class PostgresRoster:
 
     async def listing(self) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
-            teams = [dict(r) for r in await conn.fetch(q.TEAMS)]
+            # A platform team lists as teams always have; a merchant's names its merchant.
+            teams = [{k: v for k, v in r.items() if k != "merchant_id" or v is not None}
+                     for r in await conn.fetch(q.TEAMS)]
             agents = [dict(r) for r in await conn.fetch(q.AGENTS)]
         return {"teams": teams, "agents": agents}
 

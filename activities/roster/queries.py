@@ -1,7 +1,10 @@
 """The roster's SQL, apart from the Python that sequences it (activities/roster/postgres.py)."""
 
-LOCK_TEAMS = "SELECT name, skills, hours, lead FROM roster_teams WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE"
-TEAM = "SELECT name, skills, hours, lead FROM roster_teams WHERE name = $1"
+LOCK_TEAMS = (
+    "SELECT name, skills, hours, lead, merchant_id FROM roster_teams WHERE name = ANY($1::text[])"
+    " ORDER BY name FOR UPDATE"
+)
+TEAM = "SELECT name, skills, hours, lead, merchant_id FROM roster_teams WHERE name = $1"
 AGENT = "SELECT agent_id, team, capacity FROM roster_agents WHERE agent_id = $1"
 ROW = "SELECT * FROM case_routing WHERE case_id = $1"
 ROW_FOR_UPDATE = "SELECT * FROM case_routing WHERE case_id = $1 FOR UPDATE"
@@ -62,8 +65,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 UPSERT_TEAM = """
-INSERT INTO roster_teams (name, skills, hours, lead) VALUES ($1, $2::text[], $3, $4)
-ON CONFLICT (name) DO UPDATE SET skills = EXCLUDED.skills, hours = EXCLUDED.hours, lead = EXCLUDED.lead
+INSERT INTO roster_teams (name, skills, hours, lead, merchant_id) VALUES ($1, $2::text[], $3, $4, $5)
+ON CONFLICT (name) DO UPDATE SET skills = EXCLUDED.skills, hours = EXCLUDED.hours, lead = EXCLUDED.lead,
+    merchant_id = EXCLUDED.merchant_id
 """
 UPSERT_AGENT = """
 INSERT INTO roster_agents (agent_id, team, skills, capacity, presence) VALUES ($1, $2, $3::text[], $4, $5)
@@ -73,7 +77,7 @@ ON CONFLICT (agent_id) DO UPDATE SET team = EXCLUDED.team, skills = EXCLUDED.ski
 SET_PRESENCE = "UPDATE roster_agents SET presence = $2, updated_at = now() WHERE agent_id = $1 RETURNING team"
 SET_CAPACITY = "UPDATE roster_agents SET capacity = $2, updated_at = now() WHERE agent_id = $1 RETURNING team"
 TEAMS = """
-SELECT t.name, t.skills, t.hours, t.lead,
+SELECT t.name, t.skills, t.hours, t.lead, t.merchant_id,
        (SELECT count(*) FROM case_routing r WHERE r.team = t.name AND r.status = 'queued')::int AS queued
 FROM roster_teams t ORDER BY t.name
 """

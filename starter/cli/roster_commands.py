@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio.service import RPCError
 
+from activities.merchants import MerchantError, check_merchant_id
 from activities.roster.postgres import PostgresRoster, RosterError
 from cases.policy.snapshot import load_policy
 from cases.routing.models import Presence, RoutingChange, RoutingStatus
@@ -58,6 +59,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--hours", help="working hours on the policy calendar's working days, e.g. 09:00-18:00 "
                    "(default: around the clock)")
     p.add_argument("--lead", metavar="AGENT_OR_PERSON", help="who hears about the team's cases")
+    p.add_argument("--merchant", help="the merchant whose cases the team takes; without it, a platform team "
+                   "that takes every merchant's")
 
     agent = commands.add_parser("agent", help="define agents").add_subparsers(
         dest="agent_command", required=True, metavar="COMMAND"
@@ -129,9 +132,16 @@ async def _team_add(args: argparse.Namespace, settings: Settings) -> None:
     wanted = skills(split_skills(args.skills, ","), "--skills")
     shift = hours(args.hours, "--hours")
     head = lead(args.lead, "--lead")
+    merchant = args.merchant
+    if merchant is not None:
+        try:
+            check_merchant_id(merchant)
+        except MerchantError as err:
+            raise UserError(f"--merchant: {err}") from None
     async with _roster(settings) as roster:
-        await roster.add_team(name, wanted, shift, head)
-    print_json({"team": {"name": name, "skills": wanted, "hours": shift, "lead": head}})
+        await roster.add_team(name, wanted, shift, head, merchant)
+    team = {"name": name, "skills": wanted, "hours": shift, "lead": head}
+    print_json({"team": team | ({"merchant_id": merchant} if merchant else {})})
 
 
 async def _agent_add(args: argparse.Namespace, settings: Settings, at: datetime) -> None:
