@@ -35,7 +35,8 @@ from activities.memory import (
     MemoryShipments,
     MemoryVisits,
 )
-from activities.policy_source import PolicySource
+from activities.merchants import MerchantRegistry
+from activities.policy_source import MerchantPolicies, NoMerchantPolicies, PolicySource
 from activities.refunds import LedgerRefunds, RefundProvider, Refunds
 from activities.roster.activity import NoRoster, Roster, RosterProvider
 from activities.roster.postgres import PostgresRoster
@@ -69,6 +70,7 @@ def activities_for(
     shipments: ShipmentProvider | None = None,
     visits: VisitProvider | None = None,
     roster: RosterProvider | None = None,
+    merchants: MerchantPolicies | None = None,
 ) -> list[Any]:
     """The activities over PostgreSQL providers, with any of them replaced.
 
@@ -82,6 +84,7 @@ def activities_for(
         shipments=shipments or WarehouseLedger(pool),
         visits=visits or VisitLedger(pool),
         roster=roster or PostgresRoster(pool, policy.calendar),
+        merchants=merchants or MerchantRegistry(pool),
     )
 
 
@@ -94,6 +97,7 @@ def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
         "shipments": MemoryShipments(),
         "visits": MemoryVisits(),
         "roster": NoRoster(),
+        "merchants": NoMerchantPolicies(),
     }
     chosen = defaults | providers
     # The in-memory record delivers its outbox rows at once: there is no dispatcher here.
@@ -109,6 +113,7 @@ def activities_over(
     shipments: ShipmentProvider,
     visits: VisitProvider,
     roster: RosterProvider,
+    merchants: MerchantPolicies,
 ) -> list[Any]:
     store = CaseStore(projection)
     routing = Roster(roster)
@@ -116,7 +121,7 @@ def activities_over(
     goods = Shipments(shipments)
     follow_ups = FollowUps(visits)
     return [
-        PolicySource(policy).load,
+        PolicySource(policy, merchants).load,
         store.record,
         money.execute,
         money.reverse,

@@ -15,11 +15,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from cases.core.effects import Notification
+from cases.ids import DEFAULT_MERCHANT
 from cases.models import CaseEvent
 
 
 class LoadPolicy(BaseModel):
     opened_at: datetime
+    # Whose policy: the platform's, laid under the merchant's own (cases/policy/merchant.py).
+    merchant_id: str = DEFAULT_MERCHANT
 
 
 class RecordCase(BaseModel):

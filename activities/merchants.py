@@ -13,6 +13,8 @@ import asyncpg
 from pydantic import BaseModel
 
 from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+from cases.policy.merchant import merged, parse_overlay
+from cases.policy.snapshot import Policy
 
 _NAME_LIMIT = 200
 
@@ -79,6 +81,24 @@ class MerchantRegistry:
     async def listing(self) -> list[Merchant]:
         rows = await self._pool.fetch("SELECT merchant_id, name, created_at FROM merchants ORDER BY merchant_id")
         return [Merchant(**dict(r)) for r in rows]
+
+    async def policy_text(self, merchant_id: str) -> str | None:
+        """The merchant's own policy file, or None when it keeps the platform's."""
+        text: str | None = await self._pool.fetchval(
+            "SELECT policy_toml FROM merchants WHERE merchant_id = $1", merchant_id
+        )
+        return text
+
+    async def set_policy(self, merchant_id: str, text: str | None, platform: Policy) -> None:
+        """Keep the merchant's policy file (None: back to the platform's) once it is laid over
+        the platform's without a looser value; PolicyError names the first key that is."""
+        if text is not None:
+            merged(platform, parse_overlay(text))
+        found = await self._pool.fetchval(
+            "UPDATE merchants SET policy_toml = $2 WHERE merchant_id = $1 RETURNING 1", merchant_id, text
+        )
+        if found is None:
+            raise MerchantError(f"merchant_id: {merchant_id!r} is not registered")
 
     async def require(self, merchant_id: str) -> Merchant:
         """The merchant, or an error naming the field when it is not registered."""

@@ -111,17 +111,17 @@ class AfterSalesCase:
             self._recorded_seq = machine.state.last_seq
         else:
             now = workflow.now()
+            # A caller that starts the workflow without naming the case names it by the id.
+            key = intake.key if intake.case_id else case_id_from(workflow.info().workflow_id)
+            merchant_id, case_id = split_case_key(key)
             policy = await workflow.execute_local_activity_method(
                 PolicySource.load,
-                LoadPolicy(opened_at=now),
+                LoadPolicy(opened_at=now, merchant_id=merchant_id),
                 start_to_close_timeout=rp.POLICY_TIMEOUT,
                 retry_policy=rp.POLICY_RETRY,
                 summary="capture the SLA policy in force",
             )
             policy = shared_snapshot(policy)
-            # A caller that starts the workflow without naming the case names it by the id.
-            key = intake.key if intake.case_id else case_id_from(workflow.info().workflow_id)
-            merchant_id, case_id = split_case_key(key)
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id, "merchant_id": merchant_id}
             )

@@ -36,3 +36,7 @@ CREATE TABLE IF NOT EXISTS personal_data_reads (
     at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS personal_data_reads_case ON personal_data_reads (case_id, at);
+
+-- A merchant's own policy file, laid over the platform's when its case opens (NULL: the
+-- platform's). Checked against the platform's floor when it is stored.
+ALTER TABLE merchants ADD COLUMN IF NOT EXISTS policy_toml text CHECK (length(policy_toml) <= 65536);

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from activities.merchants import MerchantError, MerchantRegistry
+from activities.merchants import DEFAULT_MERCHANT, MerchantError, MerchantRegistry
+from cases.policy.snapshot import PolicyError, load_policy
 from runtime.errors import UserError
 from runtime.settings import Settings
-from starter.cli.common import database_pool, print_json
+from starter.cli.common import database_pool, print_json, read_source
 
 
 def add_parsers(sub: Any) -> None:
@@ -26,6 +27,12 @@ def add_parsers(sub: Any) -> None:
     rename = what.add_parser("rename", help="change a merchant's display name")
     rename.add_argument("merchant_id")
     rename.add_argument("--name", required=True)
+    policy = what.add_parser(
+        "policy", help="the merchant's own policy file, laid over the platform's (never looser than it)"
+    )
+    policy.add_argument("merchant_id")
+    policy.add_argument("file", nargs="?", metavar="FILE.toml|-", help="the platform file's keys the merchant sets")
+    policy.add_argument("--clear", action="store_true", help="back to the platform's policy")
 
 
 async def cmd_merchants(args: argparse.Namespace, settings: Settings) -> None:
@@ -37,8 +44,22 @@ async def cmd_merchants(args: argparse.Namespace, settings: Settings) -> None:
             elif args.merchants_command == "list":
                 print_json([m.model_dump(mode="json") for m in await registry.listing()])
             elif args.merchants_command == "show":
-                print_json((await registry.require(args.merchant_id)).model_dump(mode="json"))
+                found = await registry.require(args.merchant_id)
+                print_json(found.model_dump(mode="json") | {"policy": await registry.policy_text(found.merchant_id)})
+            elif args.merchants_command == "policy":
+                await _policy(args, settings, registry)
             else:
                 print_json((await registry.rename(args.merchant_id, args.name)).model_dump(mode="json"))
-        except MerchantError as err:
+        except (MerchantError, PolicyError) as err:
             raise UserError(str(err)) from err
+
+
+async def _policy(args: argparse.Namespace, settings: Settings, registry: MerchantRegistry) -> None:
+    if args.clear == (args.file is not None):
+        raise UserError("give the policy FILE (or - for standard input), or --clear")
+    merchant = (await registry.require(args.merchant_id)).merchant_id
+    if merchant == DEFAULT_MERCHANT:
+        raise UserError("merchant_id: the default merchant runs on the platform's policy file itself")
+    text = None if args.clear else read_source(args.file)
+    await registry.set_policy(merchant, text, load_policy(settings.policy_path))
+    print_json({"merchant_id": merchant, "policy": "platform" if text is None else "its own, over the platform's"})

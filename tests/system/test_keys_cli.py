@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 
+from activities.merchants import MerchantRegistry
 from starter.api.keys import KeyStore
 from tests.system.test_cli import assert_one_line_user_error, run_cli
 
@@ -38,3 +40,18 @@ def test_bad_input_is_one_line_exit_2(postgres_dsn: str, pool) -> None:  # type:
     assert_one_line_user_error(keys(postgres_dsn, "create", "has spaces", "--role", "agent"), "principal")
     assert_one_line_user_error(keys(postgres_dsn, "create", "x" * 80, "--role", "agent"), "principal")
     assert_one_line_user_error(keys(postgres_dsn, "revoke", "nosuchkey"), "no such key")
+
+
+async def test_a_key_belongs_to_a_registered_merchant_or_to_the_platform(postgres_dsn: str, pool) -> None:  # type: ignore[no-untyped-def]
+    merchant = f"keys-{uuid.uuid4().hex[:8]}"
+    await MerchantRegistry(pool).add(merchant, "Keys Shop")
+    own = json.loads(keys(postgres_dsn, "create", "agent-m", "--role", "agent", "--merchant", merchant).stdout)
+    platform = json.loads(keys(postgres_dsn, "create", "agent-p", "--role", "agent").stdout)
+    assert (own["key"]["merchant_id"], platform["key"]["merchant_id"]) == (merchant, None)
+    assert (await KeyStore(pool).authenticate(own["secret"])).merchant_id == merchant  # type: ignore[union-attr]
+    assert_one_line_user_error(
+        keys(postgres_dsn, "create", "agent-x", "--role", "agent", "--merchant", "never-registered"), "merchant_id: "
+    )
+    assert_one_line_user_error(
+        keys(postgres_dsn, "create", "agent-x", "--role", "agent", "--merchant", "Bad Id"), "merchant_id: "
+    )

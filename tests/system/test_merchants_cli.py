@@ -54,3 +54,21 @@ async def test_a_bad_command_exits_2_with_one_line_naming_the_field(
     merchants: Any, args: tuple[str, ...], field: str
 ) -> None:
     assert_one_line_user_error(await merchants(*args), f"{field}: ")
+
+
+async def test_a_merchant_policy_is_stored_and_a_looser_one_refused_naming_the_key(
+    merchants: Any, tmp_path: Any
+) -> None:
+    merchant = f"shop-{uuid.uuid4().hex[:8]}"
+    assert (await merchants("add", merchant, "--name", "Shop")).returncode == 0
+    stricter, looser = tmp_path / "stricter.toml", tmp_path / "looser.toml"
+    stricter.write_text('[targets.general]\nfirst_response = "4h"\n[returns]\naddress = "Shop Returns, 1 Road"\n')
+    looser.write_text('[returns]\nwindow = "3d"\n')
+    stored = await merchants("policy", merchant, str(stricter))
+    assert stored.returncode == 0, stored.stderr
+    assert_one_line_user_error(await merchants("policy", merchant, str(looser)), "returns.window: ", "looser")
+    shown = json.loads((await merchants("show", merchant)).stdout)
+    assert shown["policy"] == stricter.read_text()  # the refused file changed nothing
+    assert (await merchants("policy", merchant, "--clear")).returncode == 0
+    assert json.loads((await merchants("show", merchant)).stdout)["policy"] is None
+    assert_one_line_user_error(await merchants("policy", "default", str(stricter)), "merchant_id: ")

@@ -82,6 +82,8 @@ async def test_bad_input_is_one_line_exit_2(db) -> None:  # type: ignore[no-unty
         (("add", "https://x.example/h", "--events", ","), ("events",)),
         (("remove", "wh_nosuchthing"), ("no such subscription",)),
         (("deliveries", "--limit", "0"), ("--limit",)),
+        (("add", "https://x.example/h", "--events", "*", "--merchant", "never-registered"), ("merchant_id: ",)),
+        (("add", "https://x.example/h", "--events", "*", "--merchant", "Not An Id"), ("merchant_id: ",)),
     ]
     results = await asyncio.gather(*(webhooks(dsn, *args) for args, _ in cases))
     for result, (_, needles) in zip(results, cases, strict=True):
