@@ -1,6 +1,6 @@
 """A merchant's policy: its own settings laid over the platform's.
 
-A merchant may hold itself to more than the platform asks, never to less (STANDARDS S14.1).
+A merchant may hold itself to more than the platform asks, never to less (STANDARDS S14.2).
 Each key a merchant may set says which way is stricter: a target no longer than the platform's,
 a return window no shorter, an approval threshold no higher, working hours that take in the
 platform's. A key it may not set, or a looser value, is refused naming the key. The merged policy

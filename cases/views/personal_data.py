@@ -1,7 +1,7 @@
 """The customer's personal data as a merchant's staff see it: masked (`张*`, `139****0000`).
 
 A merchant reaches its customer through the engine's notifications, so its staff never need the
-clear values; platform roles read them, and each such read is logged (starter/api/personal_reads.py).
+clear values; platform roles read them, and each such read is logged (starter/api/scope.py).
 """
 
 from __future__ import annotations

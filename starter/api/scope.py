@@ -1,4 +1,4 @@
-"""Which cases a key reaches, and how it sees them.
+"""Which cases a key reaches, and how it sees them (STANDARDS S14.3, S14.4).
 
 A merchant's key reaches that merchant's cases only: it names them by its own case id (or by the
 case key, `acme~8812`), and any other case answers exactly as a case that does not exist, before

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
 from cases.policy.amendment import PolicyAmendment
 from cases.policy.snapshot import load_policy
 from runtime.errors import UserError
@@ -39,6 +41,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--targets", metavar="FILE",
                    help="a TOML file of [targets.<tier>] tables; without it targets stay as they are")
     p.add_argument("--query", help="narrow the running cases, e.g. CaseTier = 'urgent'")
+    p.add_argument("--merchant", help="only this merchant's running cases")
     p.add_argument("--batch", default=str(DEFAULT_BATCH), metavar="N",
                    help=f"cases amended at once (default {DEFAULT_BATCH})")
 
@@ -100,9 +103,22 @@ async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     in_force = load_policy(settings.policy_path).calendar
     amendment = load_amendment(Path(args.calendar), targets, datetime.now(UTC), in_force)
     client = await case_client(settings)
-    case_ids = await running_cases(client, args.query)
+    case_ids = await running_cases(client, merchant_query(args.merchant, args.query))
     summary = await amend_all(client, case_ids, amendment, batch, Progress(len(case_ids)))
     print_json(summary.as_json(amendment.calendar.years, amendment.targets is not None))
+
+
+def merchant_query(merchant: str | None, query: str | None) -> str | None:
+    """`query` narrowed to `merchant`'s cases (the default merchant's include cases opened before
+    cases named their merchant)."""
+    if merchant is None:
+        return query
+    if not re.fullmatch(MERCHANT_ID_PATTERN, merchant):
+        raise UserError(f"--merchant: {merchant[:40]!r} is not a merchant id")
+    term = f"MerchantId = '{merchant}'"
+    if merchant == DEFAULT_MERCHANT:
+        term = f"({term} OR MerchantId IS NULL)"
+    return f"{term} AND ({query})" if query else term
 
 
 async def running_cases(client: CaseClient, query: str | None) -> list[str]:

@@ -282,3 +282,26 @@ async def test_bad_input_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
             _args("--policy", str(DEFAULT_POLICY), "--since", "2025-02-01", "--until", "2025-01-01"),
             settings,
         )
+
+
+async def test_a_merchant_what_if_replays_that_merchants_cases_under_its_own_file(
+    recorded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn, since, until = recorded
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    period = ["--since", since.isoformat(), "--until", until.isoformat()]
+    own, looser = tmp_path / "acme.toml", tmp_path / "looser.toml"
+    own.write_text('[targets.general]\nfirst_response = "24h"\n', encoding="utf-8")
+    looser.write_text('[targets.general]\nfirst_response = "48h"\n', encoding="utf-8")
+    out_file = tmp_path / "acme.json"
+    await run_whatif(
+        _args("--policy", str(own), "--merchant", "acme", *period, "--format", "json", "-o", str(out_file)),
+        Settings.from_env(),
+    )
+    report = WhatIf.model_validate_json(out_file.read_text(encoding="utf-8"))
+    assert report.overall.actual.cases == 1  # the golden general path, opened by merchant acme
+    assert json.loads(out_file.read_text())["counts"]["changed_cases"] == 0
+    with pytest.raises(PolicyError, match=r"^targets\.general\.first_response: "):
+        await run_whatif(_args("--policy", str(looser), "--merchant", "acme", *period), Settings.from_env())
+    with pytest.raises(UserError, match="^--merchant: "):
+        await run_whatif(_args("--policy", str(own), "--merchant", "Not An Id", *period), Settings.from_env())

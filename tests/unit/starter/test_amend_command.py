@@ -20,7 +20,7 @@ from cases.clocks.calendar import CalendarSettings
 from cases.models import ClockName
 from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from runtime.errors import UserError
-from starter.cli.amend_command import Progress, amend_all
+from starter.cli.amend_command import Progress, amend_all, merchant_query
 from starter.cli.amend_input import load_amendment
 from starter.client import CaseClient, CaseError
 
@@ -118,3 +118,13 @@ async def test_a_case_that_does_not_answer_in_time_may_still_take_the_amendment(
     assert refused["case_id"] == "c1"
     assert refused["reason"].startswith("no answer in 30 s; is a worker running?")
     assert "may still be applied later" in refused["reason"] and "\n" not in refused["reason"]
+
+
+def test_merchant_narrows_the_amended_cases_and_is_checked() -> None:
+    assert merchant_query(None, "CaseTier = 'urgent'") == "CaseTier = 'urgent'"
+    assert merchant_query("acme", None) == "MerchantId = 'acme'"
+    assert merchant_query("acme", "CaseTier = 'urgent'") == "MerchantId = 'acme' AND (CaseTier = 'urgent')"
+    # Cases opened before cases named their merchant belong to the default one.
+    assert merchant_query("default", None) == "(MerchantId = 'default' OR MerchantId IS NULL)"
+    with pytest.raises(UserError, match="^--merchant: "):
+        merchant_query("acme' OR 'x' = 'x", None)
