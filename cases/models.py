@@ -12,15 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from cases.actions.roles import Role
 from cases.clocks.model import Clock as Clock
@@ -139,24 +131,20 @@ class Customer(Strict):
     id: NonEmpty
     name: NonEmpty | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{5,19}$")] | None = None
-    email: Annotated[
-        str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    ] | None = None
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     tier: CustomerTier = CustomerTier.STANDARD
-    # The channels the customer can be reached on, captured at intake from the contact details
-    # given. Nothing downstream decides on a personal field, so a copy whose contact details are
-    # masked for a merchant's staff still says how the customer is reached.
+    # How the customer can be reached, captured at intake from the details given: no decision
+    # reads a personal field, so a copy masked for a merchant's staff says it too.
     reachable_by_sms: bool = False
     reachable_by_email: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _capture_reach(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            data.setdefault("reachable_by_sms", data.get("phone") is not None)
-            data.setdefault("reachable_by_email", data.get("email") is not None)
-        return data
+        if not isinstance(data, dict):
+            return data
+        given = {"reachable_by_sms": data.get("phone") is not None, "reachable_by_email": data.get("email") is not None}
+        return given | data
 
 
 class Flags(Strict):
@@ -410,11 +398,3 @@ class CaseState(BaseModel):
         dues = [c.due_at for c in self.clocks.values() if c.due_at is not None]
         return min(dues) if dues else None
 
-
-class OpenResult(BaseModel):
-    case_id: str
-    workflow_id: str
-    run_id: str | None = None
-    tier: Tier
-    status: Status
-    created: bool

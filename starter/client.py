@@ -36,7 +36,7 @@ from cases.actions.parsing import validation_message
 from cases.actions.registry import ACTION_MODELS
 from cases.core.machine import CaseMachine, InvalidAction
 from cases.ids import case_id_from, cases_query, workflow_id_for
-from cases.models import Action, CaseIntake, CaseState, OpenResult
+from cases.models import Action, CaseIntake, CaseState, Status, Tier
 from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from cases.policy.intake import priority_key
 from cases.policy.snapshot import Policy, load_policy
@@ -63,6 +63,17 @@ class CaseError(Exception):
     def __init__(self, message: str, kind: str = "invalid") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class OpenResult(BaseModel):
+    """What opening a case answers: the case it opened, or found already open."""
+
+    case_id: str
+    workflow_id: str
+    run_id: str | None = None
+    tier: Tier
+    status: Status
+    created: bool
 
 
 class CaseSummary(BaseModel):

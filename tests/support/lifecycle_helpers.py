@@ -29,9 +29,9 @@ from activities.contracts import (
 )
 from activities.shipments import ShipmentFailedError
 from cases.clocks.calendar import advance
-from cases.models import CaseIntake, CaseState, Clock, ClockName, OpenResult, Status
+from cases.models import CaseIntake, CaseState, Clock, ClockName, Status
 from cases.policy.snapshot import Policy, PolicySnapshot
-from starter.client import CaseClient
+from starter.client import CaseClient, OpenResult
 from tests.conftest import case_worker
 from tests.support.clock import skip
 from tests.support.eventually import eventually

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from activities.merchants import MerchantRegistry
 from activities.webhooks.subscriptions import WebhookSubscriptions
+from cases.actions.registry import ACTION_MODELS
 from cases.actions.roles import Role
 from starter.api.keys import KeyStore
 from tests.support.api_helpers import LiveApi, live_api
@@ -113,7 +114,16 @@ def _refs(a: Merchant, b: Merchant) -> tuple[list[str], list[str], list[str]]:
     return own, others, missing
 
 
-ROUTES = ["get", "timeline", "note", "acknowledge", "link"]
+# Every route that names a case: reading it, its timeline, a customer link, and every action.
+ROUTES = ["get", "timeline", "link", *sorted(ACTION_MODELS)]
+# Bodies that pass validation, so the action reaches the case; the rest go empty, which the
+# actions that need more refuse (422) whichever case they name.
+BODIES: dict[str, dict[str, Any]] = {
+    "note": {"text": "called the customer back"},
+    "request_info": {"question": "Which colour did you order?"},
+    "agent_reply": {"text": "We are on it."},
+    "escalate": {"reason": "customer asked for a manager"},
+}
 
 
 def _call(http: httpx.Client, route: str, ref: str) -> httpx.Response:
@@ -123,8 +133,7 @@ def _call(http: httpx.Client, route: str, ref: str) -> httpx.Response:
         return http.get(f"/v1/cases/{ref}/timeline")
     if route == "link":
         return http.post(f"/v1/cases/{ref}/customer-link", json={})
-    body = {"text": "called the customer back"} if route == "note" else {}
-    return http.post(f"/v1/cases/{ref}/actions/{route}", json=body)
+    return http.post(f"/v1/cases/{ref}/actions/{route}", json=BODIES.get(route, {}))
 
 
 def _without(text: str, ref: str) -> str:
@@ -160,10 +169,10 @@ def _drive(api: LiveApi, a: Merchant, b: Merchant) -> int:
                 assert answer.status_code != 404, (route, ref, answer.text)
                 return
             # Another merchant's case answers exactly as a case that was never opened; named by
-            # its key, it is 404 before any role is weighed.
+            # its key, it is 404 before any role is weighed (422 only for a body no case takes).
             keyed = "~" in ref
             if keyed and not ref.startswith(f"{a.merchant_id}~"):
-                assert answer.status_code == 404, (route, ref, answer.text)
+                assert answer.status_code in (404, 422), (route, ref, answer.text)
             prefix = ref.split("~")[0] if keyed else ""
             probe = f"{prefix}~absent-{calls}" if keyed else f"absent-{calls}"
             if (role.value, route, prefix) not in baselines:
@@ -174,15 +183,67 @@ def _drive(api: LiveApi, a: Merchant, b: Merchant) -> int:
     return calls
 
 
+def _drive_unnamed(api: LiveApi, a: Merchant, b: Merchant) -> int:
+    """The routes that name no case: the list, opening one case, and a batch."""
+    calls = 0
+
+    @seed(20261208)
+    @settings(max_examples=EXAMPLES // 4, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(
+        role=st.sampled_from(list(Role)),
+        route=st.sampled_from(["list", "open", "batch"]),
+        merchant=st.sampled_from([None, a.merchant_id, b.merchant_id]),
+        case_id=st.sampled_from([*a.cases, *b.cases, "fresh-1"]),
+    )
+    def one(role: Role, route: str, merchant: str | None, case_id: str) -> None:
+        nonlocal calls
+        calls += 1
+        body = _intake(case_id, "20261207", merchant)
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {a.keys[role]}"}, timeout=60) as http:
+            if route == "list":
+                answer = http.get("/v1/cases", params={"merchant": merchant} if merchant else {})
+                found = answer.json()["cases"]
+                assert {c["merchant_id"] for c in found} <= {a.merchant_id}, answer.text
+                assert all(c["case_id"].startswith(f"{a.merchant_id}~") for c in found), answer.text
+            elif route == "open":
+                answer = http.post("/v1/cases", json=body)
+                if answer.status_code == 403:
+                    return  # a role that opens nothing
+                if merchant == b.merchant_id:
+                    assert answer.status_code == 422 and "merchant_id" in answer.text, answer.text
+                else:
+                    assert answer.status_code in (200, 201), answer.text
+                    assert answer.json()["case_id"] == f"{a.merchant_id}~{case_id}"
+            else:
+                answer = http.post("/v1/cases:batch", content=json.dumps(body),
+                                   headers={"content-type": "application/x-ndjson"})
+                if answer.status_code == 403:
+                    return
+                line = answer.json()["results"][0]
+                if merchant == b.merchant_id:
+                    assert line["case_id"] is None and line["error"].startswith("merchant_id"), line
+                else:
+                    assert line["case_id"] == f"{a.merchant_id}~{case_id}", line
+            assert answer.status_code < 500, answer.text
+            fresh = ["张20261207伟", "+8613920261207", "13920261207", "buyer.20261207@example.com"]
+            assert not _leaks(answer.text, a.personal + b.personal + fresh), answer.text
+
+    one()
+    return calls
+
+
 async def test_a_merchant_key_never_reaches_another_merchants_case(api: LiveApi) -> None:
     a, b, platform, shared = await _merchants(api)
-    calls = await asyncio.to_thread(_drive, api, a, b)
-    assert calls == EXAMPLES
+    for one, other in ((a, b), (b, a)):
+        assert await asyncio.to_thread(_drive, api, one, other) == EXAMPLES
+        assert await asyncio.to_thread(_drive_unnamed, api, one, other) == EXAMPLES // 4
 
     async with api.client(a.keys[Role.SUPERVISOR]) as http:
         listed = (await http.get("/v1/cases", params={"limit": 100})).json()["cases"]
         assert {c["merchant_id"] for c in listed} == {a.merchant_id}
-        assert {c["case_id"] for c in listed} == {f"{a.merchant_id}~{c}" for c in a.cases}
+        assert {c["case_id"] for c in listed} >= {f"{a.merchant_id}~{c}" for c in a.cases}
+        assert all(c["case_id"].startswith(f"{a.merchant_id}~") for c in listed)
         assert (await http.get("/v1/cases", params={"merchant": b.merchant_id})).json()["cases"] == []
         timeline = (await http.get(f"/v1/cases/{shared}/timeline")).json()
         assert timeline["case_id"] == f"{a.merchant_id}~{shared}"
