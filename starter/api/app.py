@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from starter.api import batch_routes, case_routes, customer_routes, problems
+from starter.api import batch_routes, case_routes, customer_routes, merchant_routes, problems
 from starter.api.body_limit import BodyLimit
 from starter.api.errors import case_problem
 from starter.api.media_type import JsonBodies
@@ -56,6 +56,7 @@ def create_app(build: ServicesFactory) -> FastAPI:
     app.include_router(batch_routes.router)
     app.include_router(case_routes.router)
     app.include_router(customer_routes.router)
+    app.include_router(merchant_routes.router)
 
     @app.get("/healthz", response_model=Health, summary="Liveness", tags=["service"])
     async def healthz() -> Health:

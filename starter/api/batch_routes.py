@@ -54,9 +54,11 @@ class BatchResult(BaseModel):
     results: list[LineResult]
 
 
-def parse_lines(body: bytes, who: Caller, idempotency_key: str | None) -> tuple[list[LineResult], list[CaseIntake]]:
-    """Each non-blank line as an intake this caller may open, or its error; ids the batch repeats
-    are refused."""
+def parse_lines(
+    body: bytes, principal: str, idempotency_key: str | None, merchant_id: str | None = None
+) -> tuple[list[LineResult], list[CaseIntake]]:
+    """Each non-blank line as an intake a key of `merchant_id` (None: the platform) may open, or
+    its error; ids the batch repeats are refused."""
     results: list[LineResult] = []
     intakes: list[CaseIntake] = []
     seen: dict[str, int] = {}
@@ -79,7 +81,7 @@ def parse_lines(body: bytes, who: Caller, idempotency_key: str | None) -> tuple[
             result.error = "the line must be a JSON object (CaseIntake)"
             continue
         try:
-            intake = intake_for(who, CaseIntake.model_validate(value))
+            intake = intake_for(merchant_id, CaseIntake.model_validate(value))
         except ValidationError as err:
             result.error = validation_message(err)[:500]
             continue
@@ -89,7 +91,7 @@ def parse_lines(body: bytes, who: Caller, idempotency_key: str | None) -> tuple[
         if intake.case_id is None and idempotency_key is not None:
             line_key = f"{idempotency_key}#{number}"
             intake = intake.model_copy(
-                update={"case_id": idempotent_case_id(who.principal, line_key, intake.merchant_id)}
+                update={"case_id": idempotent_case_id(principal, line_key, intake.merchant_id)}
             )
         if intake.case_id is not None:
             if intake.key in seen:
@@ -138,7 +140,7 @@ async def open_batch(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in MEDIA_TYPES:
         raise ApiProblem(415, f"content-type: send JSON Lines as {MEDIA_TYPES[0]}")
-    results, intakes = parse_lines(await request.body(), who, idempotency_key)
+    results, intakes = parse_lines(await request.body(), who.principal, idempotency_key, who.merchant_id)
     if not results:
         raise ApiProblem(422, "body: the batch has no lines")
     by_id = {r.line: r for r in results}

@@ -83,7 +83,7 @@ async def open_case(
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> OpenResult:
-    intake = intake_for(who, intake)
+    intake = intake_for(who.merchant_id, intake)
     await require_merchant(svc.pool, intake.merchant_id)
     if intake.case_id is None and idempotency_key is not None:
         intake = intake.model_copy(

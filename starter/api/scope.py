@@ -42,9 +42,9 @@ def case_key_for(who: Caller, ref: str) -> str:
     return case_key(case_id, merchant)
 
 
-def intake_for(who: Caller, intake: CaseIntake) -> CaseIntake:
-    """The intake as this caller may open it: a merchant's key opens cases of its own merchant."""
-    merchant = who.merchant_id
+def intake_for(merchant: str | None, intake: CaseIntake) -> CaseIntake:
+    """The intake as a key of `merchant` (None: the platform) may open it: a merchant's key opens
+    cases of its own merchant."""
     if merchant is None:
         return intake
     if "merchant_id" in intake.model_fields_set and intake.merchant_id != merchant:

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 
 from cases.models import Action, CaseState
+from cases.policy.snapshot import Policy
 from starter.api.config import ApiSettings
 from starter.api.events import recorded_state
 from starter.api.keys import KeyStore
@@ -27,6 +28,8 @@ class Services:
     pool: asyncpg.Pool
     api: ApiSettings
     signing: SigningKeys
+    # The platform's policy: the floor a merchant's own policy is checked against.
+    policy: Policy
 
     @property
     def keys(self) -> KeyStore:

@@ -41,7 +41,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> None:
             except OSError as err:
                 raise ServiceError(f"cannot reach PostgreSQL: {err}") from err
             signing = await SigningKeys.load(pool)
-            return Services(cases=cases, pool=pool, api=api, signing=signing), pool.close
+            return Services(cases=cases, pool=pool, api=api, signing=signing, policy=policy), pool.close
 
         config = uvicorn.Config(
             create_app(build), host=api.host, port=api.port, log_config=None, access_log=False,

@@ -192,7 +192,7 @@ def _drive_unnamed(api: LiveApi, a: Merchant, b: Merchant) -> int:
               suppress_health_check=list(HealthCheck))
     @given(
         role=st.sampled_from(list(Role)),
-        route=st.sampled_from(["list", "open", "batch"]),
+        route=st.sampled_from(["list", "open", "batch", "merchants", "merchant", "merchant_policy"]),
         merchant=st.sampled_from([None, a.merchant_id, b.merchant_id]),
         case_id=st.sampled_from([*a.cases, *b.cases, "fresh-1"]),
     )
@@ -201,7 +201,20 @@ def _drive_unnamed(api: LiveApi, a: Merchant, b: Merchant) -> int:
         calls += 1
         body = _intake(case_id, "20261207", merchant)
         with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {a.keys[role]}"}, timeout=60) as http:
-            if route == "list":
+            if route == "merchants":
+                answer = http.get("/v1/merchants")
+                assert answer.status_code == 403 and b.merchant_id not in answer.text, answer.text
+            elif route in ("merchant", "merchant_policy"):
+                named = merchant or a.merchant_id
+                if route == "merchant":
+                    answer = http.get(f"/v1/merchants/{named}")
+                else:
+                    answer = http.put(f"/v1/merchants/{named}/policy", json={"policy": None})
+                if named == b.merchant_id:
+                    assert answer.status_code == 404, answer.text  # as a merchant never registered
+                else:
+                    assert answer.status_code == (200 if route == "merchant" else 403), answer.text
+            elif route == "list":
                 answer = http.get("/v1/cases", params={"merchant": merchant} if merchant else {})
                 found = answer.json()["cases"]
                 assert {c["merchant_id"] for c in found} <= {a.merchant_id}, answer.text

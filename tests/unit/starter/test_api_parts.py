@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
 from cases.actions.registry import ACTION_MODELS
-from cases.actions.roles import Role
 from runtime.settings import SettingsError
 from starter.api.action_bodies import body_model
-from starter.api.auth import Caller
 from starter.api.batch_routes import MAX_LINE_BYTES, parse_lines
 from starter.api.config import ApiSettings
-from starter.api.keys import ApiKey
 from starter.api.signing import SigningKeys
 
 INTAKE = {
     "order_id": "1", "customer": {"id": "c"}, "channel": "app", "category": "other",
     "description": "d", "order_amount": "1.00",
 }
-
-
-def caller(principal: str, merchant_id: str | None = None) -> Caller:
-    return Caller(
-        ApiKey(id="k1", principal=principal, role=Role.SYSTEM, merchant_id=merchant_id, created_at=datetime.now(UTC))
-    )
 
 
 def test_settings_default_to_localhost_and_refuse_bad_values() -> None:
@@ -59,18 +49,16 @@ def test_batch_lines_are_read_one_by_one_and_named() -> None:
         b'"text"',
         b"x" * (MAX_LINE_BYTES + 1),
     ])
-    results, intakes = parse_lines(body, caller("system-1"), "recall-7")
+    results, intakes = parse_lines(body, "system-1", "recall-7")
     assert [r.line for r in results] == [1, 3, 4, 5, 6, 7]  # the blank line 2 is no line of the batch
     errors = {r.line: r.error for r in results if r.error}
     assert set(errors) == {3, 4, 6, 7}
     assert "not JSON" in errors[3] and "line 1" in errors[4] and "object" in errors[6] and "bytes" in errors[7]
     assert [i.case_id for i in intakes][0] == "a1"
     # A line without a case id gets one from the Idempotency-Key and its line number: a resend opens nothing new.
-    again = parse_lines(body, caller("system-1"), "recall-7")[1]
+    again = parse_lines(body, "system-1", "recall-7")[1]
     assert intakes[1].case_id == again[1].case_id and intakes[1].case_id.startswith("ik-")
-    assert parse_lines(body, caller("system-2"), "recall-7")[1][1].case_id != intakes[1].case_id
-    # The same principal and key at another merchant is another case.
-    assert parse_lines(body, caller("system-1", "acme"), "recall-7")[1][1].case_id != intakes[1].case_id
+    assert parse_lines(body, "system-2", "recall-7")[1][1].case_id != intakes[1].case_id
 
 
 def test_a_merchant_key_batch_opens_its_own_merchant_cases_only() -> None:
@@ -78,13 +66,16 @@ def test_a_merchant_key_batch_opens_its_own_merchant_cases_only() -> None:
         json.dumps(INTAKE | {"case_id": "a1"}).encode(),
         json.dumps(INTAKE | {"case_id": "a2", "merchant_id": "acme"}).encode(),
         json.dumps(INTAKE | {"case_id": "a3", "merchant_id": "globex"}).encode(),
+        json.dumps(INTAKE).encode(),
     ])
-    results, intakes = parse_lines(body, caller("system-1", "acme"), None)
-    assert [(i.case_id, i.merchant_id) for i in intakes] == [("a1", "acme"), ("a2", "acme")]
+    results, intakes = parse_lines(body, "system-1", "recall-7", "acme")
+    assert [(i.case_id, i.merchant_id) for i in intakes][:2] == [("a1", "acme"), ("a2", "acme")]
     assert results[2].error is not None and results[2].error.startswith("merchant_id: ")
+    # The same principal and Idempotency-Key at another merchant is another case.
+    assert intakes[2].case_id != parse_lines(body, "system-1", "recall-7")[1][3].case_id
     # A platform key may open the same case id for two merchants in one batch: two cases.
     both = b"\n".join(json.dumps(INTAKE | {"case_id": "a1", "merchant_id": m}).encode() for m in ("acme", "globex"))
-    assert [i.key for i in parse_lines(both, caller("platform-1"), None)[1]] == ["acme~a1", "globex~a1"]
+    assert [i.key for i in parse_lines(both, "platform-1", None)[1]] == ["acme~a1", "globex~a1"]
 
 
 def test_cursors_are_signed_and_rotate() -> None:

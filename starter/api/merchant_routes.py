@@ -1,0 +1,122 @@
+"""`/v1/merchants…`: the merchant registry over HTTP, for platform staff (STANDARDS S14.1).
+
+A platform supervisor's key registers merchants, renames them and stores their own policy files;
+any platform key reads the registry. A merchant's key reads its own merchant only: any other
+merchant answers 404, as one never registered, and the list is the platform's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from activities.merchants import Merchant, MerchantError, MerchantRegistry
+from cases.actions.roles import Role
+from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+from cases.policy.snapshot import PolicyError
+from starter.api.auth import Caller, caller
+from starter.api.problems import PROBLEM_RESPONSES, ApiProblem, FieldError
+from starter.api.services import ServicesDep
+
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+
+MerchantPath = Annotated[str, Path(pattern=MERCHANT_ID_PATTERN, description="The merchant's id")]
+
+
+class NewMerchant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    merchant_id: Annotated[str, Field(pattern=MERCHANT_ID_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class MerchantName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class MerchantPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The merchant's own policy file (TOML, the platform file's keys); null: the platform's.
+    policy: Annotated[str | None, Field(max_length=65536)] = None
+
+
+class MerchantList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    merchants: list[Merchant]
+
+
+def _platform(who: Caller, what: str, staff_only: bool = False) -> None:
+    if who.merchant_id is not None:
+        raise ApiProblem(403, f"{what} needs a platform key; this key is merchant {who.merchant_id}'s")
+    if staff_only and who.role != Role.SUPERVISOR:
+        raise ApiProblem(403, f"{what} needs the role supervisor; this key is {who.role.value}")
+
+
+def _refused(err: MerchantError | PolicyError, field: str) -> ApiProblem:
+    status = 409 if "already registered" in str(err) else 422
+    return ApiProblem(status, str(err), errors=[FieldError(field=field, message=str(err))])
+
+
+@router.get("/merchants", response_model=MerchantList, summary="Every registered merchant (platform keys)")
+async def list_merchants(who: Annotated[Caller, Depends(caller)], svc: ServicesDep) -> MerchantList:
+    _platform(who, "listing merchants")
+    return MerchantList(merchants=await MerchantRegistry(svc.pool).listing())
+
+
+@router.post("/merchants", status_code=201, response_model=Merchant, summary="Register a merchant")
+async def add_merchant(who: Annotated[Caller, Depends(caller)], svc: ServicesDep, body: NewMerchant) -> Merchant:
+    _platform(who, "registering a merchant", staff_only=True)
+    try:
+        return await MerchantRegistry(svc.pool).add(body.merchant_id, body.name)
+    except MerchantError as err:
+        raise _refused(err, str(err).split(":")[0]) from None
+
+
+async def _reachable(who: Caller, svc: ServicesDep, merchant_id: str) -> Merchant:
+    """The merchant, if this key may see it; 404 otherwise, as for one never registered."""
+    found = await MerchantRegistry(svc.pool).get(merchant_id)
+    if found is None or who.merchant_id not in (None, merchant_id):
+        raise ApiProblem(404, f"merchant {merchant_id} not found")
+    return found
+
+
+@router.get("/merchants/{merchant_id}", response_model=Merchant, summary="One merchant")
+async def get_merchant(
+    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath
+) -> Merchant:
+    return await _reachable(who, svc, merchant_id)
+
+
+@router.patch("/merchants/{merchant_id}", response_model=Merchant, summary="Rename a merchant")
+async def rename_merchant(
+    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath, body: MerchantName
+) -> Merchant:
+    await _reachable(who, svc, merchant_id)
+    _platform(who, "renaming a merchant", staff_only=True)
+    try:
+        return await MerchantRegistry(svc.pool).rename(merchant_id, body.name)
+    except MerchantError as err:
+        raise _refused(err, "name") from None
+
+
+@router.put("/merchants/{merchant_id}/policy", response_model=MerchantPolicy, summary="A merchant's own policy")
+async def set_policy(
+    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath, body: MerchantPolicy
+) -> MerchantPolicy:
+    """Store the merchant's own policy file, laid over the platform's when each of its cases
+    opens; a looser value or a key a merchant may not set is refused (422), naming the key."""
+    await _reachable(who, svc, merchant_id)
+    _platform(who, "setting a merchant's policy", staff_only=True)
+    if merchant_id == DEFAULT_MERCHANT:
+        raise ApiProblem(422, "merchant_id: the default merchant runs on the platform's policy file itself")
+    try:
+        await MerchantRegistry(svc.pool).set_policy(merchant_id, body.policy, svc.policy)
+    except (MerchantError, PolicyError) as err:
+        raise _refused(err, "policy") from None
+    return body
