@@ -27,7 +27,8 @@ from cases.ids import workflow_id_for
 from cases.models import CaseIntake, CaseState
 from cases.policy.snapshot import Policy, load_policy
 from cases.receipt import CaseReceipt
-from starter.client import CaseClient, start_options
+from starter.client import CaseClient
+from starter.start_input import start_options
 
 VARIANTS = ("explanation", "refund")
 POLL_S = 0.02

@@ -21,7 +21,7 @@ from bench.plan import Plan
 from bench.procstat import memory_kb
 from bench.report import Report, progress
 from cases.policy.snapshot import Policy
-from starter.client import start_options
+from starter.start_input import start_options
 from workflows.case_workflow import AfterSalesCase
 from workflows.run_input import CaseInput
 

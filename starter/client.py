@@ -23,11 +23,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    Priority,
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -35,17 +31,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from cases.actions.parsing import validation_message
 from cases.actions.registry import ACTION_MODELS
 from cases.core.machine import CaseMachine, InvalidAction
-from cases.ids import case_id_from, cases_query, workflow_id_for
+from cases.ids import WORKFLOW_TYPE, case_id_from, cases_query, workflow_id_for
 from cases.models import Action, CaseIntake, CaseState, Status, Tier
 from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from cases.policy.intake import priority_key
 from cases.policy.snapshot import Policy, load_policy
 from cases.receipt import CaseReceipt
 from runtime.settings import Settings
+from starter.start_input import start_input, start_options
 from workflows import search_attributes as sa
 from workflows.amendments import AMEND
 from workflows.case_workflow import AfterSalesCase
-from workflows.run_input import CaseInput, CaseRun
+from workflows.run_input import CaseRun
 
 # An amendment is answered once recorded, in well under a second; a case silent this long has no
 # worker polling for it, and the caller moves on to the next case.
@@ -92,64 +89,6 @@ class CaseSummary(BaseModel):
     execution_status: str
 
 
-def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
-    parts = [tier] if tier else []
-    parts += [intake.category.value, f"order {intake.order_id}"]
-    if intake.customer.tier.value == "vip":
-        parts.append("VIP")
-    return " · ".join(parts)
-
-
-def start_options(
-    intake: CaseIntake, task_queue: str, opening: CaseState | None = None, priority: int | None = None
-) -> dict[str, Any]:
-    """How every case is started (id, reuse policy, attributes at start, UI summary and details).
-
-    `opening` is the state the case will be in when its first workflow task ends, worked out here
-    by the same pure machine. Attributes given at start cost no upsert; the workflow's first task
-    upserts only those that differ (a worker whose policy decides otherwise).
-    """
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(sa.MERCHANT_ID, intake.merchant_id),
-        SearchAttributePair(sa.CASE_STATUS, opening.status.value if opening else "registered"),
-        SearchAttributePair(sa.CASE_CATEGORY, intake.category.value),
-        SearchAttributePair(sa.CUSTOMER_TIER, intake.customer.tier.value),
-        SearchAttributePair(sa.ORDER_ID, intake.order_id),
-    ]
-    tier = None
-    if opening is not None:
-        tier = opening.tier.value
-        pairs += [
-            SearchAttributePair(sa.CASE_TIER, tier),
-            SearchAttributePair(sa.ESCALATION_LEVEL, opening.escalation_level),
-            SearchAttributePair(sa.SLA_STATE, opening.sla_state),
-        ]
-        due = sa.next_due(opening)
-        if due is not None:
-            pairs.append(SearchAttributePair(sa.SLA_DUE_AT, due))
-        pairs += [SearchAttributePair(sa.CASE_TEAM, opening.team or "")]
-        if opening.handler:  # the roster may still decide another handler
-            pairs.append(SearchAttributePair(sa.CASE_HANDLER, opening.handler))
-    return {
-        "id": workflow_id_for(intake.key),
-        "task_queue": task_queue,
-        # Urgent and VIP cases first when the workers are saturated (STANDARDS S12.4); its
-        # activities inherit it.
-        "priority": Priority(priority_key=priority) if priority else Priority.default,
-        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        "search_attributes": TypedSearchAttributes(pairs),
-        "static_summary": static_summary(intake, tier),
-        # Summaries stay readable in the UI without the codec, so they carry ids and amounts
-        # only: never contact details or the customer's free-text description.
-        "static_details": (
-            f"**Customer** {intake.customer.id} ({intake.customer.tier.value}) · "
-            f"**channel** {intake.channel.value} · **amount** {intake.order_amount} "
-            f"{intake.currency} · **requested** "
-            f"{intake.requested_resolution.value if intake.requested_resolution else 'n/a'}"
-        ),
-    }
-
-
 class CaseClient:
     def __init__(
         self, client: Client, task_queue: str = "aftersales", policy: Policy | None = None
@@ -193,8 +132,9 @@ class CaseClient:
         priority = self._priority(opening) if opening else None
         try:
             handle = await self.client.start_workflow(
-                AfterSalesCase.run,
-                CaseInput.model_validate(intake.model_dump() | {"resume": run}),
+                WORKFLOW_TYPE,
+                start_input(intake, run),
+                result_type=CaseReceipt,
                 **start_options(intake, self.task_queue, opening, priority),
             )
             return case_id, handle.result_run_id, True
@@ -295,9 +235,10 @@ class CaseClient:
         model = _valid_action(action, data)
         case_id = intake.key
         opening = self._opening(intake, action, model)
-        start = WithStartWorkflowOperation(
-            AfterSalesCase.run,
-            CaseInput.model_validate(intake.model_dump() | {"resume": None}),
+        start: WithStartWorkflowOperation[Any, CaseReceipt] = WithStartWorkflowOperation(
+            WORKFLOW_TYPE,
+            start_input(intake),
+            result_type=CaseReceipt,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             **start_options(intake, self.task_queue, opening, self._priority(opening)),
         )

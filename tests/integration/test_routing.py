@@ -14,7 +14,7 @@ from cases.models import CaseState, Status
 from cases.policy.intake import RoutingRule, RoutingSettings
 from cases.routing.dispatch import next_shift_start
 from cases.routing.models import PlaceRequest, Presence, Requirement, RoutingChange, RoutingStatus
-from starter.client import start_options
+from starter.start_input import start_options
 from tests.support.factories import intake
 from tests.support.lifecycle_helpers import Cases, advance_to, audit_trail, now, running_cases
 from tests.support.routing_helpers import TeamRoster, team_roster
