@@ -30,7 +30,7 @@ from tests.support.api_helpers import LiveApi, live_api
 
 pytestmark = pytest.mark.devserver
 
-EXAMPLES = 160
+EXAMPLES = 120
 
 
 @pytest.fixture(scope="module")
