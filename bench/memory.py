@@ -20,10 +20,9 @@ from bench.env import BenchEnv, WorkerProcess
 from bench.plan import Plan
 from bench.procstat import memory_kb
 from bench.report import Report, progress
+from cases.ids import WORKFLOW_TYPE
 from cases.policy.snapshot import Policy
-from starter.start_input import start_options
-from workflows.case_workflow import AfterSalesCase
-from workflows.run_input import CaseInput
+from starter.start_input import start_input, start_options
 
 
 @dataclass
@@ -39,10 +38,9 @@ class Side:
 
 async def _start_real(env: BenchEnv, task_queue: str, case_id: str, policy: Policy) -> None:
     data = intake(case_id)
+    # As the client starts a case, so a worker of an earlier build reads it too.
     await env.client.start_workflow(
-        AfterSalesCase.run,
-        CaseInput.model_validate(data.model_dump() | {"resume": None}),
-        **start_options(data, task_queue, opening(data, policy)),
+        WORKFLOW_TYPE, start_input(data), **start_options(data, task_queue, opening(data, policy))
     )
 
 
