@@ -306,12 +306,12 @@ async def test_503_raises_and_the_retry_sends_the_same_key_and_body(
 
 
 async def test_connection_refused_raises_retryable(http: httpx.AsyncClient) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    refunds = HttpRefunds(SignedJsonClient(http, f"http://127.0.0.1:{port}", SECRET))
-    with pytest.raises(ProviderError, match="ConnectError"):
-        await refunds.execute(movement())
+    # Held, never listening: the connect is refused, and no other process can take the port.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        refunds = HttpRefunds(SignedJsonClient(http, f"http://127.0.0.1:{held.getsockname()[1]}", SECRET))
+        with pytest.raises(ProviderError, match="ConnectError"):
+            await refunds.execute(movement())
 
 
 # -- declines ---------------------------------------------------------------------------------

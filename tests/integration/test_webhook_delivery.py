@@ -9,6 +9,7 @@ for states the system reaches on its own.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -181,17 +182,20 @@ async def test_removing_a_subscription_cancels_its_retries(env, db, policy):
 
 async def test_a_subscriber_out_for_the_whole_expiry_gets_the_delivery_marked_expired(env, db, policy):
     dsn, pool = db
-    receiver = Receiver()  # never served: every attempt is refused at connect
     subs = WebhookSubscriptions(pool)
-    async with delivering(env.client, dsn, pool):
-        made = await subs.add(receiver.url("down"), "opened")
-        case_id = await open_case(pool, policy)
-        [row] = await started(pool, case_id)
-        await first_attempt_in(pool, case_id)
-        await skip(env, rp.WEBHOOK_EXPIRY + timedelta(hours=1))
-        outcome = await env.client.get_workflow_handle(
-            webhook_workflow_id(task_of(row)), result_type=WebhookOutcome
-        ).result()
+    # The port is held by a socket that never listens: every attempt is refused at connect, and
+    # no other process of the run can take the port meanwhile (a merely free port can be).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        async with delivering(env.client, dsn, pool):
+            made = await subs.add(f"http://127.0.0.1:{held.getsockname()[1]}/down", "opened")
+            case_id = await open_case(pool, policy)
+            [row] = await started(pool, case_id)
+            await first_attempt_in(pool, case_id)
+            await skip(env, rp.WEBHOOK_EXPIRY + timedelta(hours=1))
+            outcome = await env.client.get_workflow_handle(
+                webhook_workflow_id(task_of(row)), result_type=WebhookOutcome
+            ).result()
     [final] = await delivery_rows(pool, case_id)
     assert outcome.status == final["status"] == "expired"
     assert final["attempts"] > 10 and final["last_status_code"] is None
