@@ -136,6 +136,8 @@ SLOWEST_FIRST = (
     "tests/system/test_api.py",
     "tests/system/test_api_schema.py",
     "tests/system/test_exactly_once.py",
+    "tests/system/test_routing_at_scale.py",
+    "tests/system/test_merchant_isolation.py",
     "tests/integration/test_replay.py",
     "tests/system/test_cli.py",
 )
