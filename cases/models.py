@@ -18,6 +18,7 @@ from cases.actions.roles import Role
 from cases.clocks.model import Clock as Clock
 from cases.clocks.model import ClockState as ClockState
 from cases.clocks.specs import ClockName as ClockName
+from cases.contact import Email, Phone
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
 from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
 from cases.routing.models import Routing
@@ -130,11 +131,10 @@ class FollowUpOutcome(StrEnum):
 class Customer(Strict):
     id: NonEmpty
     name: NonEmpty | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{5,19}$")] | None = None
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Phone | None = None
+    email: Email | None = None
     tier: CustomerTier = CustomerTier.STANDARD
-    # How the customer can be reached, captured at intake from the details given: no decision
-    # reads a personal field, so a copy masked for a merchant's staff says it too.
+    # How the customer can be reached, captured at intake: no decision reads a personal field.
     reachable_by_sms: bool = False
     reachable_by_email: bool = False
 
