@@ -6,13 +6,12 @@ single-merchant install's cases belong to it.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 import asyncpg
 from pydantic import BaseModel
 
-from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+from cases.ids import DEFAULT_MERCHANT, is_merchant_id
 from cases.policy.merchant import merged, parse_overlay
 from cases.policy.snapshot import Policy
 
@@ -30,7 +29,7 @@ class Merchant(BaseModel):
 
 
 def check_merchant_id(merchant_id: str) -> str:
-    if not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+    if not is_merchant_id(merchant_id):
         raise MerchantError(
             f"merchant_id: {merchant_id!r} must be 1-32 lower-case letters, digits or '-', "
             "starting with a letter or digit"
@@ -45,6 +44,17 @@ def _check_name(name: str) -> str:
     return name
 
 
+_COLUMNS = "merchant_id, name, created_at"
+_RETURNING = f"RETURNING {_COLUMNS}"
+
+
+def _merchant(row: asyncpg.Record | None, missing: str) -> Merchant:
+    """The merchant the statement returned, or MerchantError saying why it returned none."""
+    if row is None:
+        raise MerchantError(missing)
+    return Merchant(**dict(row))
+
+
 class MerchantRegistry:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -54,32 +64,26 @@ class MerchantRegistry:
         check_merchant_id(merchant_id)
         row = await self._pool.fetchrow(
             "INSERT INTO merchants (merchant_id, name) VALUES ($1, $2)"
-            " ON CONFLICT (merchant_id) DO NOTHING RETURNING merchant_id, name, created_at",
+            f" ON CONFLICT (merchant_id) DO NOTHING {_RETURNING}",
             merchant_id,
             _check_name(name),
         )
-        if row is None:
-            raise MerchantError(f"merchant_id: {merchant_id!r} is already registered")
-        return Merchant(**dict(row))
+        return _merchant(row, f"merchant_id: {merchant_id!r} is already registered")
 
     async def get(self, merchant_id: str) -> Merchant | None:
         row = await self._pool.fetchrow(
-            "SELECT merchant_id, name, created_at FROM merchants WHERE merchant_id = $1", merchant_id
+            f"SELECT {_COLUMNS} FROM merchants WHERE merchant_id = $1", merchant_id
         )
         return Merchant(**dict(row)) if row is not None else None
 
     async def rename(self, merchant_id: str, name: str) -> Merchant:
         row = await self._pool.fetchrow(
-            "UPDATE merchants SET name = $2 WHERE merchant_id = $1 RETURNING merchant_id, name, created_at",
-            merchant_id,
-            _check_name(name),
+            f"UPDATE merchants SET name = $2 WHERE merchant_id = $1 {_RETURNING}", merchant_id, _check_name(name)
         )
-        if row is None:
-            raise MerchantError(f"merchant_id: {merchant_id!r} is not registered")
-        return Merchant(**dict(row))
+        return _merchant(row, f"merchant_id: {merchant_id!r} is not registered")
 
     async def listing(self) -> list[Merchant]:
-        rows = await self._pool.fetch("SELECT merchant_id, name, created_at FROM merchants ORDER BY merchant_id")
+        rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM merchants ORDER BY merchant_id")
         return [Merchant(**dict(r)) for r in rows]
 
     async def policy_text(self, merchant_id: str) -> str | None:

@@ -8,11 +8,22 @@ single-merchant install names its cases as it always did. A case runs as workflo
 
 from __future__ import annotations
 
+import re
+
 WORKFLOW_TYPE = "AfterSalesCase"
 _PREFIX = "case-"
 DEFAULT_MERCHANT = "default"
-MERCHANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+_MERCHANT_ID = r"[a-z0-9][a-z0-9-]{0,31}"
+_CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 _SEPARATOR = "~"
+MERCHANT_ID_PATTERN = f"^{_MERCHANT_ID}$"
+CASE_ID_PATTERN = f"^{_CASE_ID}$"
+# A case as a caller may name it: its case id, or its key (`merchant~case_id`).
+CASE_REF_PATTERN = f"^(?:{_MERCHANT_ID}{_SEPARATOR})?{_CASE_ID}$"
+
+
+def is_merchant_id(text: str) -> bool:
+    return re.fullmatch(MERCHANT_ID_PATTERN, text) is not None
 
 
 def case_key(case_id: str, merchant_id: str = DEFAULT_MERCHANT) -> str:

@@ -20,7 +20,7 @@ from cases.clocks.model import ClockState as ClockState
 from cases.clocks.specs import ClockName as ClockName
 from cases.contact import Email, Phone
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
-from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
+from cases.ids import CASE_ID_PATTERN, DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
 from cases.routing.models import Routing
 
 
@@ -155,7 +155,7 @@ class Flags(Strict):
     major_complaint: bool = False
 
 
-CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+CaseId = Annotated[str, StringConstraints(pattern=CASE_ID_PATTERN)]
 MerchantId = Annotated[str, StringConstraints(pattern=MERCHANT_ID_PATTERN)]
 
 

@@ -15,19 +15,22 @@ from typing import Any
 from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from cases.ids import DEFAULT_MERCHANT, workflow_id_for
-from cases.models import CaseIntake, CaseState
+from cases.models import CaseIntake, CaseState, Customer
 from workflows import search_attributes as sa
 from workflows.run_input import CaseRun
+
+_REACH_FLAGS = ("reachable_by_sms", "reachable_by_email")
 
 
 def start_input(intake: CaseIntake, run: CaseRun | None = None) -> dict[str, Any]:
     data = intake.model_dump(mode="json")
     if intake.merchant_id == DEFAULT_MERCHANT:
         del data["merchant_id"]
-    customer = data["customer"]
-    for flag, detail in (("reachable_by_sms", "phone"), ("reachable_by_email", "email")):
-        if customer[flag] == (customer[detail] is not None):
-            del customer[flag]
+    # What the contact details imply, by the model's own rule: those flags the worker derives again.
+    implied = Customer.model_validate(intake.customer.model_dump(exclude=set(_REACH_FLAGS)))
+    for flag in _REACH_FLAGS:
+        if getattr(intake.customer, flag) == getattr(implied, flag):
+            del data["customer"][flag]
     data["resume"] = run.model_dump(mode="json") if run is not None else None
     return data
 

@@ -9,7 +9,6 @@ subscription deactivates it and cancels its pending deliveries; its history stay
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from cases.ids import MERCHANT_ID_PATTERN
+from cases.ids import is_merchant_id
 from cases.views.webhook_events import ALL_EVENTS, EVENT_TYPES, unknown_event_types
 
 MAX_URL_LENGTH = 2000
@@ -115,7 +114,7 @@ class WebhookSubscriptions:
     async def add(self, url: str, events: str, merchant_id: str | None = None) -> CreatedSubscription:
         """A subscription to `merchant_id`'s cases, or to every merchant's without one."""
         url, types = valid_url(url), valid_event_types(events)
-        if merchant_id is not None and not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+        if merchant_id is not None and not is_merchant_id(merchant_id):
             raise SubscriptionError(f"merchant_id: {merchant_id[:40]!r} is not a merchant id")
         secret = new_secret()
         try:

@@ -13,7 +13,6 @@ kept on stderr when stderr is a terminal; a large period is replayed on every co
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any, TextIO
 
 import asyncpg
 
-from cases.ids import MERCHANT_ID_PATTERN
+from cases.ids import is_merchant_id
 from cases.policy.merchant import merged, parse_overlay
 from cases.policy.snapshot import PolicyError, load_policy
 from reports.service.command import FORMATS, from_database, read_period, write_rendered
@@ -90,7 +89,7 @@ async def run_whatif(args: argparse.Namespace, settings: Settings) -> None:
     if merchant is None:
         candidate = load_policy(args.policy)  # PolicyError: one line, exit 2
     else:
-        if not re.fullmatch(MERCHANT_ID_PATTERN, merchant):
+        if not is_merchant_id(merchant):
             raise UserError(f"--merchant: {merchant[:40]!r} is not a merchant id")
         candidate = merged(load_policy(settings.policy_path), parse_overlay(_read(args.policy)))
     since, until = read_period(args, settings)

@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict
 
 from cases.actions.registry import ACTION_MODELS, may
 from cases.actions.roles import OPENERS, READERS
-from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+from cases.ids import CASE_REF_PATTERN, DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
 from cases.models import CaseIntake, CaseState, Status, Tier
 from starter.api.action_bodies import action_model, body_model
 from starter.api.auth import Caller, requires
 from starter.api.events import case_events
 from starter.api.problems import PROBLEM_RESPONSES, ApiProblem
-from starter.api.scope import CASE_REF_PATTERN, case_key_for, intake_for, require_merchant, shown
+from starter.api.scope import case_key_for, intake_for, require_merchant, shown
 from starter.api.services import ServicesDep
 from starter.client import CaseSummary, OpenResult
 

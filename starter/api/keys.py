@@ -16,7 +16,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from cases.actions.roles import Role
-from cases.ids import MERCHANT_ID_PATTERN
+from cases.ids import is_merchant_id
 
 PREFIX = "ak_"
 # Longer than any key this module makes, so a header of megabytes is refused unread.
@@ -78,7 +78,7 @@ class KeyStore:
         """A key of `merchant_id` (a registered merchant), or of the platform without one."""
         principal = valid_principal(principal)
         role = valid_role(role) if isinstance(role, str) else role
-        if merchant_id is not None and not re.fullmatch(MERCHANT_ID_PATTERN, merchant_id):
+        if merchant_id is not None and not is_merchant_id(merchant_id):
             raise KeyError_(f"merchant_id: {merchant_id[:40]!r} is not a merchant id")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)

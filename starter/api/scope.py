@@ -13,14 +13,13 @@ import re
 
 import asyncpg
 
-from cases.ids import DEFAULT_MERCHANT, case_key, split_case_key
+from activities.merchants import MerchantRegistry
+from cases.ids import CASE_REF_PATTERN, DEFAULT_MERCHANT, case_key, split_case_key
 from cases.models import CaseIntake, CaseState
 from cases.views.personal_data import masked, personal_fields
 from starter.api.auth import Caller
 from starter.api.problems import ApiProblem, FieldError
 
-# A case id, or a case key: an optional `merchant~` before it.
-CASE_REF_PATTERN = r"^(?:[a-z0-9][a-z0-9-]{0,31}~)?[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _LOG_READ = "INSERT INTO personal_data_reads (principal, key_id, case_id, fields, route) VALUES ($1, $2, $3, $4, $5)"
 
 
@@ -60,8 +59,7 @@ async def require_merchant(pool: asyncpg.Pool, merchant_id: str) -> None:
     """422 naming the field when the intake's merchant is not registered."""
     if merchant_id == DEFAULT_MERCHANT:
         return
-    found = await pool.fetchval("SELECT 1 FROM merchants WHERE merchant_id = $1", merchant_id)
-    if found is None:
+    if await MerchantRegistry(pool).get(merchant_id) is None:
         raise ApiProblem(
             422,
             f"merchant_id: {merchant_id} is not registered",

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
+from cases.ids import DEFAULT_MERCHANT, is_merchant_id
 from cases.policy.amendment import PolicyAmendment
 from cases.policy.snapshot import load_policy
 from runtime.errors import UserError
@@ -113,7 +112,7 @@ def merchant_query(merchant: str | None, query: str | None) -> str | None:
     cases named their merchant)."""
     if merchant is None:
         return query
-    if not re.fullmatch(MERCHANT_ID_PATTERN, merchant):
+    if not is_merchant_id(merchant):
         raise UserError(f"--merchant: {merchant[:40]!r} is not a merchant id")
     term = f"MerchantId = '{merchant}'"
     if merchant == DEFAULT_MERCHANT:
