@@ -12,6 +12,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from cases.ids import DEFAULT_MERCHANT, is_merchant_id
+from cases.plans import DEFAULT_PLAN, Plan
 from cases.policy.merchant import merged, parse_overlay
 from cases.policy.snapshot import Policy
 
@@ -25,6 +26,7 @@ class MerchantError(ValueError):
 class Merchant(BaseModel):
     merchant_id: str
     name: str
+    plan: Plan = DEFAULT_PLAN
     created_at: datetime
 
 
@@ -44,7 +46,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-_COLUMNS = "merchant_id, name, created_at"
+_COLUMNS = "merchant_id, name, plan, created_at"
 _RETURNING = f"RETURNING {_COLUMNS}"
 
 
@@ -59,14 +61,15 @@ class MerchantRegistry:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def add(self, merchant_id: str, name: str) -> Merchant:
+    async def add(self, merchant_id: str, name: str, plan: Plan = DEFAULT_PLAN) -> Merchant:
         """Register a merchant; an id already taken is refused, never renamed."""
         check_merchant_id(merchant_id)
         row = await self._pool.fetchrow(
-            "INSERT INTO merchants (merchant_id, name) VALUES ($1, $2)"
+            "INSERT INTO merchants (merchant_id, name, plan) VALUES ($1, $2, $3)"
             f" ON CONFLICT (merchant_id) DO NOTHING {_RETURNING}",
             merchant_id,
             _check_name(name),
+            Plan(plan).value,
         )
         return _merchant(row, f"merchant_id: {merchant_id!r} is already registered")
 
@@ -77,8 +80,20 @@ class MerchantRegistry:
         return Merchant(**dict(row)) if row is not None else None
 
     async def rename(self, merchant_id: str, name: str) -> Merchant:
+        return await self.change(merchant_id, name=name)
+
+    async def set_plan(self, merchant_id: str, plan: Plan) -> Merchant:
+        """The merchant's new plan; the cases it opens from now on carry its weight."""
+        return await self.change(merchant_id, plan=plan)
+
+    async def change(self, merchant_id: str, *, name: str | None = None, plan: Plan | None = None) -> Merchant:
+        """A new name, a new plan or both, in one statement."""
         row = await self._pool.fetchrow(
-            f"UPDATE merchants SET name = $2 WHERE merchant_id = $1 {_RETURNING}", merchant_id, _check_name(name)
+            "UPDATE merchants SET name = COALESCE($2, name), plan = COALESCE($3, plan)"
+            f" WHERE merchant_id = $1 {_RETURNING}",
+            merchant_id,
+            _check_name(name) if name is not None else None,
+            Plan(plan).value if plan is not None else None,
         )
         return _merchant(row, f"merchant_id: {merchant_id!r} is not registered")
 
@@ -114,4 +129,6 @@ class MerchantRegistry:
         return found
 
 
-__all__ = ["DEFAULT_MERCHANT", "Merchant", "MerchantError", "MerchantRegistry", "check_merchant_id"]
+__all__ = [
+    "DEFAULT_MERCHANT", "DEFAULT_PLAN", "Merchant", "MerchantError", "MerchantRegistry", "Plan", "check_merchant_id",
+]

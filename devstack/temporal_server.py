@@ -57,6 +57,10 @@ _DRAIN_KEYS = (
 )
 
 
+FAIRNESS_KEY = "matching.enableFairness"
+_PARTITION_KEYS = ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions")
+
+
 class DevServerError(RuntimeError):
     """The dev server binary is missing, failed to start, or has the wrong search attributes."""
 
@@ -152,6 +156,13 @@ class DevServer:
         seconds = self.drain_check.total_seconds()
         for key in _DRAIN_KEYS:
             args += ["--dynamic-config-value", f"{key}={seconds:g}"]
+        # Off by default in the server: with it on, each merchant's cases are dispatched in turn
+        # by their fairness key (STANDARDS S14.5) instead of first come, first served.
+        args += ["--dynamic-config-value", f"{FAIRNESS_KEY}=true"]
+        # Priority and fairness order tasks within a partition; one machine's queues need no more
+        # than one, and with several a poller that drains one partition serves its tasks out of turn.
+        for key in _PARTITION_KEYS:
+            args += ["--dynamic-config-value", f"{key}=1"]
         return args
 
     def start(self) -> None:

@@ -91,11 +91,13 @@ class CaseSummary(BaseModel):
 
 class CaseClient:
     def __init__(
-        self, client: Client, task_queue: str = "aftersales", policy: Policy | None = None
+        self, client: Client, task_queue: str = "aftersales", policy: Policy | None = None, *, fair: bool = True
     ) -> None:
         self.client = client
         self.task_queue = task_queue
         self._policy = policy
+        # Off only to measure what fairness buys (bench/fairness.py).
+        self._fair = fair
 
     def _opening(self, intake: CaseIntake, action: str | None = None, data: Action | None = None) -> CaseState:
         """The state the case will be in when its first workflow task ends (opened, and acted on
@@ -119,11 +121,12 @@ class CaseClient:
         return self.client.get_workflow_handle_for(AfterSalesCase.run, workflow_id_for(case_id))
 
     async def start(
-        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
+        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None, weight: float | None = None
     ) -> tuple[str, str | None, bool]:
         """Start the case without waiting for its first task: (case key, run id, created).
 
-        For callers that open many cases at once (a product recall) and read them later.
+        For callers that open many cases at once (a product recall) and read them later. `weight`
+        is the merchant's plan's fairness weight (cases/plans.py); without it, the standard one.
         """
         intake = _valid_intake(intake)
         case_id = intake.key
@@ -135,7 +138,7 @@ class CaseClient:
                 WORKFLOW_TYPE,
                 start_input(intake, run),
                 result_type=CaseReceipt,
-                **start_options(intake, self.task_queue, opening, priority),
+                **start_options(intake, self.task_queue, opening, priority, weight, self._fair),
             )
             return case_id, handle.result_run_id, True
         except WorkflowAlreadyStartedError as err:
@@ -145,9 +148,9 @@ class CaseClient:
             raise CaseError(f"open case {case_id}: {err.message}", "unavailable") from err
 
     async def open(
-        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None
+        self, intake: CaseIntake | Mapping[str, Any], *, run: CaseRun | None = None, weight: float | None = None
     ) -> OpenResult:
-        case_id, run_id, created = await self.start(intake, run=run)
+        case_id, run_id, created = await self.start(intake, run=run, weight=weight)
         state = await self.wait_for_state(case_id)
         return OpenResult(
             case_id=case_id,
@@ -224,6 +227,7 @@ class CaseClient:
         intake: CaseIntake | Mapping[str, Any],
         action: str,
         data: Action | Mapping[str, Any] | None = None,
+        weight: float | None = None,
     ) -> CaseReceipt:
         """Open the case and act on it in one request (update-with-start), answered once the
         action is on record; a case that already runs under this id takes the action instead.
@@ -240,7 +244,7 @@ class CaseClient:
             start_input(intake),
             result_type=CaseReceipt,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            **start_options(intake, self.task_queue, opening, self._priority(opening)),
+            **start_options(intake, self.task_queue, opening, self._priority(opening), weight, self._fair),
         )
         try:
             receipt: CaseReceipt = await self.client.execute_update_with_start_workflow(

@@ -43,8 +43,22 @@ def static_summary(intake: CaseIntake, tier: str | None = None) -> str:
     return " · ".join(parts)
 
 
+def task_priority(merchant_id: str, priority: int | None, weight: float | None, fair: bool = True) -> Priority:
+    """Urgent and VIP cases first when the workers are saturated (STANDARDS S12.4), and within a
+    priority the merchants in turn, each weighted by its plan (S14.5). Its workflow tasks and its
+    activities inherit it."""
+    if not fair:
+        return Priority(priority_key=priority) if priority else Priority.default
+    return Priority(priority_key=priority or None, fairness_key=merchant_id, fairness_weight=weight)
+
+
 def start_options(
-    intake: CaseIntake, task_queue: str, opening: CaseState | None = None, priority: int | None = None
+    intake: CaseIntake,
+    task_queue: str,
+    opening: CaseState | None = None,
+    priority: int | None = None,
+    weight: float | None = None,
+    fair: bool = True,
 ) -> dict[str, Any]:
     """How every case is started (id, reuse policy, attributes at start, UI summary and details).
 
@@ -76,9 +90,7 @@ def start_options(
     return {
         "id": workflow_id_for(intake.key),
         "task_queue": task_queue,
-        # Urgent and VIP cases first when the workers are saturated (STANDARDS S12.4); its
-        # activities inherit it.
-        "priority": Priority(priority_key=priority) if priority else Priority.default,
+        "priority": task_priority(intake.merchant_id, priority, weight, fair),
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "search_attributes": TypedSearchAttributes(pairs),
         "static_summary": static_summary(intake, tier),

@@ -138,6 +138,7 @@ SLOWEST_FIRST = (
     "tests/system/test_exactly_once.py",
     "tests/system/test_routing_at_scale.py",
     "tests/system/test_merchant_isolation.py",
+    "tests/system/test_fairness.py",
     "tests/integration/test_replay.py",
     "tests/system/test_cli.py",
 )

@@ -2,7 +2,8 @@
 
 Every line is checked before any case is started, and the answer reports each line: the case it
 opened (or found already open), or why it was refused, naming the field. Starts are paced to the
-API's batch rate, so a recall of thousands does not starve the cases already open. With an
+API's batch rate per merchant (starter/api/pacing.py), so a recall of thousands does not starve the
+cases already open, its own merchant's or another's. With an
 Idempotency-Key, a line without a case id gets one derived from the key and its line number, so
 a batch sent again opens nothing twice.
 """
@@ -102,23 +103,6 @@ def parse_lines(
     return results, intakes
 
 
-class Pace:
-    """At most `rate` starts a second, spaced evenly, whatever the concurrency."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            now = loop.time()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        await asyncio.sleep(start - now)
-
-
 @router.post(
     "/cases:batch",
     response_model=BatchResult,
@@ -145,19 +129,18 @@ async def open_batch(
         raise ApiProblem(422, "body: the batch has no lines")
     by_id = {r.line: r for r in results}
     lines = [r.line for r in results if r.error is None]
-    pace = Pace(svc.api.batch_cases_per_second)
     gate = asyncio.Semaphore(_CONCURRENCY)
 
     async def start(line: int, intake: CaseIntake) -> None:
         async with gate:
             try:
-                await require_merchant(svc.pool, intake.merchant_id)
+                weight = await require_merchant(svc.pool, intake.merchant_id)
             except ApiProblem as err:
                 by_id[line].error = err.detail
                 return
-            await pace.wait()
+            await svc.batch_paces.of(intake.merchant_id).wait()
             try:
-                case_id, _, created = await svc.cases.start(intake)
+                case_id, _, created = await svc.cases.start(intake, weight=weight)
             except CaseError as err:
                 by_id[line].error = str(err)[:500]
                 return

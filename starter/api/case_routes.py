@@ -84,12 +84,12 @@ async def open_case(
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> OpenResult:
     intake = intake_for(who.merchant_id, intake)
-    await require_merchant(svc.pool, intake.merchant_id)
+    weight = await require_merchant(svc.pool, intake.merchant_id)
     if intake.case_id is None and idempotency_key is not None:
         intake = intake.model_copy(
             update={"case_id": idempotent_case_id(who.principal, idempotency_key, intake.merchant_id)}
         )
-    opened = await svc.cases.open(intake)
+    opened = await svc.cases.open(intake, weight=weight)
     if not opened.created and idempotency_key is not None:
         existing = await svc.cases.state(opened.case_id)
         if existing.intake.model_dump(exclude={"case_id"}) != intake.model_dump(exclude={"case_id"}):

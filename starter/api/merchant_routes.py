@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from activities.merchants import Merchant, MerchantError, MerchantRegistry
+from activities.merchants import DEFAULT_PLAN, Merchant, MerchantError, MerchantRegistry, Plan
 from cases.actions.roles import Role
 from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
 from cases.policy.snapshot import PolicyError
@@ -30,12 +30,22 @@ class NewMerchant(BaseModel):
 
     merchant_id: Annotated[str, Field(pattern=MERCHANT_ID_PATTERN)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    plan: Plan = DEFAULT_PLAN
 
 
-class MerchantName(BaseModel):
+class MerchantChange(BaseModel):
+    """A new name, a new plan, or both."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    plan: Plan | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MerchantChange:
+        if self.name is None and self.plan is None:
+            raise ValueError("give the name, the plan or both")
+        return self
 
 
 class MerchantPolicy(BaseModel):
@@ -73,7 +83,7 @@ async def list_merchants(who: Annotated[Caller, Depends(caller)], svc: ServicesD
 async def add_merchant(who: Annotated[Caller, Depends(caller)], svc: ServicesDep, body: NewMerchant) -> Merchant:
     _platform(who, "registering a merchant", staff_only=True)
     try:
-        return await MerchantRegistry(svc.pool).add(body.merchant_id, body.name)
+        return await MerchantRegistry(svc.pool).add(body.merchant_id, body.name, body.plan)
     except MerchantError as err:
         raise _refused(err, str(err).split(":")[0]) from None
 
@@ -93,14 +103,14 @@ async def get_merchant(
     return await _reachable(who, svc, merchant_id)
 
 
-@router.patch("/merchants/{merchant_id}", response_model=Merchant, summary="Rename a merchant")
-async def rename_merchant(
-    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath, body: MerchantName
+@router.patch("/merchants/{merchant_id}", response_model=Merchant, summary="Rename a merchant or change its plan")
+async def change_merchant(
+    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath, body: MerchantChange
 ) -> Merchant:
     await _reachable(who, svc, merchant_id)
-    _platform(who, "renaming a merchant", staff_only=True)
+    _platform(who, "changing a merchant", staff_only=True)
     try:
-        return await MerchantRegistry(svc.pool).rename(merchant_id, body.name)
+        return await MerchantRegistry(svc.pool).change(merchant_id, name=body.name, plan=body.plan)
     except MerchantError as err:
         raise _refused(err, "name") from None
 

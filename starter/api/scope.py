@@ -16,6 +16,7 @@ import asyncpg
 from activities.merchants import MerchantRegistry
 from cases.ids import CASE_REF_PATTERN, DEFAULT_MERCHANT, case_key, split_case_key
 from cases.models import CaseIntake, CaseState
+from cases.plans import DEFAULT_PLAN, fairness_weight
 from cases.views.personal_data import masked, personal_fields
 from starter.api.auth import Caller
 from starter.api.problems import ApiProblem, FieldError
@@ -55,16 +56,19 @@ def intake_for(merchant: str | None, intake: CaseIntake) -> CaseIntake:
     return intake.model_copy(update={"merchant_id": merchant})
 
 
-async def require_merchant(pool: asyncpg.Pool, merchant_id: str) -> None:
-    """422 naming the field when the intake's merchant is not registered."""
-    if merchant_id == DEFAULT_MERCHANT:
-        return
-    if await MerchantRegistry(pool).get(merchant_id) is None:
-        raise ApiProblem(
-            422,
-            f"merchant_id: {merchant_id} is not registered",
-            errors=[FieldError(field="merchant_id", message="not a registered merchant")],
-        )
+async def require_merchant(pool: asyncpg.Pool, merchant_id: str) -> float:
+    """The fairness weight of the intake's merchant's plan (cases/plans.py), or 422 naming the
+    field when the merchant is not registered."""
+    found = await MerchantRegistry(pool).get(merchant_id)
+    if found is not None:
+        return fairness_weight(found.plan)
+    if merchant_id == DEFAULT_MERCHANT:  # a database that lost its default row still opens cases
+        return fairness_weight(DEFAULT_PLAN)
+    raise ApiProblem(
+        422,
+        f"merchant_id: {merchant_id} is not registered",
+        errors=[FieldError(field="merchant_id", message="not a registered merchant")],
+    )
 
 
 async def shown(pool: asyncpg.Pool, who: Caller, state: CaseState, route: str) -> CaseState:

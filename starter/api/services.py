@@ -5,7 +5,7 @@ FastAPI's dependencies, so a test can build the app over any stack it likes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
@@ -17,6 +17,7 @@ from cases.policy.snapshot import Policy
 from starter.api.config import ApiSettings
 from starter.api.events import recorded_state
 from starter.api.keys import KeyStore
+from starter.api.pacing import MerchantPaces
 from starter.api.problems import ApiProblem
 from starter.api.signing import SigningKeys
 from starter.client import CaseClient, CaseError
@@ -30,6 +31,11 @@ class Services:
     signing: SigningKeys
     # The platform's policy: the floor a merchant's own policy is checked against.
     policy: Policy
+    # Batch starts, paced per merchant at the API's batch rate.
+    batch_paces: MerchantPaces = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batch_paces = MerchantPaces(self.api.batch_cases_per_second)
 
     @property
     def keys(self) -> KeyStore:

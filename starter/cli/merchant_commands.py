@@ -1,4 +1,4 @@
-"""`aftersales merchants add|list|show|rename`: the platform's merchant registry in PostgreSQL.
+"""`aftersales merchants add|list|show|rename|plan|policy`: the platform's merchant registry in PostgreSQL.
 
 An operator's tool for platform staff, like the rest of the CLI; merchants use the HTTP API.
 """
@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from activities.merchants import DEFAULT_MERCHANT, MerchantError, MerchantRegistry
+from activities.merchants import DEFAULT_MERCHANT, DEFAULT_PLAN, MerchantError, MerchantRegistry, Plan
 from cases.policy.snapshot import PolicyError, load_policy
 from runtime.errors import UserError
 from runtime.settings import Settings
 from starter.cli.common import database_pool, print_json, read_source
+
+_PLAN_HELP = "basic, standard or premium: weighs the merchant's turn when cases wait for a worker"
 
 
 def add_parsers(sub: Any) -> None:
@@ -21,12 +23,16 @@ def add_parsers(sub: Any) -> None:
     add = what.add_parser("add", help="register a merchant")
     add.add_argument("merchant_id", help="1-32 lower-case letters, digits or '-', e.g. acme")
     add.add_argument("--name", required=True, help="the merchant's display name")
+    add.add_argument("--plan", choices=[p.value for p in Plan], default=DEFAULT_PLAN.value, help=_PLAN_HELP)
     what.add_parser("list", help="every registered merchant")
     show = what.add_parser("show", help="one merchant")
     show.add_argument("merchant_id")
     rename = what.add_parser("rename", help="change a merchant's display name")
     rename.add_argument("merchant_id")
     rename.add_argument("--name", required=True)
+    plan = what.add_parser("plan", help="change a merchant's plan: its share of the workers under load")
+    plan.add_argument("merchant_id")
+    plan.add_argument("plan", choices=[p.value for p in Plan], help=_PLAN_HELP)
     policy = what.add_parser(
         "policy", help="the merchant's own policy file, laid over the platform's (never looser than it)"
     )
@@ -40,12 +46,15 @@ async def cmd_merchants(args: argparse.Namespace, settings: Settings) -> None:
         registry = MerchantRegistry(pool)
         try:
             if args.merchants_command == "add":
-                print_json((await registry.add(args.merchant_id, args.name)).model_dump(mode="json"))
+                added = await registry.add(args.merchant_id, args.name, Plan(args.plan))
+                print_json(added.model_dump(mode="json"))
             elif args.merchants_command == "list":
                 print_json([m.model_dump(mode="json") for m in await registry.listing()])
             elif args.merchants_command == "show":
                 found = await registry.require(args.merchant_id)
                 print_json(found.model_dump(mode="json") | {"policy": await registry.policy_text(found.merchant_id)})
+            elif args.merchants_command == "plan":
+                print_json((await registry.set_plan(args.merchant_id, Plan(args.plan))).model_dump(mode="json"))
             elif args.merchants_command == "policy":
                 await _policy(args, settings, registry)
             else:

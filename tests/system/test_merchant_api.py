@@ -35,7 +35,13 @@ async def test_platform_staff_register_merchants_and_store_their_policies(api: L
         listed = (await http.get("/v1/merchants")).json()["merchants"]
         assert {mine, other, "default"} <= {m["merchant_id"] for m in listed}
         renamed = await http.patch(f"/v1/merchants/{mine}", json={"name": "Shop 一号"})
-        assert renamed.json()["name"] == "Shop 一号"
+        assert renamed.json()["name"] == "Shop 一号" and renamed.json()["plan"] == "standard"
+        upgraded = await http.patch(f"/v1/merchants/{mine}", json={"plan": "premium"})
+        assert upgraded.json() | {"created_at": None} == {
+            "merchant_id": mine, "name": "Shop 一号", "plan": "premium", "created_at": None}
+        for body, field in (({"plan": "gold"}, "plan"), ({}, "name, the plan")):
+            refused_change = await http.patch(f"/v1/merchants/{mine}", json=body)
+            assert refused_change.status_code == 422 and field in refused_change.text, refused_change.text
 
         looser = await http.put(f"/v1/merchants/{mine}/policy",
                                 json={"policy": '[targets.general]\nfirst_response = "48h"\n'})

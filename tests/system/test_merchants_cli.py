@@ -40,6 +40,12 @@ async def test_a_merchant_is_added_then_listed_and_shown(merchants: Any) -> None
     listing, shown = await asyncio.gather(merchants("list"), merchants("show", merchant))
     assert {"default", merchant} <= {m["merchant_id"] for m in json.loads(listing.stdout)}
     assert json.loads(shown.stdout)["merchant_id"] == merchant
+    assert json.loads(shown.stdout)["plan"] == "standard"
+    moved = await merchants("plan", merchant, "premium")
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads((await merchants("show", merchant)).stdout)["plan"] == "premium"
+    basic = await merchants("add", f"{merchant}-b", "--name", "Shop B", "--plan", "basic")
+    assert json.loads(basic.stdout)["plan"] == "basic"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +54,8 @@ async def test_a_merchant_is_added_then_listed_and_shown(merchants: Any) -> None
         (("add", "Not-Lower", "--name", "x"), "merchant_id"),
         (("add", "ok-id", "--name", " "), "name"),
         (("show", "never-added-merchant"), "merchant_id"),
+        (("plan", "never-added-merchant", "premium"), "merchant_id"),
+        (("plan", "ok-id", "gold"), "plan"),
     ],
 )
 async def test_a_bad_command_exits_2_with_one_line_naming_the_field(
