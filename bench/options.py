@@ -16,7 +16,7 @@ from bench import drivers, whatif
 from bench.env import ROOT
 from devstack.temporal_server import temporal_binary
 
-ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority", "whatif")
+ALL = ("e2e", "replay", "latency", "breach", "scaleout", "memory", "priority", "fairness", "whatif")
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Sizes:
     scale_sizes: tuple[int, ...]
     priority_general: int = 150
     priority_urgent: int = 30
+    fairness_backlog: int = 2000
+    fairness_behind: int = 50
     whatif_cases: int = whatif.TARGET_CASES
 
 
@@ -59,6 +61,8 @@ QUICK = Sizes(
     memory_cases=200,
     scale_cases=20,
     scale_sizes=(1, 2, 4),
+    fairness_backlog=300,
+    fairness_behind=20,
     whatif_cases=1000,
 )
 

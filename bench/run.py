@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import breach, drivers, e2e, latency, memory, paths, priority, replay, scaleout, whatif
+from bench import breach, drivers, e2e, fairness, latency, memory, paths, priority, replay, scaleout, whatif
 from bench.drivers import RealTarget, now
 from bench.env import BenchEnv, WorkerProcess
 from bench.options import Sizes, machine, parse_args
@@ -227,6 +227,8 @@ async def _run_on_own_workers(ctx: _Run, shared: _Shared) -> None:
         await memory.measure(env, rep, cases=sizes.memory_cases, policy=shared.policy, plan=shared.start_plan)
     if "priority" in only:
         await priority.measure(env, rep, general=sizes.priority_general, urgent=sizes.priority_urgent)
+    if "fairness" in only:
+        await fairness.measure(env, rep, backlog=sizes.fairness_backlog, behind=sizes.fairness_behind)
     if "whatif" in only:
         await whatif.measure(rep, env.dsn, sizes.whatif_cases, env.tmp)
 

@@ -4,6 +4,7 @@ Data flows one way. `query` reads the PostgreSQL projection (`cases`, `sla_clock
 statements of `report.sql`, never Temporal, and `figures` turns the rows into the pydantic
 `Report`: raw counts, with every rate derived from them (STANDARDS S9.1, S9.2). The renderers then
 only read that model: `render` (aligned text tables, and JSON) and `html` (a self-contained
-page with the matplotlib charts of `charts`), sharing the cell formats of
-`formatting`. `command` is the `aftersales report` sub-command that wires them together.
+page with the matplotlib charts of `charts`), sharing the cell formats of `formatting` and the
+worst-merchants table of `merchants`. `command` is the `aftersales report` sub-command that
+wires them together.
 """

@@ -1,9 +1,10 @@
 """`aftersales report`: the sub-command's parser and runner.
 
-`add_report_parser` registers the flags (`--since`, `--until`, `--format`, `--output`);
-`run_report` reads the period in the policy's business time zone, computes the report once from
-the PostgreSQL projection (`DATABASE_URL`, else the embedded PostgreSQL under the settings' home,
-started for the command), renders it as text, JSON or HTML, and prints it or writes the file.
+`add_report_parser` registers the flags (`--since`, `--until`, `--format`, `--output`,
+`--merchants`); `run_report` reads the period in the policy's business time zone, computes the
+report once from the PostgreSQL projection (`DATABASE_URL`, else the embedded PostgreSQL under
+the settings' home, started for the command), renders it as text, JSON or HTML, and prints it or
+writes the file.
 Failures leave as `UserError` (bad input, no tables yet, unwritable output) or `ServiceError`
 (PostgreSQL unreachable), the two kinds every command reports as one line.
 """
@@ -26,6 +27,7 @@ from devstack.postgres import EmbeddedPostgresError
 from reports.service.charts import require_matplotlib
 from reports.service.figures import Report, ReportError
 from reports.service.html import render_html
+from reports.service.merchants import DEFAULT_SHOWN
 from reports.service.query import build_report
 from reports.service.render import render_json, render_text
 from runtime.errors import ServiceError, UserError
@@ -33,9 +35,10 @@ from runtime.settings import Settings
 
 DEFAULT_PERIOD = timedelta(days=90)
 T = TypeVar("T")
-RENDERERS: dict[str, Callable[[Report], str]] = {
+# Each renderer takes the report and how many merchants its merchant table shows.
+RENDERERS: dict[str, Callable[[Report, int], str]] = {
     "text": render_text,
-    "json": render_json,
+    "json": lambda report, _merchants: render_json(report),  # the JSON keeps every merchant
     "html": render_html,
 }
 FORMATS = tuple(RENDERERS)
@@ -54,6 +57,26 @@ def add_report_parser(subparsers: Any) -> None:
     p.add_argument("--until", help="end, exclusive: ISO date or date-time (default: now)")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+    add_merchants_flag(p)
+
+
+def add_merchants_flag(p: argparse.ArgumentParser) -> None:
+    """`--merchants N`, shared with `aftersales whatif`."""
+    p.add_argument(
+        "--merchants", type=shown_merchants, default=DEFAULT_SHOWN, metavar="N",
+        help=f"how many of the worst merchants the text and HTML show (default {DEFAULT_SHOWN}); "
+        "the JSON holds every merchant",
+    )
+
+
+def shown_merchants(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a positive whole number")
+    return value
 
 
 def parse_instant(text: str, zone: ZoneInfo, option: str) -> datetime:
@@ -88,7 +111,7 @@ async def run_report(args: argparse.Namespace, settings: Settings) -> None:
     """
     since, until = read_period(args, settings)
     report = await from_database(settings, lambda dsn: _report_from(dsn, since, until))
-    write_rendered(lambda: RENDERERS[args.format](report), args.output)
+    write_rendered(lambda: RENDERERS[args.format](report, args.merchants), args.output)
 
 
 def read_period(args: argparse.Namespace, settings: Settings) -> tuple[datetime, datetime]:

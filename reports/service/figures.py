@@ -1,10 +1,10 @@
 """The report's figures: the pydantic models, and their assembly from the rows of `report.sql`.
 
 A `Report` holds, for the cases opened in a period, one `GroupFigures` for the whole period, one
-per tier and one per category (STANDARDS S9.1). The stored fields are the counts the SQL returns
-and the percentiles of first response, assignment and queue time; every rate is a computed
-field derived from those counts, so a reader can always see what a percentage was taken of
-(STANDARDS S9.2). `assemble` is a pure function of the rows: it orders groups and clocks as the
+per tier, one per category (STANDARDS S9.1) and one per merchant. The stored fields are the
+counts the SQL returns and the percentiles of first response, assignment and queue time; every
+rate is a computed field derived from those counts, so a reader can always see what a
+percentage was taken of (STANDARDS S9.2). `assemble` is a pure function of the rows: it orders groups and clocks as the
 domain enums do and fills empty tiers.
 The satisfied-rating threshold (STANDARDS S6.3) and the CSAT target (STANDARDS S6.4) live here,
 and the SQL takes the threshold as a parameter, so each rule is stated once.
@@ -156,12 +156,33 @@ class GroupFigures(BaseModel):
         """Routed cases that have had an agent assigned at least once, over routed cases."""
         return _ratio(self.assigned, self.routed)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clocks_decided(self) -> int:
+        """SLA clocks met or breached, every clock, round and turn together."""
+        return sum(c.decided for c in self.clocks.values())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clocks_breached(self) -> int:
+        """Decided clocks that were not on time: breached, whether met late or never."""
+        return sum(c.decided - c.on_time for c in self.clocks.values())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def breach_rate(self) -> float | None:
+        """Clocks breached, over clocks decided: one figure for every clock of a group, so
+        merchants of any mix of tiers and clocks can be ranked by it."""
+        return _ratio(self.clocks_breached, self.clocks_decided)
+
 
 class Report(BaseModel):
     """The service report for the cases opened in [since, until).
 
     `by_tier` always lists the three tiers (an empty tier is worth seeing); `by_category` lists
-    only the categories that had cases. Both are in the order of the domain enums.
+    only the categories that had cases. Both are in the order of the domain enums. `by_merchant`
+    holds every merchant that had cases, by merchant id; the pages show only the worst of them
+    (reports/service/merchants.py), so the whole list lives here and in the JSON.
     """
 
     since: datetime
@@ -171,6 +192,8 @@ class Report(BaseModel):
     overall: GroupFigures
     by_tier: dict[str, GroupFigures]
     by_category: dict[str, GroupFigures]
+    # A default: a report saved before merchants were counted still validates.
+    by_merchant: dict[str, GroupFigures] = {}
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -259,4 +282,5 @@ def assemble(
         overall=groups.get(("all", "all")) or GroupFigures(),
         by_tier=dimension("tier", [t.value for t in Tier], keep_empty=True),
         by_category=dimension("category", [c.value for c in Category], keep_empty=False),
+        by_merchant=dimension("merchant", [], keep_empty=False),
     )

@@ -193,6 +193,10 @@ DEFINITIONS = (
      "cases whose follow-up is required"),
     ("escalated", "cases escalated at least once, over cases; escalations is the total count"),
     ("reopened", "cases reopened at least once, over cases"),
+    ("breached", "by merchant: SLA clocks breached (met late or never), over clocks met or "
+     "breached, every clock, round and turn together; the worst breach rate comes first, then "
+     "the merchant with more cases, then the lower merchant id; first response and resolution "
+     "read on time / decided"),
     ("returns", "cases with a return authorised"),
     ("lapsed", "lapse rate: cases whose return was not shipped within the return window, "
      "over cases with a return authorised"),

@@ -2,8 +2,8 @@
 
 Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL): the style sheet is
 inline and the charts are embedded as base64 PNG, so the file can be mailed, archived or opened
-offline. The tables and definitions are those of the text report, from `formatting`; every cell
-is HTML-escaped, and "met" / "missed" cells are coloured.
+offline. The tables and definitions are those of the text report, from `formatting` and
+`merchants`; every cell is HTML-escaped, and "met" / "missed" cells are coloured.
 """
 
 from __future__ import annotations
@@ -25,6 +25,13 @@ from reports.service.formatting import (
     routing_rows,
     summary_row,
     target_text,
+)
+from reports.service.merchants import (
+    DEFAULT_SHOWN,
+    MerchantTable,
+    merchant_rows,
+    merchant_title,
+    more_text,
 )
 
 CSS = """
@@ -60,8 +67,25 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], first_is_a
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render_html(report: Report) -> str:
-    """A self-contained HTML page: tables and three charts embedded as base64 PNG.
+def merchant_section(
+    total: int, shown: int, table: MerchantTable, ranked_by: str = "breach rate"
+) -> str:
+    """The by-merchant heading, table of `total` merchants and how many it left out; nothing for
+    a period without cases. Shared with the what-if's page."""
+    if not total:
+        return ""
+    headers, rows, left_out = table
+    more = more_text(left_out)
+    return (
+        f"<h2>{html.escape(merchant_title(total, shown, ranked_by))}</h2>"
+        f"{html_table(headers, rows, False)}"
+        + (f'<p class="meta">{html.escape(more)}</p>' if more else "")
+    )
+
+
+def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
+    """A self-contained HTML page: tables and three charts embedded as base64 PNG; the merchant
+    table shows the `merchants` worst.
 
     Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL), so the file
     can be mailed, archived or opened offline. Needs matplotlib, the `report` extra.
@@ -96,6 +120,7 @@ def render_html(report: Report) -> str:
         f"{html.escape(target)}</p>"
         f'<h2>Charts</h2><div class="charts">{images}</div>'
         f"<h2>Summary</h2>{summary}"
+        f"{merchant_section(len(report.by_merchant), merchants, merchant_rows(report, merchants))}"
         f"<h2>On-time rate per SLA clock (on time / decided)</h2>{clock_table}"
         "<h2>Returns and inspections (lapsed / returns, failed / inspections)</h2>"
         f"{return_table}"

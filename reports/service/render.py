@@ -1,13 +1,15 @@
 """The report as aligned plain-text tables, for a terminal or an e-mail, and as JSON.
 
-A header (period, generation time, the overall CSAT share against its target), then five tables
-(summary, on-time rate per SLA clock, returns and inspections, routing, CSAT distribution) and the
-definitions of every column. The first column of each table is a left-aligned label; every other
-column holds a number and aligns right, so the lines of one table are all the same width.
+A header (period, generation time, the overall CSAT share against its target), then six tables
+(summary, the worst merchants, on-time rate per SLA clock, returns and inspections, routing, CSAT
+distribution) and the definitions of every column. The merchant table shows the `merchants`
+worst and says how many more there are (reports/service/merchants.py). The first column of each
+table is a left-aligned label; every other column holds a number and aligns right, so the lines
+of one table are all the same width.
 
-The JSON is the `Report` model as pydantic dumps it, counts and derived rates alike: it validates
-back into a `Report` (`Report.model_validate_json`), so another tool can read a saved report
-without knowing how its figures were computed.
+The JSON is the `Report` model as pydantic dumps it, counts and derived rates alike, every
+merchant included: it validates back into a `Report` (`Report.model_validate_json`), so another
+tool can read a saved report without knowing how its figures were computed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from reports.service.formatting import (
     summary_row,
     target_text,
 )
+from reports.service.merchants import (
+    DEFAULT_SHOWN,
+    MerchantTable,
+    merchant_rows,
+    merchant_title,
+    more_text,
+)
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -43,8 +52,26 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
     return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
-def render_text(report: Report) -> str:
-    """The report as aligned plain-text tables, for a terminal or an e-mail."""
+def merchant_lines(
+    total: int, shown: int, table: MerchantTable, ranked_by: str = "breach rate"
+) -> list[str]:
+    """The by-merchant table of `total` merchants with its heading and, when it left merchants
+    out, how many; nothing for a period without cases. Shared with the what-if's page."""
+    if not total:
+        return []
+    headers, rows, left_out = table
+    more = more_text(left_out)
+    return [
+        "",
+        merchant_title(total, shown, ranked_by),
+        *text_table(headers, rows),
+        *([more] if more else []),
+    ]
+
+
+def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
+    """The report as aligned plain-text tables, for a terminal or an e-mail; the merchant table
+    shows the `merchants` worst."""
     lines = [
         "After-sales service report",
         period_text(report),
@@ -52,6 +79,7 @@ def render_text(report: Report) -> str:
         f"CSAT target: satisfied share >= {CSAT_TARGET:.0%} -> " + target_text(report, ""),
         "",
         *text_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
+        *merchant_lines(len(report.by_merchant), merchants, merchant_rows(report, merchants)),
         "",
         "On-time rate per SLA clock (on time / decided)",
         *text_table(*clock_rows(report)),

@@ -1,8 +1,9 @@
 -- The service report's queries (STANDARDS S9), read by reports/service/query.py.
 -- Each statement follows a `-- name: <name>` line. Both take the period as $1 (inclusive) and
 -- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
--- arrived in, however long it took. GROUPING SETS computes the whole period, each tier and each
--- category in one pass over the rows; `dimension` says which grouping a row belongs to.
+-- arrived in, however long it took. GROUPING SETS computes the whole period, each tier, each
+-- category and each merchant in one pass over the rows; `dimension` says which grouping a row
+-- belongs to. A case's merchant is the generated `cases.merchant_id`, derived from its key.
 -- The final statuses are closed, withdrawn and lapsed (cases.models.FINAL_STATUSES).
 
 -- name: case_figures
@@ -10,9 +11,10 @@ SELECT
     CASE
         WHEN GROUPING(tier) = 0 THEN 'tier'
         WHEN GROUPING(category) = 0 THEN 'category'
+        WHEN GROUPING(cases.merchant_id) = 0 THEN 'merchant'
         ELSE 'all'
     END AS dimension,
-    COALESCE(tier, category, 'all') AS grp,
+    COALESCE(tier, category, cases.merchant_id, 'all') AS grp,
     count(*) AS cases,
     count(first_response_at) AS responded,
     -- percentile_cont skips the NULLs of cases nobody has answered yet.
@@ -88,7 +90,7 @@ CROSS JOIN LATERAL (
 -- never routed has none and counts in no routing figure.
 LEFT JOIN case_routing AS routing ON routing.case_id = cases.case_id
 WHERE opened_at >= $1 AND opened_at < $2
-GROUP BY GROUPING SETS ((), (tier), (category));
+GROUP BY GROUPING SETS ((), (tier), (category), (cases.merchant_id));
 
 -- name: clock_figures
 -- A clock counts once it is decided: met, or breached (met late or not at all). Clocks still
@@ -99,13 +101,16 @@ SELECT
     CASE
         WHEN GROUPING(c.tier) = 0 THEN 'tier'
         WHEN GROUPING(c.category) = 0 THEN 'category'
+        WHEN GROUPING(c.merchant_id) = 0 THEN 'merchant'
         ELSE 'all'
     END AS dimension,
-    COALESCE(c.tier, c.category, 'all') AS grp,
+    COALESCE(c.tier, c.category, c.merchant_id, 'all') AS grp,
     k.clock,
     count(*) FILTER (WHERE k.met_at IS NOT NULL OR k.breached_at IS NOT NULL) AS decided,
     count(*) FILTER (WHERE k.met_at IS NOT NULL AND k.breached_at IS NULL) AS on_time
 FROM sla_clocks AS k
 JOIN cases AS c USING (case_id)
 WHERE c.opened_at >= $1 AND c.opened_at < $2
-GROUP BY GROUPING SETS ((k.clock), (k.clock, c.tier), (k.clock, c.category));
+GROUP BY GROUPING SETS (
+    (k.clock), (k.clock, c.tier), (k.clock, c.category), (k.clock, c.merchant_id)
+);

@@ -2,7 +2,7 @@
 
 The flags and their reading are those of `aftersales report` (reports/service/command.py): `--since`
 and `--until` in the business time zone, `DATABASE_URL` or the embedded PostgreSQL, `--format`
-text, json or html, `--output FILE`. `--policy` names the candidate; a missing or invalid file
+text, json or html, `--output FILE`, `--merchants N`. `--policy` names the candidate; a missing or invalid file
 is a `PolicyError`, one line on stderr like every bad input. With `--merchant`, only that merchant's
 cases are replayed, and the candidate is the merchant's own policy file, laid over the platform's
 in force as its cases' policies are (a looser value is refused, naming the key). While it runs, a progress line is
@@ -24,7 +24,13 @@ import asyncpg
 from cases.ids import is_merchant_id
 from cases.policy.merchant import merged, parse_overlay
 from cases.policy.snapshot import PolicyError, load_policy
-from reports.service.command import FORMATS, from_database, read_period, write_rendered
+from reports.service.command import (
+    FORMATS,
+    add_merchants_flag,
+    from_database,
+    read_period,
+    write_rendered,
+)
 from reports.whatif.errors import database_failure
 from reports.whatif.figures import WhatIf
 from reports.whatif.html import render_html
@@ -34,9 +40,10 @@ from reports.whatif.run import Progress
 from runtime.errors import ServiceError, UserError
 from runtime.settings import Settings
 
-RENDERERS: dict[str, Callable[[WhatIf], str]] = {
+# Each renderer takes the what-if and how many merchants its merchant table shows.
+RENDERERS: dict[str, Callable[[WhatIf, int], str]] = {
     "text": render_text,
-    "json": render_json,
+    "json": lambda report, _merchants: render_json(report),  # the JSON keeps every merchant
     "html": render_html,
 }
 assert tuple(RENDERERS) == FORMATS
@@ -62,6 +69,7 @@ def add_whatif_parser(subparsers: Any) -> None:
         "--merchant",
         help="replay this merchant's cases only; --policy is then the merchant's own file over the platform's",
     )
+    add_merchants_flag(p)
 
 
 def progress_line(stream: TextIO) -> Progress | None:
@@ -97,7 +105,7 @@ async def run_whatif(args: argparse.Namespace, settings: Settings) -> None:
         settings, lambda dsn: _whatif_from(dsn, since, until, candidate, str(args.policy), merchant)
     )
 
-    write_rendered(lambda: RENDERERS[args.format](report), args.output)
+    write_rendered(lambda: RENDERERS[args.format](report, args.merchants), args.output)
 
 
 def _read(path: Path) -> str:

@@ -1,11 +1,12 @@
 """The what-if figures: what happened, and what the candidate policy would have made of it.
 
 `WhatIf` is the one model the renderers read. For each side (`actual`, from the recorded audit
-trails; `candidate`, from the replays) it holds, for all cases and per tier, the case count,
-every SLA clock's verdicts (decided, on time, breached), the escalations and the approvals
-needed, all counted from the audit events the same way on both sides, so any difference is the
-policy's. Each case counts in the tier it ended in on that side. Rates are derived from counts,
-as in the service report (STANDARDS S9.2). `Tally` adds one case at a time.
+trails; `candidate`, from the replays) it holds, for all cases, per tier and per merchant, the
+case count, every SLA clock's verdicts (decided, on time, breached), the escalations and the
+approvals needed, all counted from the audit events the same way on both sides, so any
+difference is the policy's. Each case counts in the tier it ended in on that side, and in its
+merchant (named by its key, cases/ids.py) on both. Rates are derived from counts, as in the
+service report (STANDARDS S9.2). `Tally` adds one case at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, computed_field
 
+from cases.ids import DEFAULT_MERCHANT
 from cases.models import Tier
 from reports.service.figures import CLOCK_ORDER, ClockFigures, clock_label, ordered
 
@@ -45,6 +47,18 @@ class SideFigures(BaseModel):
     @property
     def escalated_share(self) -> float | None:
         return _ratio(self.escalated_cases, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clocks_decided(self) -> int:
+        """Clocks met on time or breached, every round and turn counted."""
+        return sum(c.decided for c in self.clocks.values())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def breach_rate(self) -> float | None:
+        """Clocks breached, over clocks decided, as the service report ranks merchants by."""
+        return _ratio(self.breaches, self.clocks_decided)
 
 
 class Group(BaseModel):
@@ -83,6 +97,8 @@ class WhatIf(BaseModel):
     seconds: float = 0.0
     overall: Group = Group()
     by_tier: dict[str, Group] = {t.value: Group() for t in Tier}
+    # Every merchant with a case, by merchant id; the pages show only the worst of them.
+    by_merchant: dict[str, Group] = {}
     counts: ReplayCounts = ReplayCounts()
 
     @computed_field  # type: ignore[prop-decorator]
@@ -108,6 +124,18 @@ class _Counts:
     def __init__(self) -> None:
         self.cases = self.escalations = self.escalated = self.approvals = self.approval_cases = 0
         self.clocks: dict[str, list[int]] = {}
+
+    def absorb(self, other: _Counts) -> None:
+        """Add another tally's counts to this one's."""
+        self.cases += other.cases
+        self.escalations += other.escalations
+        self.escalated += other.escalated
+        self.approvals += other.approvals
+        self.approval_cases += other.approval_cases
+        for name, row in other.clocks.items():
+            mine = self.clocks.setdefault(name, [0, 0, 0, 0])
+            for i, value in enumerate(row):
+                mine[i] += value
 
     def add(self, events: Iterable[EventLike]) -> None:
         self.cases += 1
@@ -157,26 +185,35 @@ def side_figures(cases: Iterable[Iterable[EventLike]]) -> SideFigures:
     return counts.figures()
 
 
+# The groupings a case counts in: all cases, its tier on that side, its merchant.
+_ALL, _TIER, _MERCHANT = "all", "tier", "merchant"
+
+
 class Tally:
-    """Adds cases to a `WhatIf` one at a time, each side in the tier it ended in."""
+    """Adds cases to a `WhatIf` one at a time, each side in the tier it ended in and in the
+    case's merchant."""
 
     def __init__(self, report: WhatIf) -> None:
         self.report = report
         self._refused: dict[str, int] = {}
         self._unmapped: dict[str, int] = {}
-        self._sides: dict[tuple[str, str], _Counts] = {}
+        self._sides: dict[tuple[str, str, str], _Counts] = {}
 
     def add(
         self,
         actual: tuple[str, list[EventLike]],
         candidate: tuple[str, list[EventLike]],
+        merchant: str = DEFAULT_MERCHANT,
     ) -> None:
         for side, (tier, events) in (("actual", actual), ("candidate", candidate)):
-            for group in ("", tier):
-                counts = self._sides.get((group, side))
+            # The events are read once per side, then added to each group the case is in.
+            case = _Counts()
+            case.add(events)
+            for group in ((_ALL, ""), (_TIER, tier), (_MERCHANT, merchant)):
+                counts = self._sides.get((*group, side))
                 if counts is None:
-                    counts = self._sides[(group, side)] = _Counts()
-                counts.add(events)
+                    counts = self._sides[(*group, side)] = _Counts()
+                counts.absorb(case)
 
     def counts(
         self,
@@ -212,8 +249,13 @@ class Tally:
         r.counts.refused_by_action = dict(sorted(self._refused.items()))
         r.counts.unmapped_events = dict(sorted(self._unmapped.items()))
         r.seconds = seconds
-        for (name, side), counts in self._sides.items():
-            group = r.overall if not name else r.by_tier.setdefault(name, Group())
+        for (dimension, name, side), counts in sorted(self._sides.items(), key=lambda i: i[0]):
+            if dimension == _ALL:
+                group = r.overall
+            elif dimension == _TIER:
+                group = r.by_tier.setdefault(name, Group())
+            else:
+                group = r.by_merchant.setdefault(name, Group())
             setattr(group, side, counts.figures())
         return r
 
@@ -237,6 +279,7 @@ def merge(parts: list[WhatIf], seconds: float) -> WhatIf:
     """One `WhatIf` from the parts of one period that were replayed apart (one per process)."""
     first = parts[0]
     tiers = list(dict.fromkeys(t for p in parts for t in p.by_tier))
+    merchants = sorted({m for p in parts for m in p.by_merchant})
     counts = ReplayCounts()
     refused: dict[str, int] = {}
     unmapped: dict[str, int] = {}
@@ -267,5 +310,7 @@ def merge(parts: list[WhatIf], seconds: float) -> WhatIf:
         since=first.since, until=first.until, generated_at=first.generated_at, policy=first.policy,
         seconds=seconds, overall=group([p.overall for p in parts]),
         by_tier={t: group([p.by_tier[t] for p in parts if t in p.by_tier]) for t in tiers},
+        by_merchant={m: group([p.by_merchant[m] for p in parts if m in p.by_merchant])
+                     for m in merchants},
         counts=counts,
     )

@@ -2,12 +2,15 @@
 
 Every cell puts the recorded figure first and the candidate's after an arrow, with the change
 in brackets when there is one, so the two read side by side in a terminal and in a browser.
-Cells use the service report's formats (`reports/service/formatting.py`).
+Cells use the service report's formats (`reports/service/formatting.py`), and the merchant
+table ranks merchants as the service report does (`reports/service/merchants.py`), by the
+candidate's breach rate: what the candidate would make of each merchant is the question asked.
 """
 
 from __future__ import annotations
 
 from reports.service.formatting import fmt_clock, fmt_rate
+from reports.service.merchants import MerchantTable, worst
 from reports.whatif.figures import Group, ReplayCounts, SideFigures, WhatIf
 
 ARROW = "->"
@@ -54,6 +57,32 @@ def summary_rows(report: WhatIf) -> tuple[list[str], list[list[str]]]:
             change(a.cases_needing_approval, c.cases_needing_approval),
         ])
     return list(SUMMARY_HEADERS), rows
+
+
+MERCHANT_HEADERS = ("merchant", "cases", "breached clocks", "escalations", "approvals needed")
+RANKED_BY = "candidate breach rate"
+
+
+def _candidate_rank(g: Group) -> tuple[float | None, int]:
+    return g.candidate.breach_rate, g.candidate.cases
+
+
+def merchant_rows(report: WhatIf, shown: int) -> MerchantTable:
+    """Headers and rows of the by-merchant table, worst candidate breach rate first, and how
+    many merchants it left out."""
+    kept, left_out = worst(report.by_merchant, _candidate_rank, shown)
+    rows = []
+    for merchant, g in kept:
+        a, c = g.actual, g.candidate
+        rows.append([
+            merchant,
+            change(a.cases, c.cases),
+            f"{change(a.breaches, c.breaches)} = "
+            f"{fmt_rate(a.breach_rate)} {ARROW} {fmt_rate(c.breach_rate)}",
+            change(a.escalations, c.escalations),
+            change(a.approvals_needed, c.approvals_needed),
+        ])
+    return list(MERCHANT_HEADERS), rows, left_out
 
 
 def _clock_cell(a: SideFigures, c: SideFigures, name: str) -> str:
@@ -134,4 +163,7 @@ DEFINITIONS = (
     ("escalations", "escalation events (breaches, failed steps, low ratings, by hand)"),
     ("approvals needed", "proposals that needed review (STANDARDS S3.1)"),
     ("tier", "each case counts in the tier it ended in on that side"),
+    ("breached clocks", "by merchant: SLA clocks breached, over clocks met or breached (the "
+     "rate after the equals sign); the worst candidate rate comes first, then the merchant "
+     "with more cases, then the lower merchant id"),
 )

@@ -12,14 +12,17 @@ import html
 from typing import TYPE_CHECKING
 
 from reports.service.charts import TIER_COLOURS, png_base64, require_matplotlib
-from reports.service.html import CSS, html_table
+from reports.service.html import CSS, html_table, merchant_section
+from reports.service.merchants import DEFAULT_SHOWN
 from reports.whatif.figures import SideFigures, WhatIf
 from reports.whatif.format import (
     DEFINITIONS,
+    RANKED_BY,
     breach_rows,
     caveat_lines,
     examples,
     headline,
+    merchant_rows,
     on_time_rows,
     period_text,
     summary_rows,
@@ -106,8 +109,9 @@ CHARTS = (
 )
 
 
-def render_html(report: WhatIf) -> str:
-    """A self-contained page; needs matplotlib, the `report` extra."""
+def render_html(report: WhatIf, merchants: int = DEFAULT_SHOWN) -> str:
+    """A self-contained page; needs matplotlib, the `report` extra. The merchant table shows the
+    `merchants` worst."""
     require_matplotlib()
     images = "".join(
         f'<figure><img alt="{html.escape(title)}" '
@@ -119,6 +123,8 @@ def render_html(report: WhatIf) -> str:
     definitions = "".join(
         f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in DEFINITIONS
     )
+    by_merchant = merchant_section(len(report.by_merchant), merchants,
+                                   merchant_rows(report, merchants), RANKED_BY)
     title = "What if: the recorded cases under a candidate policy"
     return (
         "<!DOCTYPE html>\n"
@@ -129,6 +135,7 @@ def render_html(report: WhatIf) -> str:
         f'<p class="meta">{html.escape(headline(report))}; each cell reads actual -&gt; candidate</p>'
         f'<h2>Charts</h2><div class="charts">{images}</div>'
         f"<h2>Summary</h2>{html_table(*summary_rows(report), True)}"
+        f"{by_merchant}"
         "<h2>On-time rate per SLA clock (on time / decided)</h2>"
         f"{html_table(*on_time_rows(report), True)}"
         f"<h2>Breaches per SLA clock</h2>{html_table(*breach_rows(report), True)}"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from cases.ids import split_case_key
 from cases.policy.snapshot import Policy, PolicySnapshot
 from reports.whatif.compare import differences, outcome_changed
 from reports.whatif.figures import MAX_EXAMPLES, Tally, WhatIf
@@ -72,6 +73,8 @@ def count_into(tally: Tally, timeline: Timeline, replayed: Replayed, diffs: list
     tally.add(
         (timeline.final.tier.value, [(e.type, e.data) for e in timeline.recorded]),
         (replayed.final.tier.value, [(e.type, e.data) for e in replayed.events]),
+        # The key names the merchant, as it does for `cases.merchant_id`.
+        merchant=split_case_key(timeline.case_id)[0],
     )
     tally.counts(
         actions=replayed.actions,

@@ -31,6 +31,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.temporal_server import FAIRNESS_KEY
 from runtime.settings import TEMPORAL_CLIENT_VARIABLES
 from starter.cli import build_parser
 from tests.conftest import binary
@@ -39,6 +40,7 @@ from workflows.search_attributes import ALL
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "aftersales.json"
 DOCKERFILE = ROOT / "Dockerfile"
 REGISTER_SCRIPT = ROOT / "deploy" / "register_search_attributes.py"
 
@@ -66,6 +68,8 @@ DSN = re.compile(
     rf"(?::(?P<password>{_REF_OR.format('[^@]*')}))?@(?P<host>[^:/@]+)(?::(?P<port>\d+))?"
     rf"/(?P<database>{_REF_OR.format('[^?]*')})$"
 )
+# What Grafana expands in a provisioning file, from its own environment.
+GRAFANA_ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -84,6 +88,17 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
     return {str(k): ("" if v is None else str(v)) for k, v in env.items()}
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Each mounted path in the container, with what is mounted there (a host path or a volume)."""
+    mounts: dict[str, str] = {}
+    for volume in service.get("volumes") or []:
+        # The host side may be a `${VAR:-default}` with a colon of its own, so split from the right.
+        spec = volume.removesuffix(":ro").removesuffix(":rw")
+        source, _, target = spec.rpartition(":")
+        mounts[target] = source
+    return mounts
 
 
 def env_names_read_by(path: Path) -> set[str]:
@@ -500,3 +515,48 @@ def test_prometheus_scrapes_the_workers_metrics_port_for_the_dashboards_job() ->
     grafana = {m.split(":")[1]: m.split(":")[0] for m in services["grafana"]["volumes"]}
     assert (ROOT / grafana["/etc/grafana/provisioning"] / "datasources/prometheus.yml").is_file()
     assert (ROOT / grafana["/var/lib/grafana/dashboards"] / "aftersales.json").is_file()
+
+
+def test_grafana_reads_the_merchant_tables_from_the_application_database() -> None:
+    svcs = services()
+    grafana = svcs["grafana"]
+    provisioning = ROOT / bind_mounts(grafana)["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load(
+        (provisioning / "datasources" / "postgresql.yml").read_text(encoding="utf-8")
+    )["datasources"]
+    assert source["type"] == "grafana-postgresql-datasource" and source["uid"]
+    # The database the workers write, reached as they reach it.
+    workers = DSN.match(environment(svcs["worker"])["DATABASE_URL"])
+    assert workers
+    host, _, port = source["url"].rpartition(":")
+    assert (host, port) == (workers["host"], workers["port"]), source["url"]
+    # Grafana fills in $NAME from its own environment, which must take the database's values.
+    env, app_db = environment(grafana), environment(svcs["postgresql"])
+
+    def expanded(value: str) -> str:
+        return GRAFANA_ENV_REFERENCE.sub(lambda m: env[m[1]], value)
+
+    assert expanded(source["user"]) == app_db["POSTGRES_USER"]
+    assert expanded(source["jsonData"]["database"]) == app_db["POSTGRES_DB"]
+    assert expanded(source["secureJsonData"]["password"]) == app_db["POSTGRES_PASSWORD"]
+    assert "password" not in source, "a plain `password` is stored unencrypted"
+    assert grafana["depends_on"]["postgresql"]["condition"] == "service_healthy"
+
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    named = {"type": source["type"], "uid": source["uid"]}
+    tables = [p for p in board["panels"] if p.get("datasource") == named]
+    assert {p["title"] for p in tables} == {"Worst merchants by breach rate", "Worst merchants by queue age"}
+    for panel in tables:
+        for target in panel["targets"]:
+            assert target["datasource"] == named and target["format"] == "table" and target["rawSql"]
+
+
+def test_temporal_dispatches_each_merchants_cases_in_turn() -> None:
+    """Fairness is off in the server by default; without it one merchant's backlog holds up the
+    cases of every merchant queued behind it. The dev server turns on the same key."""
+    temporal = services()["temporal"]
+    path = environment(temporal)["DYNAMIC_CONFIG_FILE_PATH"]
+    mounted = bind_mounts(temporal).get(path)
+    assert mounted, f"DYNAMIC_CONFIG_FILE_PATH={path} is not a mounted file"
+    config = yaml.safe_load((ROOT / mounted).read_text(encoding="utf-8"))
+    assert config[FAIRNESS_KEY] == [{"value": True}], config

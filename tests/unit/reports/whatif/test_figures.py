@@ -10,6 +10,7 @@ import pytest
 
 from reports.whatif.figures import Tally, WhatIf, merge, side_figures
 from reports.whatif.format import change
+from reports.whatif.html import chart_on_time, render_html
 from reports.whatif.render import render_json, render_text
 
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -108,11 +109,78 @@ def test_text_and_json_pages() -> None:
 
 def test_the_on_time_chart_says_n_a_where_no_clock_was_decided() -> None:
     pytest.importorskip("matplotlib")
-    from reports.whatif.html import chart_on_time
-
     r = _report()
     # Decided: first response in general (both sides) and urgent (both sides), approval only in
     # general's actual side; every other tier's bars, and general's candidate approval, are n/a.
     texts = [t.get_text() for t in chart_on_time(r).axes[0].texts]
     tiers, clocks = len(r.by_tier), len(r.clock_labels)
     assert clocks == 2 and texts == ["n/a"] * (2 * tiers * clocks - 5)
+
+
+def _merchant_report() -> WhatIf:
+    tally = Tally(WhatIf(since=SINCE, until=UNTIL, generated_at=UNTIL, policy="tight.toml"))
+    tally.add(("general", CASE_A), ("general", [breached("first_response"), ESCALATED, NEEDS_APPROVAL]),
+              merchant="north")
+    tally.add(("urgent", CASE_B), ("urgent", CASE_B), merchant="north")
+    tally.add(("general", CASE_A), ("general", CASE_A))  # no merchant named: the default one
+    tally.add(("general", CASE_A), ("general", [breached("first_response"), breached("approval")]),
+              merchant="south")
+    return tally.finish(1.0)
+
+
+def test_tally_breaks_both_sides_down_by_merchant() -> None:
+    r = _merchant_report()
+    assert list(r.by_merchant) == ["default", "north", "south"]
+    north, south, default = r.by_merchant["north"], r.by_merchant["south"], r.by_merchant["default"]
+    # north, recorded: A's first response and approval on time, B's first response breached
+    # -> 3 decided, 1 breached, 1 escalation (B), 1 approval needed (A)
+    a = north.actual
+    assert (a.cases, a.clocks_decided, a.breaches, a.escalations, a.approvals_needed) == (2, 3, 1, 1, 1)
+    assert a.breach_rate == 1 / 3
+    # north, candidate: both first responses breached, nothing else decided -> 2 of 2, and an
+    # escalation each
+    c = north.candidate
+    assert (c.cases, c.clocks_decided, c.breaches, c.escalations, c.approvals_needed) == (2, 2, 2, 2, 1)
+    assert c.breach_rate == 1.0
+    # south: A on time twice as recorded, both clocks breached under the candidate
+    assert (south.actual.breach_rate, south.candidate.breach_rate) == (0.0, 1.0)
+    assert (south.candidate.clocks_decided, south.candidate.breaches) == (2, 2)
+    # default: A on both sides
+    assert default.actual == default.candidate and default.actual.breach_rate == 0.0
+    # every case is in exactly one merchant: the merchants add up to all cases
+    assert r.overall.candidate.breaches == 2 + 2 + 0
+    assert sum(g.actual.cases for g in r.by_merchant.values()) == r.overall.actual.cases == 4
+
+
+def test_merged_parts_add_up_by_merchant() -> None:
+    whole = _merchant_report()
+    merged = merge([whole, whole], 1.0)
+    assert list(merged.by_merchant) == ["default", "north", "south"]
+    north = merged.by_merchant["north"]
+    assert (north.actual.breaches, north.candidate.breaches, north.candidate.cases) == (2, 4, 4)
+    assert north.candidate.clocks["first_response"].breached == 4
+
+
+def test_the_text_shows_the_worst_merchants_under_the_candidate() -> None:
+    lines = render_text(_merchant_report(), merchants=2).splitlines()
+    start = lines.index("By merchant (the 2 worst of 3 by candidate breach rate)")
+    table = lines[start + 1 : start + 5]
+    assert len({len(line) for line in table}) == 1, "\n".join(table)
+    # north and south both breach every decided clock under the candidate; north has 2 cases
+    north, south = table[2], table[3]
+    assert north.split("  ")[0] == "north" and south.split("  ")[0] == "south"
+    assert "1 -> 2 (+1) = 33.3% -> 100.0%" in north
+    assert "0 -> 2 (+2) = 0.0% -> 100.0%" in south
+    assert lines[start + 5] == "1 more merchant not shown; the JSON output holds every merchant."
+    assert not any(line.startswith("default") for line in lines)
+    again = WhatIf.model_validate_json(render_json(_merchant_report()))
+    assert set(again.by_merchant) == {"default", "north", "south"}
+
+
+def test_the_html_page_shows_the_worst_merchant_only() -> None:
+    pytest.importorskip("matplotlib")
+    page = render_html(_merchant_report(), merchants=1)
+    assert "<h2>By merchant (the 1 worst of 3 by candidate breach rate)</h2>" in page
+    assert "<td>north</td><td>2 -&gt; 2</td><td>1 -&gt; 2 (+1) = 33.3% -&gt; 100.0%</td>" in page
+    assert "<td>south</td>" not in page and "<td>default</td>" not in page
+    assert "2 more merchants not shown; the JSON output holds every merchant." in page
