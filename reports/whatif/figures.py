@@ -125,6 +125,15 @@ class _Counts:
         self.cases = self.escalations = self.escalated = self.approvals = self.approval_cases = 0
         self.clocks: dict[str, list[int]] = {}
 
+    @classmethod
+    def of(cls, side: SideFigures) -> _Counts:
+        """The counts a side's figures were made from."""
+        counts = cls()
+        counts.cases, counts.escalations, counts.escalated = side.cases, side.escalations, side.escalated_cases
+        counts.approvals, counts.approval_cases = side.approvals_needed, side.cases_needing_approval
+        counts.clocks = {n: [c.decided, c.on_time, c.breached, c.warned] for n, c in side.clocks.items()}
+        return counts
+
     def absorb(self, other: _Counts) -> None:
         """Add another tally's counts to this one's."""
         self.cases += other.cases
@@ -263,15 +272,7 @@ class Tally:
 def _merge_sides(sides: list[SideFigures]) -> SideFigures:
     counts = _Counts()
     for side in sides:
-        counts.cases += side.cases
-        counts.escalations += side.escalations
-        counts.escalated += side.escalated_cases
-        counts.approvals += side.approvals_needed
-        counts.approval_cases += side.cases_needing_approval
-        for name, c in side.clocks.items():
-            row = counts.clocks.setdefault(name, [0, 0, 0, 0])
-            for i, value in enumerate((c.decided, c.on_time, c.breached, c.warned)):
-                row[i] += value
+        counts.absorb(_Counts.of(side))
     return counts.figures()
 
 

@@ -22,7 +22,7 @@ import struct
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -406,18 +406,6 @@ async def insert_fixture(conn: asyncpg.Connection, prefix: str, since: datetime)
         await insert_case(conn, f"{prefix}{spec[0]}", opened_at, spec)
         if spec[0] in ROUTING:
             await insert_routing(conn, f"{prefix}{spec[0]}", opened_at)
-
-
-@pytest.fixture
-async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection inside a transaction that is always rolled back."""
-    async with pool.acquire() as connection:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
-            yield connection
-        finally:
-            await transaction.rollback()
 
 
 @pytest.fixture

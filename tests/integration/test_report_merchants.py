@@ -22,8 +22,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from cases.actions.registry import ACTION_MODELS
-from cases.core.machine import CaseMachine
 from cases.ids import case_key
 from cases.policy.merchant import merged, parse_overlay
 from cases.policy.snapshot import load_policy
@@ -36,7 +34,7 @@ from reports.whatif.figures import WhatIf
 from reports.whatif.render import render_text as render_whatif_text
 from reports.whatif.run import build_whatif
 from runtime.settings import Settings
-from tests.support.factories import intake
+from tests.support.recorded_cases import CASE_COLUMNS, recorded_case
 
 SINCE = datetime(2023, 5, 1, tzinfo=UTC)
 UNTIL = datetime(2023, 6, 1, tzinfo=UTC)
@@ -179,18 +177,6 @@ async def insert_fixture(conn: asyncpg.Connection, tag: str, since: datetime) ->
 
 
 @pytest.fixture
-async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection inside a transaction that is always rolled back."""
-    async with pool.acquire() as connection:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
-            yield connection
-        finally:
-            await transaction.rollback()
-
-
-@pytest.fixture
 async def report(conn: asyncpg.Connection) -> Report:
     await insert_fixture(conn, f"rm{uuid.uuid4().hex[:8]}-", SINCE)
     return await build_report(conn, SINCE, UNTIL)
@@ -319,43 +305,14 @@ EXPECTED_WHATIF: dict[str, tuple[int, int, int, int, float, float, int, int]] = 
     "north": (3, 3, 0, 2, 0.0, 2 / 3, 0, 2),
     "south": (2, 2, 0, 1, 0.0, 1 / 2, 0, 1),
 }
-CASE_COLUMNS = (
-    "case_id", "workflow_id", "order_id", "customer_id", "customer_tier", "channel", "category",
-    "tier", "status", "escalation_level", "order_amount", "currency", "opened_at",
-    "reopen_count", "escalations", "sla_state", "last_seq", "state",
-)
-
-
-def _recorded_case(
-    merchant: str, case_id: str, opened: datetime, answer_after: int
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """A case acknowledged after `answer_after` minutes and withdrawn, as its `cases` row and its
-    `case_events` rows."""
-    case = intake(case_id=case_id, merchant_id=merchant)
-    m = CaseMachine.open(case.key, case, POLICY.snapshot(opened), opened)
-    for minutes, action, data in ((answer_after, "acknowledge", {"actor": "agent-1"}),
-                                  (answer_after + 5, "withdraw", {"reason": "fixed"})):
-        at = opened + timedelta(minutes=minutes)
-        m.fire_due(at)
-        m.apply(action, ACTION_MODELS[action].model_validate(data), at)
-    s, i = m.state, m.state.intake
-    row = (s.case_id, s.workflow_id, i.order_id, i.customer.id, i.customer.tier.value,
-           i.channel.value, s.category.value, s.tier.value, s.status.value, s.escalation_level,
-           i.order_amount, i.currency, s.opened_at, s.reopen_count, s.escalations, s.sla_state,
-           s.last_seq, s.model_dump_json())
-    events = [(s.case_id, e.seq, e.type, e.actor, e.at,
-               json.dumps(e.model_dump(mode="json")["data"])) for e in m.events]
-    return row, events
-
-
 @pytest.fixture
 async def recorded(pool: asyncpg.Pool) -> AsyncIterator[list[str]]:
     """The what-if's cases, committed; their keys. Removed again afterwards."""
     tag = uuid.uuid4().hex[:8]
     rows, events = [], []
     for k, (merchant, minutes) in enumerate(WHATIF_CASES):
-        row, trail = _recorded_case(merchant, f"wm{tag}{k}", WHATIF_SINCE + timedelta(days=k + 1),
-                                    minutes)
+        row, trail = recorded_case(f"wm{tag}{k}", WHATIF_SINCE + timedelta(days=k + 1), merchant=merchant,
+                                   answer_after=minutes, withdraw_after=minutes + 5)
         rows.append(row)
         events += trail
     keys = [row[0] for row in rows]

@@ -13,14 +13,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from cases.actions.registry import ACTION_MODELS
-from cases.core.machine import CaseMachine
 from cases.policy.snapshot import load_policy
 from reports.whatif import parallel as whatif_parallel
 from reports.whatif.command import add_whatif_parser, run_whatif
@@ -28,38 +25,13 @@ from reports.whatif.parallel import whatif_from_database
 from reports.whatif.run import build_whatif
 from runtime.errors import ServiceError
 from runtime.settings import Settings
-from tests.support.factories import intake
+from tests.support.recorded_cases import CASE_COLUMNS, recorded_case
 
 SINCE = datetime(2019, 3, 1, tzinfo=UTC)
 UNTIL = datetime(2019, 4, 1, tzinfo=UTC)
 POLICY = load_policy(None)
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "cases" / "default_policy.toml"
 SECRET = "+8613912345678"
-CASE_COLUMNS = (
-    "case_id", "workflow_id", "order_id", "customer_id", "customer_tier", "channel", "category",
-    "tier", "status", "escalation_level", "order_amount", "currency", "opened_at",
-    "reopen_count", "escalations", "sla_state", "last_seq", "state",
-)
-
-
-def _case(case_id: str, opened: datetime) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """A case acknowledged and withdrawn, as its `cases` row and its `case_events` rows."""
-    m = CaseMachine.open(case_id, intake(case_id=case_id), POLICY.snapshot(opened), opened)
-    for minutes, action, data in ((5, "acknowledge", {"actor": "agent-1"}),
-                                  (9, "withdraw", {"reason": "fixed"})):
-        at = opened + timedelta(minutes=minutes)
-        m.fire_due(at)
-        m.apply(action, ACTION_MODELS[action].model_validate(data), at)
-    s, i = m.state, m.state.intake
-    row = (s.case_id, s.workflow_id, i.order_id, i.customer.id, i.customer.tier.value,
-           i.channel.value, s.category.value, s.tier.value, s.status.value, s.escalation_level,
-           i.order_amount, i.currency, s.opened_at, s.reopen_count, s.escalations, s.sla_state,
-           s.last_seq, s.model_dump_json())
-    events = [(s.case_id, e.seq, e.type, e.actor, e.at, json.dumps(e.model_dump(mode="json")["data"]))
-              for e in m.events]
-    return row, events
-
-
 @pytest.fixture
 async def damaged(pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
     """One good case and one of each kind of damage, by role; removed again afterwards."""
@@ -68,7 +40,7 @@ async def damaged(pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
     ids = {role: f"wd{tag}{k}" for k, role in enumerate(roles)}
     rows, events = [], []
     for k, case_id in enumerate(ids.values()):
-        row, trail = _case(case_id, SINCE + timedelta(days=1, hours=k))
+        row, trail = recorded_case(case_id, SINCE + timedelta(days=1, hours=k))
         rows.append(row)
         events += trail
     # An event's data that is JSON but not an object (the column only says jsonb).
