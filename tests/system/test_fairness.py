@@ -56,6 +56,11 @@ async def _served_order(
 
     async with build_worker(client, task_queue, activities_for(pool, policy), max_concurrent_workflow_tasks=2):
         rows = await eventually(opened, lambda r: len(r) == len(keys), "every case opened", timeout=240, interval=0.5)
+    # The start carries the merchant and its plan's weight; the case's tasks inherit them.
+    started = (await cases.handle(keys[-1]).fetch_history()).events[0].workflow_execution_started_event_attributes
+    assert (started.priority.fairness_key, started.priority.fairness_weight) == (
+        (b, fairness_weight(b_plan)) if fair else ("", 0.0)
+    )
     for key in keys:
         await cases.handle(key).terminate("test finished")
     return ["A" if r["merchant_id"] == a else "B" for r in rows]
