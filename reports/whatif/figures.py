@@ -19,7 +19,7 @@ from pydantic import BaseModel, computed_field
 
 from cases.ids import DEFAULT_MERCHANT
 from cases.models import Tier
-from reports.service.figures import CLOCK_ORDER, ClockFigures, clock_label, ordered
+from reports.service.figures import CLOCK_ORDER, ClockFigures, breach_rate, clock_breaches, clock_label, ordered
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -51,14 +51,12 @@ class SideFigures(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def clocks_decided(self) -> int:
-        """Clocks met on time or breached, every round and turn counted."""
-        return sum(c.decided for c in self.clocks.values())
+        return clock_breaches(self.clocks)[1]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def breach_rate(self) -> float | None:
-        """Clocks breached, over clocks decided, as the service report ranks merchants by."""
-        return _ratio(self.breaches, self.clocks_decided)
+        return breach_rate(self.clocks)
 
 
 class Group(BaseModel):
