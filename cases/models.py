@@ -12,35 +12,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from cases.actions.roles import Role
+from cases.boundary import LongText as LongText
+from cases.boundary import NonEmpty as NonEmpty
+from cases.boundary import NoNul as NoNul
+from cases.boundary import Strict as Strict
+from cases.boundary import Text as Text
 from cases.clocks.model import Clock as Clock
 from cases.clocks.model import ClockState as ClockState
 from cases.clocks.specs import ClockName as ClockName
 from cases.contact import Email, Phone
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
 from cases.ids import CASE_ID_PATTERN, DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
+from cases.platform.models import BuyerRequest, ItemRepairs, OrderFacts, RequestState
 from cases.routing.models import Routing
-
-
-class Strict(BaseModel):
-    """Base for boundary models: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000; refusing it here keeps it from wedging the record.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
-Text = Annotated[str, StringConstraints(max_length=4000), NoNul]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000), NoNul]
 
 
 class Tier(StrEnum):
@@ -174,6 +161,8 @@ class CaseIntake(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     requested_resolution: ResolutionType | None = None
     flags: Flags = Flags()
+    # The buyer's request to the merchant, with the order facts the law reads (STANDARDS S15).
+    request: BuyerRequest | None = None
 
     @property
     def key(self) -> str:
@@ -377,6 +366,11 @@ class CaseState(BaseModel):
     repair: RepairJob | None = None
     # The case's place in the roster (team queue or agent), see cases/routing/placement.py.
     routing: Routing
+    # The buyer's request to the merchant, the order facts the law read, and the item's earlier
+    # repairs (cases/platform/).
+    request: RequestState | None = None
+    order: OrderFacts | None = None
+    item_repairs: ItemRepairs | None = None
 
     @property
     def sla_state(self) -> str:

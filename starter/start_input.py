@@ -26,6 +26,8 @@ def start_input(intake: CaseIntake, run: CaseRun | None = None) -> dict[str, Any
     data = intake.model_dump(mode="json")
     if intake.merchant_id == DEFAULT_MERCHANT:
         del data["merchant_id"]
+    if intake.request is None:
+        del data["request"]  # a 1.3 worker does not know it
     # What the contact details imply, by the model's own rule: those flags the worker derives again.
     implied = Customer.model_validate(intake.customer.model_dump(exclude=set(_REACH_FLAGS)))
     for flag in _REACH_FLAGS:

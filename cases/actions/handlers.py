@@ -39,6 +39,7 @@ from cases.models import (
     Status,
     Withdraw,
 )
+from cases.platform import duties
 from cases.routing import placement
 
 # Resolution types whose amount is paid out (an exchange refunds the price difference).
@@ -69,6 +70,7 @@ def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
         )
     if data.type == ResolutionType.REFUND_ONLY:
         legs.check_refund_only(m, data)
+    duties.check_no_pending_request(m, data)
 
 
 # -- handlers --------------------------------------------------------------------------------------

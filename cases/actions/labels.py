@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from cases.models import ResolutionType
+from cases.platform.law import TITLES
 
 Language = Literal["en", "zh"]
 
@@ -103,3 +104,22 @@ def inspected(data: dict[str, Any], r: Reader) -> list[str]:
 def score(data: dict[str, Any], r: Reader) -> list[str]:
     value = data.get("score")
     return ([f"{value}/5"] if isinstance(value, int) else []) + fields("comment")(data, r)
+
+
+def asked(data: dict[str, Any], r: Reader) -> list[str]:
+    """The remedy asked for, and the rule of the law that entitles it, if one does."""
+    shown = plan({"type": data.get("remedy"), "amount": data.get("amount")}, r)
+    title = TITLES.get(str(data.get("rule")))
+    return shown + ([title[1] if r.lang == "zh" else title[0]] if title else [])
+
+
+_DECISIONS: dict[Language, dict[str, str]] = {
+    "en": {"agree": "agreed", "reject": "declined"},
+    "zh": {"agree": "已同意", "reject": "已拒绝"},
+}
+
+
+def answered(data: dict[str, Any], r: Reader) -> list[str]:
+    """The merchant's decision, and its reason, which is addressed to the buyer."""
+    word = _DECISIONS[r.lang].get(str(data.get("decision")), "")
+    return ([word] if word else []) + fields("reason")(data, r)

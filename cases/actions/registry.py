@@ -28,6 +28,7 @@ from cases.fulfilment.actions import (
     CustomerMessage,
     InspectionResult,
     RepairResult,
+    ReturnDelivered,
     ReturnReceived,
     ReturnShipped,
 )
@@ -53,6 +54,8 @@ from cases.models import (
     Status,
     Withdraw,
 )
+from cases.platform import duties
+from cases.platform.actions import MerchantAnswer, RemedyRequest
 
 A = TypeVar("A", bound=Action)
 
@@ -155,18 +158,36 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         public=frozenset({"carrier"}),
         label=Label("Return shipped", "退货已寄出", lb.fields("carrier", "tracking_number")),
     ),
+    "return_delivered": ActionSpec(
+        ReturnDelivered, RETURNING, legs.return_delivered, GOODS, "return_delivered", check=legs.check_delivered,
+        public=frozenset({"rma"}), label=Label("Return delivered to the merchant", "退货已送达商家", lb.fields("rma")),
+    ),
     "return_received": ActionSpec(
         ReturnReceived, RETURNING, legs.return_received, GOODS, "return_received",
         public=frozenset({"rma"}), label=Label("Return received", "退货已收到", lb.fields("rma")),
     ),
     "inspection_result": ActionSpec(
         InspectionResult, frozenset({Status.INSPECTING}), legs.inspection_result, GOODS, "inspection_result",
+        check=legs.check_inspection,
         public=frozenset({"result", "silent"}), label=Label("Return inspected", "退货检测完成", lb.inspected),
         taken=trail.reported,
     ),
     "repair_result": ActionSpec(
         RepairResult, frozenset({Status.REPAIRING}), legs.repair_result, GOODS, "repair_result",
         public=frozenset({"result"}), label=Label("Repair finished", "维修完成", lb.outcome),
+    ),
+    # The buyer's request to the merchant and the merchant's answer (STANDARDS S15). A request at
+    # intake records the same event, marked `at_open`: it came with the case, not as an action.
+    "request_remedy": ActionSpec(
+        RemedyRequest, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), duties.request_remedy,
+        ON_BEHALF_OF_CUSTOMER, "remedy_requested", check=duties.check_request, customer=True,
+        public=frozenset({"remedy", "reason", "amount", "rule", "entitled"}),
+        label=Label("You asked the merchant", "您已向商家提出申请", lb.asked), taken=trail.not_at_open,
+    ),
+    "answer_request": ActionSpec(
+        MerchantAnswer, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), duties.answer_request,
+        STAFF | REVIEWERS, "request_answered", check=duties.check_answer, public=frozenset({"decision"}),
+        label=Label("The merchant answered your request", "商家已处理您的申请", lb.answered),
     ),
     "agent_reply": ActionSpec(
         AgentReply, NOT_FINAL, conversation.agent_reply, STAFF, "agent_replied",

@@ -52,6 +52,11 @@ def reported(event: TrailEvent, previous: TrailEvent | None) -> bool:
     return not event.data.get("silent")
 
 
+def not_at_open(event: TrailEvent, previous: TrailEvent | None) -> bool:
+    """A request sent on an open case; one stated at intake comes back with the intake."""
+    return not event.data.get("at_open")
+
+
 def heard(event: TrailEvent, previous: TrailEvent | None) -> bool:
     """A follow-up outcome someone reported, not the case giving up on one."""
     data = event.data

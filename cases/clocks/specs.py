@@ -33,6 +33,10 @@ class ClockName(StrEnum):
     REPAIR = "repair"
     # Staff answer the customer's latest message (STANDARDS S11.2).
     NEXT_REPLY = "next_reply"
+    # The merchant answers the buyer's request (STANDARDS S15.4).
+    MERCHANT_ANSWER = "merchant_answer"
+    # The merchant refunds, or reports a failed inspection, once the return is delivered (S15.5).
+    DELIVERED_RETURN = "delivered_return"
 
 
 class OnWarning(StrEnum):
@@ -49,6 +53,21 @@ class OnBreach(StrEnum):
     ASK_POLICY = "ask_policy"
     # A parcel lost on the way is the merchant's problem: escalate, and the paused clocks count on.
     CHASE_CARRIER = "chase_carrier"
+    # The merchant did not answer the buyer's request: it has agreed (STANDARDS S15.4).
+    AGREE_BY_SILENCE = "agree_by_silence"
+    # The merchant did not deal with a delivered return: the goods pass and the buyer is refunded
+    # (STANDARDS S15.5).
+    REFUND_BY_SILENCE = "refund_by_silence"
+
+
+class Owner(StrEnum):
+    """Whose duty the clock times: who misses it, and who a breach speaks of."""
+
+    STAFF = "staff"  # the service staff handling the case
+    BUYER = "buyer"
+    CARRIER = "carrier"
+    WAREHOUSE = "warehouse"
+    MERCHANT = "merchant"
 
 
 # Policy keys a clock's target can come from beside a plain duration in the file.
@@ -67,6 +86,7 @@ class ClockSpec:
     # The target when a policy file leaves the key out (one written before the clock existed);
     # None makes the key required. The shipped clocks' sections carry their own defaults.
     default: str | None = None
+    owner: Owner = Owner.STAFF
 
 
 CLOCKS: dict[ClockName, ClockSpec] = {
@@ -76,12 +96,24 @@ CLOCKS: dict[ClockName, ClockSpec] = {
     ClockName.CLOSURE: ClockSpec("complaint closure", TIER_TARGETS),
     ClockName.APPROVAL: ClockSpec("approval", "approval.target"),
     ClockName.RETURN_WINDOW: ClockSpec(
-        "return shipment", "returns.window", OnWarning.REMIND_TO_SHIP, OnBreach.LAPSE_RETURN
+        "return shipment", "returns.window", OnWarning.REMIND_TO_SHIP, OnBreach.LAPSE_RETURN, owner=Owner.BUYER
     ),
-    ClockName.RETURN_TRANSIT: ClockSpec("return delivery", "returns.transit_window", on_breach=OnBreach.CHASE_CARRIER),
-    ClockName.INSPECTION: ClockSpec("inspection", "returns.inspection_window", on_breach=OnBreach.ASK_POLICY),
+    ClockName.RETURN_TRANSIT: ClockSpec(
+        "return delivery", "returns.transit_window", on_breach=OnBreach.CHASE_CARRIER, owner=Owner.CARRIER
+    ),
+    ClockName.INSPECTION: ClockSpec(
+        "inspection", "returns.inspection_window", on_breach=OnBreach.ASK_POLICY, owner=Owner.WAREHOUSE
+    ),
     ClockName.REPAIR: ClockSpec("repair response", "repair.response"),
     ClockName.NEXT_REPLY: ClockSpec("next reply", NEXT_REPLY_TARGETS),
+    ClockName.MERCHANT_ANSWER: ClockSpec(
+        "merchant's answer", "platform.answer_within", on_breach=OnBreach.AGREE_BY_SILENCE,
+        owner=Owner.MERCHANT,
+    ),
+    ClockName.DELIVERED_RETURN: ClockSpec(
+        "delivered return handled", "platform.delivered_return_within", on_breach=OnBreach.REFUND_BY_SILENCE,
+        owner=Owner.MERCHANT,
+    ),
 }
 
 # The clocks of every round of handling, started when a case opens and again when it reopens:

@@ -30,6 +30,8 @@ from cases.models import (
     ExecutedStep,
     Status,
 )
+from cases.platform import duties
+from cases.platform.models import ItemRepairs
 from cases.policy import amendment
 from cases.policy.amendment import AmendmentAnswer, PolicyAmendment
 from cases.policy.snapshot import PolicySnapshot
@@ -47,6 +49,7 @@ class CaseMachine(CaseCore):
         intake: CaseIntake,
         policy: PolicySnapshot,
         now: datetime,
+        item_repairs: ItemRepairs | None = None,
     ) -> CaseMachine:
         intake, found = flags_from_text(intake, policy.intake.signals)
         tier = classify(intake, policy.complex_amount_threshold)
@@ -62,6 +65,7 @@ class CaseMachine(CaseCore):
             team=team,
             opened_at=now,
             routing=Routing(team=team),
+            item_repairs=item_repairs,
         )
         machine = cls(state, policy)
         machine.emit(
@@ -84,6 +88,8 @@ class CaseMachine(CaseCore):
             f"Case {case_id} for order {intake.order_id} is registered and will be handled "
             f"as {tier.value}.",
         )
+        if intake.request is not None and policy.platform is not None:
+            duties.ask(machine, intake.request, "customer", now, at_open=True)
         return machine
 
     # -- actions -------------------------------------------------------------------------------
@@ -97,6 +103,10 @@ class CaseMachine(CaseCore):
         # or after an outage) comes after that deadline: a lapsed return stays lapsed.
         self.fire_due(now)
         actions.apply(self, action, data, now)
+
+    def item_history(self, repairs: ItemRepairs) -> None:
+        """The item's earlier repairs, read from the record before a request names it."""
+        self.state.item_repairs = repairs
 
     def check_amendment(self, data: PolicyAmendment, now: datetime) -> None:
         amendment.check(self, data, now)
@@ -218,6 +228,12 @@ class CaseMachine(CaseCore):
             legs.lapse(self, due_at, now)
             return
         if spec.on_breach == OnBreach.ASK_POLICY and legs.warehouse_silent(self, now):
+            return
+        if spec.on_breach == OnBreach.AGREE_BY_SILENCE:
+            duties.agreed_by_silence(self, now)
+            return
+        if spec.on_breach == OnBreach.REFUND_BY_SILENCE:
+            legs.delivered_return_unhandled(self, now)
             return
         self.escalate(f"{spec.label} SLA breached", "system", now)
         if spec.on_breach == OnBreach.CHASE_CARRIER:

@@ -15,7 +15,7 @@ from typing import Any
 from cases.clocks import sla
 from cases.clocks.calendar import advance
 from cases.clocks.durations import Duration
-from cases.clocks.specs import HANDLING_CLOCKS
+from cases.clocks.specs import CLOCKS, HANDLING_CLOCKS, Owner
 from cases.core.effects import Audience, Notification, NotificationChannel, RetiredClock
 from cases.models import CaseEvent, CaseState, Channel, Clock, ClockName, FollowUp, Status
 from cases.policy.snapshot import PolicySnapshot
@@ -77,9 +77,10 @@ class CaseCore:
         self.emit("clock_started", "system", now, **self.clock_data(name))
 
     def pause_clocks(self, now: datetime, keep: frozenset[ClockName] = frozenset()) -> None:
-        """Stop counting while the case waits on the customer (STANDARDS S1.7)."""
+        """Stop counting while the case waits on the customer (STANDARDS S1.7). The merchant's
+        duties are the platform's deadlines, not the service's: they never pause (S15.4)."""
         for clock in self.open_clocks():
-            if clock.name in keep:
+            if clock.name in keep or CLOCKS[clock.name].owner == Owner.MERCHANT:
                 continue
             sla.pause(clock, now, self.policy.calendar)
             if clock.paused_at == now:  # a breached clock keeps counting; it did not pause

@@ -24,6 +24,13 @@ class ReturnShipped(Action):
     ]
 
 
+class ReturnDelivered(Action):
+    """The carrier's "delivered" event for the return parcel (STANDARDS S15.5)."""
+
+    actor: NonEmpty = "carrier"
+    note: Text = ""
+
+
 class ReturnReceived(Action):
     actor: NonEmpty = "warehouse"
     note: Text = ""

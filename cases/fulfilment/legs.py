@@ -15,7 +15,13 @@ from datetime import datetime
 
 from cases.clocks import sla
 from cases.core.moves import CaseCore, InvalidAction, iso
-from cases.fulfilment.actions import InspectionResult, RepairResult, ReturnReceived, ReturnShipped
+from cases.fulfilment.actions import (
+    InspectionResult,
+    RepairResult,
+    ReturnDelivered,
+    ReturnReceived,
+    ReturnShipped,
+)
 from cases.fulfilment.models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
 from cases.models import (
     Category,
@@ -122,6 +128,37 @@ def return_shipped(m: CaseCore, data: ReturnShipped, now: datetime) -> None:
     m.start_clock(ClockName.RETURN_TRANSIT, now)
 
 
+def check_delivered(m: CaseCore, data: ReturnDelivered) -> None:
+    if _leg(m).delivered_at is not None:
+        raise InvalidAction("return_delivered: the carrier already delivered this return")
+
+
+def return_delivered(m: CaseCore, data: ReturnDelivered, now: datetime) -> None:
+    """The carrier delivered the return: the merchant's duty to deal with it starts (S15.5)."""
+    state = m.state
+    leg = _leg(m)
+    leg.delivered_at = now
+    m.emit("return_delivered", data.actor, now, rma=leg.rma, note=data.note)
+    m.meet(ClockName.RETURN_WINDOW, now)  # a delivered parcel was shipped
+    m.meet(ClockName.RETURN_TRANSIT, now)
+    state.status = Status.RETURN_IN_TRANSIT if state.status == Status.AWAITING_RETURN else state.status
+    # The goods are with the merchant now: the handling counts again.
+    m.resume_clocks(now)
+    m.start_clock(ClockName.DELIVERED_RETURN, now)
+
+
+def delivered_return_unhandled(m: CaseCore, now: datetime) -> None:
+    """The merchant neither refunded nor reported a failed inspection in time: the goods pass."""
+    leg = m.state.return_leg
+    if leg is None or leg.inspection is not None:
+        return
+    target = m.state.clocks[ClockName.DELIVERED_RETURN].target_label
+    _inspected(
+        m, InspectionOutcome.PASSED, f"no refund or failed inspection within {target} of delivery", [],
+        "system", now, silent=True,
+    )
+
+
 def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
     leg = _leg(m)
     leg.received_at = now
@@ -131,6 +168,14 @@ def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
     m.state.status = Status.INSPECTING
     m.resume_clocks(now)
     m.start_clock(ClockName.INSPECTION, now)
+
+
+def check_inspection(m: CaseCore, data: InspectionResult) -> None:
+    delivered = ClockName.DELIVERED_RETURN in m.state.clocks
+    if delivered and data.result == InspectionOutcome.FAILED and not data.evidence:
+        raise InvalidAction(
+            "inspection_result.evidence: a failed inspection of a delivered return needs evidence (STANDARDS S15.5)"
+        )
 
 
 def inspection_result(m: CaseCore, data: InspectionResult, now: datetime) -> None:
@@ -167,6 +212,7 @@ def _inspected(
         silent=silent,
     )
     m.meet(ClockName.INSPECTION, now)
+    m.meet(ClockName.DELIVERED_RETURN, now)
     if result == InspectionOutcome.PASSED:
         state.status = Status.RESOLVING
         return

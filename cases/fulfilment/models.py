@@ -36,6 +36,8 @@ class ReturnLeg(BaseModel):
     carrier: str | None = None
     tracking_number: str | None = None
     shipped_at: datetime | None = None
+    # The carrier's word that the parcel reached the merchant's return address (STANDARDS S15.5).
+    delivered_at: datetime | None = None
     received_at: datetime | None = None
     inspection: InspectionOutcome | None = None
     inspected_at: datetime | None = None

@@ -121,6 +121,12 @@ RULES: tuple[tuple[str, Check], ...] = (
     ("routing.default_team", _free),
     ("routing.rules", _free),
     ("routing.acceptance_window.*", _duration("shorter")),
+    ("platform.answer_within", _duration("shorter")),
+    ("platform.delivered_return_within", _duration("shorter")),
+    ("platform.no_reason_return_days", _amount("higher")),
+    ("platform.three_guarantees_return_days", _amount("higher")),
+    ("platform.three_guarantees_exchange_days", _amount("higher")),
+    ("platform.repairs_before_replacement", _amount("lower")),
 )
 
 

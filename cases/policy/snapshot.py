@@ -42,6 +42,7 @@ from cases.fulfilment.policy import (
     ReturnSettings,
 )
 from cases.models import Category, ClockName, CustomerTier, ResolutionType, Tier
+from cases.platform.policy import PlatformSettings, PlatformSnapshot
 from cases.policy.approval import ApprovalSettings
 from cases.policy.intake import DEFAULT_INTAKE, IntakeSettings, IntakeSnapshot, RoutingSettings, SignalSettings
 from cases.policy.sections import EscalationSettings, Overrides
@@ -84,6 +85,7 @@ class Policy(_Strict):
     conversation: ConversationSettings = ConversationSettings()
     signals: SignalSettings = SignalSettings()
     routing: RoutingSettings = RoutingSettings()
+    platform: PlatformSettings = PlatformSettings()
     # Targets of clocks that have no section of their own: `[clocks]`, one duration each.
     clocks: dict[ClockName, DurationText] = {}
 
@@ -180,6 +182,7 @@ class Policy(_Strict):
             ).snapshot(day),
             intake=IntakeSettings(signals=self.signals, routing=self.routing).snapshot(day),
             clocks={name: d(str(self.clock_target(name))) for name in PLAIN_CLOCKS},
+            platform=self.platform.snapshot(),
         )
 
 
@@ -225,6 +228,9 @@ class PolicySnapshot(BaseModel):
     intake: IntakeSnapshot = DEFAULT_INTAKE
     # The target of every clock whose target is one duration (`cases/clocks/specs.py`).
     clocks: dict[ClockName, Duration] = {}
+    # The law's day counts and the platform's rules; None in a snapshot taken before buyer
+    # requests existed, whose case never takes one.
+    platform: PlatformSnapshot | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from cases.actions.labels import Label, Language, Reader, what
 from cases.actions.registry import ACTIONS, CUSTOMER_ACTIONS
 from cases.clocks import sla
 from cases.clocks.specs import ClockName
-from cases.models import MUST_PAY, CaseEvent, CaseState, Status
+from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
 
 WaitingOn = Literal["customer", "us"]
 
@@ -111,6 +111,13 @@ _REPAIR_BOOKED: dict[Language, tuple[str, str]] = {
     "zh": ("您的维修已预约在 {visit}。", "我们会告知您维修结果。"),
 }
 
+# A buyer's request waiting for the merchant's answer (STANDARDS S15.4).
+_ASKED: dict[Language, tuple[str, str]] = {
+    "en": ("Your request ({asked}) is with the merchant, who must answer{by}.",
+           "If the merchant does not answer in time, your request is agreed."),
+    "zh": ("您的{asked}申请已提交商家，商家须在期限内答复{by}。", "商家逾期未答复的，您的申请将自动同意。"),
+}
+
 _BY: dict[Language, str] = {"en": " by {due}", "zh": "（最晚 {due}）"}
 _DOING: dict[Language, tuple[str, str]] = {"en": ("paid", "carried out"), "zh": ("支付", "执行")}
 
@@ -157,6 +164,8 @@ _CASE_EVENTS: dict[str, Label] = {
     "reopened": Label("We are looking at your case again", "售后单已重新处理"),
     "closed": Label("Case closed", "售后单已关闭"),
     "return_lapsed": Label("Return window ended", "退货期限已过", lb.fields("rma")),
+    "request_agreed_by_silence": Label("The merchant did not answer in time: your request is agreed",
+                                       "商家超时未处理，您的申请已自动同意"),
 }
 PUBLIC: dict[str, Label] = _CASE_EVENTS | {
     spec.event: spec.label for spec in ACTIONS.values() if spec.label is not None
@@ -184,7 +193,14 @@ def customer_progress(
     repair = state.repair
     if state.status == Status.REPAIRING and repair is not None and repair.scheduled_for is not None:
         headline, step = _REPAIR_BOOKED[lang]
+    asked = state.request if state.request is not None and state.request.pending else None
+    if asked is not None and state.status in (Status.REGISTERED, Status.ACKNOWLEDGED):
+        headline, step = _ASKED[lang]
+        answer = state.clocks.get(ClockName.MERCHANT_ANSWER)
+        deadline = answer.due_at if answer is not None and answer.due_at and answer.due_at > now else None
     values = _values(state, lang, deadline, now)
+    if asked is not None:
+        values["asked"] = what(ResolutionType(asked.remedy.value), asked.amount, state.intake.currency, lang)
     reader = Reader(lang, state.intake.currency)
     return CustomerProgress(
         case_id=state.case_id,
