@@ -55,6 +55,9 @@ _CASE_EVENTS: dict[str, frozenset[str]] = {
     "repair_requested": frozenset({"mode"}),
     "repair_booked": frozenset({"reference", "scheduled_for", "mode"}),
     "repair_booking_superseded": frozenset({"reference"}),
+    # The merchant's silence decided, or its rejection of what the law entitles was refused (S15).
+    "request_agreed_by_silence": frozenset({"remedy", "amount"}),
+    "rejection_refused": frozenset({"rule", "remedy"}),
 }
 
 

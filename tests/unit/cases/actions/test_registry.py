@@ -8,17 +8,19 @@ it changes fails `test_every_action_has_an_explicit_test`.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from cases.actions.registry import ACTION_MODELS, ACTIONS
-from cases.core.machine import InvalidAction
+from cases.core.machine import CaseMachine, InvalidAction
 from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
     InspectionResult,
     RepairResult,
+    ReturnDelivered,
     ReturnReceived,
     ReturnShipped,
 )
@@ -45,10 +47,14 @@ from cases.models import (
     Tier,
     Withdraw,
 )
+from cases.platform.actions import Decision, MerchantAnswer, RemedyRequest
+from cases.platform.models import Remedy, RequestReason
+from cases.policy.snapshot import Policy
 from tests.support.machine import TESTED_ACTIONS, frozen, general, machine_in
 from tests.unit.cases.actions import test_after_resolution_actions as test_actions_after
 from tests.unit.cases.actions import test_handling as test_actions_handling
 from tests.unit.cases.fulfilment import test_fulfilment as test_fulfilment
+from tests.unit.cases.platform import test_duties
 
 # One valid input per action, accepted by the action's model.
 VALID: dict[str, Action] = {
@@ -79,7 +85,23 @@ VALID: dict[str, Action] = {
     ),
     "agent_reply": AgentReply(actor="agent-1", text="We are checking with the warehouse."),
     "customer_message": CustomerMessage(text="Any news?"),
+    "return_delivered": ReturnDelivered(note="left at the door"),
+    "request_remedy": RemedyRequest(remedy=Remedy.REFUND_ONLY, reason=RequestReason.NOT_RECEIVED, amount=Decimal("50")),
+    "answer_request": MerchantAnswer(actor="merchant-agent", decision=Decision.AGREE),
 }
+
+# Actions that answer something the case must hold first.
+BEFORE: dict[str, str] = {"answer_request": "request_remedy"}
+
+
+def prepared(policy: Policy, action: str, status: Status) -> tuple[CaseMachine, datetime]:
+    """A case in `status` holding what `action` answers."""
+    m, now = machine_in(policy, status)
+    if action in BEFORE:
+        m.apply(BEFORE[action], VALID[BEFORE[action]], now)
+        now += timedelta(minutes=1)
+    return m, now
+
 
 REFUSED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s not in spec.allowed]
 ALLOWED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s in spec.allowed]
@@ -88,6 +110,7 @@ ALLOWED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s in spec.al
 def test_every_action_has_an_explicit_test() -> None:
     # all imported
     assert test_actions_handling.__name__ and test_actions_after.__name__ and test_fulfilment.__name__
+    assert test_duties.__name__
     assert TESTED_ACTIONS == set(ACTIONS)
 
 
@@ -121,7 +144,7 @@ def test_action_outside_its_statuses_is_refused_and_changes_nothing(
 def test_action_inside_its_statuses_appends_numbered_events(
     policy, action: str, status: Status
 ) -> None:
-    m, now = machine_in(policy, status)
+    m, now = prepared(policy, action, status)
     last = m.state.last_seq
     queued = len(m.events)
     m.check(action, VALID[action])
@@ -161,11 +184,11 @@ def test_what_if_reads_back_each_action_so_that_it_does_what_it_did(policy, acti
     or one the event does not record, would show here."""
     spec = ACTIONS[action]
     status = next(s for s in Status if s in spec.allowed)
-    sent, now = machine_in(policy, status)
+    sent, now = prepared(policy, action, status)
     queued = len(sent.events)
     sent.apply(action, VALID[action], now)
     event = next(e for e in sent.events[queued:] if e.type == spec.event)
     rebuilt = spec.model.model_validate(spec.rebuilt(event, [], sent.state))
-    again, _ = machine_in(policy, status)
+    again, _ = prepared(policy, action, status)
     again.apply(action, rebuilt, now)
     assert frozen(again) == frozen(sent)

@@ -15,9 +15,12 @@ def test_only_reviewers_and_supervisors_approve_and_reject() -> None:
 
 def test_the_warehouse_moves_goods_and_nothing_about_money() -> None:
     allowed = {a for a in ACTIONS if may(Role.WAREHOUSE, a)}
-    assert allowed == {"note", "return_shipped", "return_received", "inspection_result", "repair_result"}
+    assert allowed == {
+        "note", "return_shipped", "return_delivered", "return_received", "inspection_result", "repair_result"
+    }
 
 
 def test_customer_actions_are_the_customers_own_and_exclude_money() -> None:
-    assert CUSTOMER_ACTIONS == {"customer_message", "confirm", "dispute", "rate"}
+    # A request asks the merchant for money; only the merchant's answer, or its silence, moves it.
+    assert CUSTOMER_ACTIONS == {"customer_message", "confirm", "dispute", "rate", "request_remedy"}
     assert not may(Role.SYSTEM, "unknown_action")

@@ -75,7 +75,7 @@ def test_a_refund_from_opening_to_closing(policy: Policy) -> None:
         f"We have received your request and an agent will respond by {first_response:%Y-%m-%d %H:%M} UTC."
     )
     assert (opened.waiting_on, opened.next_deadline) == ("us", first_response)
-    assert opened.actions_available == ["customer_message"]
+    assert opened.actions_available == ["customer_message", "request_remedy"]
     assert [(e.title, e.detail) for e in opened.timeline] == [("Request received", "Order 8812")]
     # On the day itself the time alone is enough.
     assert view(m, first_response - HOUR).headline.endswith(f"respond by {first_response:%H:%M} UTC.")
