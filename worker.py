@@ -27,6 +27,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.db import create_pool
 from activities.followups import FollowUps, VisitLedger, VisitProvider
 from activities.http_providers import ProviderConfigError, http_providers_from_env
+from activities.item_history import ItemHistory, MemoryRepairRecord, PostgresRepairRecord, RepairRecord
 from activities.memory import (
     MemoryNotifications,
     MemoryOutbox,
@@ -71,6 +72,7 @@ def activities_for(
     visits: VisitProvider | None = None,
     roster: RosterProvider | None = None,
     merchants: MerchantPolicies | None = None,
+    repairs: RepairRecord | None = None,
 ) -> list[Any]:
     """The activities over PostgreSQL providers, with any of them replaced.
 
@@ -85,6 +87,7 @@ def activities_for(
         visits=visits or VisitLedger(pool),
         roster=roster or PostgresRoster(pool, policy.calendar),
         merchants=merchants or MerchantRegistry(pool),
+        repairs=repairs or PostgresRepairRecord(pool),
     )
 
 
@@ -98,6 +101,7 @@ def in_memory_activities(policy: Policy, **providers: Any) -> list[Any]:
         "visits": MemoryVisits(),
         "roster": NoRoster(),
         "merchants": NoMerchantPolicies(),
+        "repairs": MemoryRepairRecord(),
     }
     chosen = defaults | providers
     # The in-memory record delivers its outbox rows at once: there is no dispatcher here.
@@ -114,6 +118,7 @@ def activities_over(
     visits: VisitProvider,
     roster: RosterProvider,
     merchants: MerchantPolicies,
+    repairs: RepairRecord,
 ) -> list[Any]:
     store = CaseStore(projection)
     routing = Roster(roster)
@@ -122,6 +127,7 @@ def activities_over(
     follow_ups = FollowUps(visits)
     return [
         PolicySource(policy, merchants).load,
+        ItemHistory(repairs).repairs,
         store.record,
         money.execute,
         money.reverse,

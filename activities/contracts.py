@@ -143,3 +143,12 @@ class Declined(StrEnum):
     REFUND = "RefundDeclined"
     SHIPMENT = "ShipmentFailed"
     VISIT = "VisitUnavailable"
+
+
+class ItemQuery(BaseModel):
+    """Whose item: repairs of it in the merchant's cases other than `case_id` (STANDARDS S15.3)."""
+
+    merchant_id: str
+    case_id: str
+    sku: str
+    serial: str

@@ -38,10 +38,12 @@ with workflow.unsafe.imports_passed_through():
     from cases.core.machine import CaseMachine, InvalidAction
     from cases.ids import WORKFLOW_TYPE, case_id_from, split_case_key
     from cases.models import FINAL_STATUSES, Action, CaseIntake, CaseState, Note
+    from cases.platform.actions import RemedyRequest
+    from cases.platform.duties import item_to_read
     from cases.policy.snapshot import shared_snapshot
     from cases.receipt import CaseReceipt
     from cases.routing.models import RoutingChange
-    from workflows import bookings, routing_steps, saga, store_calls
+    from workflows import bookings, item_reads, routing_steps, saga, store_calls
     from workflows import retry_policies as rp
     from workflows.action_updates import payload_bytes, with_action_updates
     from workflows.amendments import amend_update
@@ -125,7 +127,10 @@ class AfterSalesCase:
             plain = CaseIntake.model_validate(
                 intake.model_dump(exclude={"resume"}) | {"case_id": case_id, "merchant_id": merchant_id}
             )
-            machine = CaseMachine.open(key, plain, policy, now)
+            request = plain.request
+            item = request.order.item if request is not None and request.order is not None else None
+            repairs = await item_reads.read(merchant_id, key, item)
+            machine = CaseMachine.open(key, plain, policy, now, item_repairs=repairs)
         self._machine = machine
         return machine
 
@@ -270,6 +275,12 @@ class AfterSalesCase:
         data = self._decode(action, raw)
         await workflow.wait_condition(lambda: self._machine is not None)
         machine = self._require()
+        if isinstance(data, RemedyRequest) and (item := item_to_read(machine, data)):
+            state = machine.state
+            merchant_id = state.intake.merchant_id
+            read = await item_reads.read(merchant_id, state.case_id, item)
+            assert read is not None
+            machine.item_history(read)
         try:
             machine.apply(action, data, workflow.now())
         except InvalidAction as err:

@@ -32,11 +32,6 @@ WORDS = {
 }
 
 
-class RefusedByLaw(NotAuthorized):
-    """A merchant's rejection of a request the law entitles. Unlike other refusals, the attempt
-    is recorded (`rejection_refused`), so the platform sees who tried; the case is unchanged."""
-
-
 def pending(m: CaseCore) -> RequestState | None:
     request = m.state.request
     return request if request is not None and request.pending else None
@@ -133,8 +128,10 @@ def answer_request(m: CaseCore, data: MerchantAnswer, now: datetime) -> None:
         return
     rule = request.eligibility.rule
     if rule is not None:
+        # Unlike other refusals, the attempt is recorded, so the platform sees who tried; the
+        # case itself does not change.
         m.emit("rejection_refused", data.actor, now, rule=rule, remedy=request.remedy.value, reason=data.reason)
-        raise RefusedByLaw(
+        raise NotAuthorized(
             f"answer_request.decision: the buyer is entitled to {WORDS[request.remedy][0]} under "
             f"{law.SOURCES[rule]}; a merchant may not refuse it"
         )

@@ -1,6 +1,7 @@
 """Exactly once across a worker SIGKILLed at the worst moment: a refund is executed once when
-the worker dies after paying, and every audit row and outbox row is written once when it dies
-after the record committed but before the workflow task that wrote it completed."""
+the worker dies after paying (one an agent proposed, and one a merchant's silence agreed to),
+and every audit row and outbox row is written once when it dies after the record committed but
+before the workflow task that wrote it completed."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import asyncio
 import os
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from activities.merchants import MerchantRegistry
 from cases.models import CaseState
 from starter.client import CaseClient
 from tests.conftest import TEST_CODEC_KEYS
@@ -126,6 +129,47 @@ async def test_record_written_once_when_worker_killed_after_commit_before_task_c
         stored = await pool.fetchval("SELECT state::text FROM cases WHERE case_id = $1", case.case_id)
         held = await client.state(case.case_id)
         assert CaseState.model_validate_json(stored).model_dump() == held.model_dump()
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+async def test_a_silence_refund_is_paid_once_when_the_worker_dies_after_paying(
+    dev_server, dev_client, postgres_dsn, pool, tmp_path, policy
+):
+    # A merchant that holds itself to answering within seconds, so its silence falls due on the
+    # real server's clock while the test waits.
+    merchant = f"quick-{uuid.uuid4().hex[:8]}"
+    registry = MerchantRegistry(pool)
+    await registry.add(merchant, "Quick answers")
+    await registry.set_policy(merchant, '[platform]\nanswer_within = "3s"\n', policy)
+    task_queue = f"crash-silence-{uuid.uuid4()}"
+    marker = tmp_path / "crashed"
+    client = CaseClient(dev_client, task_queue)
+    signed = datetime.now(UTC) - timedelta(days=1)
+    case = intake(order_amount="300.00", merchant_id=merchant, request={
+        "remedy": "refund_only", "reason": "not_received", "order": {"signed_at": signed.isoformat()}})
+    first = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+    second = None
+    try:
+        await client.open(case)
+        # Nobody answers: the silence agrees, and the refund it starts kills the worker after paying.
+        assert await asyncio.wait_for(first.wait(), 90) == -9
+        paid = await pool.fetch("SELECT key FROM refunds WHERE case_id = $1", case.key)
+        assert [r["key"] for r in paid] == [f"{case.key}:p1:refund"]
+
+        second = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+        status = await _wait_status(client, case.key, {"awaiting_confirmation"}, 90)
+        assert status == "awaiting_confirmation"
+        final = await client.state(case.key)
+        assert final.request is not None and final.request.answer.value == "agreed_by_silence"
+        assert final.resolution is not None and final.resolution.steps[0].reference == marker.read_text()
+        rows = await pool.fetch("SELECT status, amount FROM refunds WHERE case_id = $1", case.key)
+        assert [(r["status"], str(r["amount"])) for r in rows] == [("executed", "300.00")]
+        events = await pool.fetch("SELECT type FROM case_events WHERE case_id = $1", case.key)
+        assert [r["type"] for r in events].count("request_agreed_by_silence") == 1
     finally:
         for proc in (first, second):
             if proc is not None and proc.returncode is None:
