@@ -130,7 +130,10 @@ def answer_request(m: CaseCore, data: MerchantAnswer, now: datetime) -> None:
     if rule is not None:
         # Unlike other refusals, the attempt is recorded, so the platform sees who tried; the
         # case itself does not change.
-        m.emit("rejection_refused", data.actor, now, rule=rule, remedy=request.remedy.value, reason=data.reason)
+        m.emit(
+            "rejection_refused", data.actor, now, rule=rule, remedy=request.remedy.value,
+            decision=data.decision.value, reason=data.reason,
+        )
         raise NotAuthorized(
             f"answer_request.decision: the buyer is entitled to {WORDS[request.remedy][0]} under "
             f"{law.SOURCES[rule]}; a merchant may not refuse it"

@@ -27,6 +27,7 @@ from cases.core.machine import CaseMachine
 from cases.core.moves import InvalidAction
 from cases.fulfilment.models import RepairJob
 from cases.models import FINAL_STATUSES, CaseEvent, CaseState, ExecutedStep, Status
+from cases.platform.models import ItemRepairs
 from cases.policy.snapshot import PolicySnapshot
 from cases.routing import placement
 from cases.routing.models import RoutingChange, RoutingOp, RoutingResult, RoutingStatus
@@ -59,7 +60,9 @@ class Replayed:
 class _Run:
     def __init__(self, timeline: Timeline, policy: PolicySnapshot) -> None:
         self.tl = timeline
-        self.m = CaseMachine.open(timeline.case_id, timeline.intake, policy, timeline.opened_at)
+        self.m = CaseMachine.open(
+            timeline.case_id, timeline.intake, policy, timeline.opened_at, item_repairs=_repairs_read(timeline, None)
+        )
         self.steps = timeline.steps
         self.i = 0
         self.w = 0  # recorded wakes before this one are behind the replay
@@ -140,9 +143,15 @@ class _Run:
         out.after_deadline += step.after_deadline
         try:
             data = ACTION_MODELS[step.name].model_validate(step.data)
+            if step.name == "request_remedy":
+                # The count the recorded case read from the record, as the workflow did.
+                read = _repairs_read(self.tl, step.seq)
+                if read is not None:
+                    self.m.item_history(read)
             self.m.apply(step.name, data, step.at)
         except (InvalidAction, ValidationError):
-            out.refused[step.name] = out.refused.get(step.name, 0) + 1
+            if not step.refused:
+                out.refused[step.name] = out.refused.get(step.name, 0) + 1
 
     def result(self, step: Step) -> None:
         m, d, now = self.m, step.data, step.at
@@ -314,3 +323,17 @@ def routing_answers(rows: list[tuple[str, Any]]) -> dict[int, RoutingResult]:
         if number.isdigit():
             found[int(number)] = RoutingResult.model_validate(result)
     return found
+
+
+def _repairs_read(timeline: Timeline, seq: int | None) -> ItemRepairs | None:
+    """The item's earlier repairs as the recorded request (`seq`, or the intake's when None) read
+    them from the record, with the item it named."""
+    for event in timeline.recorded:
+        if event.type != "remedy_requested" or (event.seq != seq if seq is not None else not event.data.get("at_open")):
+            continue
+        request = timeline.intake.request if seq is None else None
+        facts = event.data.get("order") or (request.order.model_dump(mode="json") if request and request.order else {})
+        sku, serial = facts.get("sku"), facts.get("serial")
+        if sku and serial:
+            return ItemRepairs(sku=sku, serial=serial, repairs=int(event.data.get("prior_repairs") or 0))
+    return None

@@ -45,6 +45,9 @@ class Step:
     # The recorded case had just passed a deadline of its own policy (a warning, a breach, a
     # silence) with no other action in between: its timing may have depended on that policy.
     after_deadline: bool = False
+    # The recorded case refused this action too (it recorded the attempt): refused again, it is
+    # what happened, not a difference.
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,15 @@ MACHINE_EVENTS = frozenset({
     "clock_met", "clock_warning", "clock_breached", "notification_queued", "reopened", "closed",
     "accepted_by_silence", "survey_timed_out", "quality_review_opened", "return_authorized",
     "return_abandoned", "return_lapsed", "repair_requested", "assignment_bypassed",
+    "request_agreed_by_silence",
 })
 # The machine's own deadlines passing: an action right after one may have answered it.
 DEADLINE_EVENTS = frozenset({
     "clock_warning", "clock_breached", "accepted_by_silence", "survey_timed_out",
-    "assignment_bypassed", "return_lapsed",
+    "assignment_bypassed", "return_lapsed", "request_agreed_by_silence",
 })
 _ROUTER = "router"
+REFUSED_REJECTION = "rejection_refused"
 AMENDED = "amended"
 
 
@@ -104,6 +109,9 @@ def _classify(event: RecordedEvent, previous: RecordedEvent | None) -> tuple[Ste
     action = BY_EVENT.get(t)
     if action is not None and ACTIONS[action].taken(event, previous):
         return StepKind.ACTION, action
+    if t == REFUSED_REJECTION:
+        # A merchant's rejection the case refused (and recorded): fed back, it is refused again.
+        return StepKind.ACTION, "answer_request"
     if t in ("assigned", "queued", "load_released"):
         return StepKind.ROUTING, t
     if t == "resolution_executed":
@@ -145,7 +153,8 @@ def _steps(
         kind, name = found
         if kind == StepKind.ACTION:
             data = ACTIONS[name].rebuilt(event, recorded[i + 1:], final)
-            steps.append(Step(event.seq, event.at, kind, name, data, deadline_passed))
+            refused = event.type == REFUSED_REJECTION
+            steps.append(Step(event.seq, event.at, kind, name, data, deadline_passed, refused))
             deadline_passed = False
         else:
             steps.append(Step(event.seq, event.at, kind, name, dict(event.data)))

@@ -138,8 +138,9 @@ async def test_every_golden_case_replays_exactly_under_the_default_policy(record
     dsn, since, until = recorded
     timelines = await _timelines(dsn, since, until)
     # Every scenario opens one case but `routing`, which opens five (four seats and the one
-    # that waits), and the personal-data case: read in batches of 7, so in three batches.
-    assert len(timelines) == len(golden.SCENARIOS) - 1 + 5 + 1
+    # that waits), and `three_guarantees_after_repairs`, which opens three (two repairs of the item
+    # before the claim), and the personal-data case: read in batches of 7, so in four batches.
+    assert len(timelines) == len(golden.SCENARIOS) - 2 + 5 + 3 + 1
     snapshots = Snapshots(load_policy(None))
     differences: list[str] = []
     for timeline in timelines:
@@ -152,7 +153,12 @@ async def test_every_golden_case_replays_exactly_under_the_default_policy(record
     # The paths the scenarios take are all there: breaches, bypasses, queueing, lapses.
     kinds = {e.type for t in timelines for e in t.recorded}
     assert {"clock_breached", "assignment_bypassed", "queued", "return_lapsed",
-            "accepted_by_silence", "follow_up_result", "reopened"} <= kinds
+            "accepted_by_silence", "follow_up_result", "reopened", "request_agreed_by_silence",
+            "rejection_refused", "return_delivered"} <= kinds
+    # The third claim on the twice-repaired item read its two repairs, and the replay too.
+    claim = next(t for t in timelines if t.case_id == "golden-item-3")
+    assert claim.final.request is not None
+    assert claim.final.request.eligibility.rule == "three_guarantees_after_repairs"
 
     report = await _whatif(dsn, since, until, DEFAULT_POLICY)
     assert report.counts.changed_cases == 0 and report.counts.failed_cases == 0
@@ -195,6 +201,24 @@ async def test_a_tighter_first_response_target_shows_the_extra_breaches(
     # Each extra breach escalates once (a case at level 1 still counts its escalation).
     assert report.overall.candidate.escalations - report.overall.actual.escalations == expected_extra
     assert report.counts.failed_cases == 0
+
+
+async def test_a_shorter_answer_deadline_agrees_by_silence_sooner(recorded: Any, tmp_path: Path) -> None:
+    """The merchant's answer clock is a clock like any other: a candidate's `platform.answer_within`
+    moves the instant its silence agrees, and the refund with it."""
+    dsn, since, until = recorded
+    [silent] = [t for t in await _timelines(dsn, since, until) if t.case_id == "golden-silence-refund"]
+    quick = tmp_path / "quick.toml"
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert 'answer_within = "48h"' in text
+    quick.write_text(text.replace('answer_within = "48h"', 'answer_within = "24h"'), encoding="utf-8")
+    replayed, diffs = replay_case(silent, Snapshots(load_policy(quick)))
+    agreed = [e.at for e in replayed.events if e.type == "request_agreed_by_silence"]
+    recorded_at = [e.at for e in silent.recorded if e.type == "request_agreed_by_silence"]
+    # Each at its deadline, give or take the few milliseconds between a timer and its task.
+    assert [round((at - silent.opened_at).total_seconds()) for at in agreed] == [24 * 3600]
+    assert [round((at - silent.opened_at).total_seconds()) for at in recorded_at] == [48 * 3600]
+    assert diffs and not replayed.refused and replayed.final.status == silent.final.status
 
 
 async def test_no_rendering_holds_what_a_person_wrote(recorded: Any, tmp_path: Path) -> None:

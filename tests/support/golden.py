@@ -32,7 +32,7 @@ from activities.schema import migrate
 from cases.policy.snapshot import load_policy
 from cases.routing.models import Presence
 from devstack.postgres import EmbeddedPostgres
-from starter.client import CaseClient
+from starter.client import CaseClient, CaseError
 from tests.conftest import binary, case_worker, codec_converter, register_search_attributes
 from tests.support.clock import skip
 from tests.support.factories import intake
@@ -260,6 +260,80 @@ async def routing(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
     return [ids[0], urgent.case_id]
 
 
+async def _asking(
+    env: WorkflowEnvironment, case_id: str, remedy: str, reason: str, days_ago: int = 1, **facts: Any
+) -> Any:
+    """A case opened with the buyer's request, on an order signed for `days_ago` days before."""
+    signed = await env.get_current_time() - timedelta(days=days_ago)
+    order = {"signed_at": signed.isoformat()} | facts
+    return intake(case_id=case_id, order_amount="299.00", request={"remedy": remedy, "reason": reason, "order": order})
+
+
+async def request_silence_refund(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """A refund-only request the merchant never answers: its silence refunds."""
+    case = await _asking(env, "golden-silence-refund", "refund_only", "not_received")
+    await client.open(case)
+    await skip(env, timedelta(hours=48, seconds=1))
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def request_return_silences(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """A no-reason return: the merchant's rejection is refused, its silence authorises the return,
+    and its silence after the carrier delivered it refunds."""
+    case = await _asking(env, "golden-silence-return", "return_refund", "no_reason")
+    await client.open(case)
+    try:
+        await client.act(case.case_id, "answer_request", {"actor": "merchant-1", "decision": "reject", "reason": "no"})
+    except CaseError:
+        pass  # refused: the law entitles the buyer to it
+    else:
+        raise AssertionError("the rejection of an eligible request was accepted")
+    await skip(env, timedelta(hours=48, seconds=1))
+    await client.act(case.case_id, "return_shipped", {"carrier": "SF Express", "tracking_number": "SF1029384756"})
+    await client.act(case.case_id, "return_delivered", {"actor": "sf-express"})
+    await skip(env, timedelta(days=7, seconds=1))
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def request_rejected(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """A return of fresh food: the law does not entitle it, and the merchant declines."""
+    case = await _asking(env, "golden-request-rejected", "return_refund", "no_reason", goods_class="perishable")
+    await client.open(case)
+    await client.act(case.case_id, "answer_request", {"actor": "merchant-1", "decision": "reject",
+                                                      "reason": "fresh food cannot be returned"})
+    await client.act(case.case_id, "propose_resolution", {"actor": "agent-1", "type": "explanation"})
+    await _finish(env, client, case.case_id)
+    return [case.case_id]
+
+
+async def three_guarantees_after_repairs(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """Two repairs of the same item in two cases, then a third claim: an exchange is owed."""
+    facts = {"three_guarantees": True, "warranty_ends": "2099-12-31", "sku": "SKU-G1", "serial": "SN-G1"}
+    ids = []
+    for n in (1, 2, 3):
+        remedy = "repair" if n < 3 else "exchange"
+        # Past the 15 days: only the warranty, and the two repairs, give a remedy.
+        case = await _asking(env, f"golden-item-{n}", remedy, "quality_fault", days_ago=60, **facts)
+        await client.open(case)
+        await client.act(case.case_id, "answer_request", {"actor": "merchant-1", "decision": "agree"})
+        if n < 3:
+            await skip(env, timedelta(hours=25))  # the visit is booked for 24 h after approval
+            await client.act(case.case_id, "repair_result",
+                             {"actor": "technician-1", "result": "fixed", "repair_record": f"RR-{n}"})
+        else:
+            shipped = {"carrier": "SF Express", "tracking_number": "SF555000111"}
+            await client.act(case.case_id, "return_shipped", shipped)
+            await client.act(case.case_id, "return_delivered", {"actor": "sf-express"})
+            await client.act(case.case_id, "return_received", {"actor": "warehouse-sh"})
+            await client.act(case.case_id, "inspection_result",
+                             {"actor": "inspector-1", "result": "passed", "evidence": ["IMG-9"]})
+        await _finish(env, client, case.case_id)
+        ids.append(case.case_id)
+    return [ids[2], ids[0]]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "general": general,
     "merchant_general": merchant_general,
@@ -274,6 +348,10 @@ SCENARIOS: dict[str, Scenario] = {
     "repair_not_fixable_then_fixed": repair_not_fixable_then_fixed,
     "conversation": conversation,
     "routing": routing,
+    "request_silence_refund": request_silence_refund,
+    "request_return_silences": request_return_silences,
+    "request_rejected": request_rejected,
+    "three_guarantees_after_repairs": three_guarantees_after_repairs,
 }
 
 
