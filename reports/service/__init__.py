@@ -2,9 +2,10 @@
 
 Data flows one way. `query` reads the PostgreSQL projection (`cases`, `sla_clocks`) with the
 statements of `report.sql`, never Temporal, and `figures` turns the rows into the pydantic
-`Report`: raw counts, with every rate derived from them (STANDARDS S9.1, S9.2). The renderers then
-only read that model: `render` (aligned text tables, and JSON) and `html` (a self-contained
-page with the matplotlib charts of `charts`), sharing the cell formats of `formatting` and the
-worst-merchants table of `merchants`. `command` is the `aftersales report` sub-command that
+`Report`: raw counts, with every rate derived from them (STANDARDS S9.1, S9.2), and the
+merchants' duties to the buyer of `duties`. The renderers then only read that model: `render`
+(aligned text tables, and JSON) and `html` (a self-contained page with the matplotlib charts of
+`charts`), sharing the cell formats of `formatting`, the worst-merchants table of `merchants` and
+the merchant-duties table of `duty_table`. `command` is the `aftersales report` sub-command that
 wires them together.
 """

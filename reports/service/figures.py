@@ -1,11 +1,12 @@
 """The report's figures: the pydantic models, and their assembly from the rows of `report.sql`.
 
 A `Report` holds, for the cases opened in a period, one `GroupFigures` for the whole period, one
-per tier, one per category (STANDARDS S9.1) and one per merchant. The stored fields are the
-counts the SQL returns and the percentiles of first response, assignment and queue time; every
-rate is a computed field derived from those counts, so a reader can always see what a
-percentage was taken of (STANDARDS S9.2). `assemble` is a pure function of the rows: it orders groups and clocks as the
-domain enums do and fills empty tiers.
+per tier, one per category (STANDARDS S9.1) and one per merchant, and the merchants' duties to
+the buyer (`duties.MerchantDuties`). The stored fields are the counts the SQL returns and the
+percentiles of first response, assignment and queue time; every rate is a computed field derived
+from those counts, so a reader can always see what a percentage was taken of (STANDARDS S9.2).
+`assemble` is a pure function of the rows: it orders groups and clocks as the domain enums do and
+fills empty tiers.
 The satisfied-rating threshold (STANDARDS S6.3) and the CSAT target (STANDARDS S6.4) live here,
 and the SQL takes the threshold as a parameter, so each rule is stated once.
 """
@@ -16,10 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from cases.clocks.specs import LABELS
 from cases.models import Category, ClockName, Tier
+from reports.service.duties import MerchantDuties, assemble_duties
+from reports.service.rates import ratio
 
 # STANDARDS S6.4: the satisfied share should reach 90 %.
 CSAT_TARGET = 0.90
@@ -34,12 +37,6 @@ class ReportError(Exception):
     """The report cannot be produced as asked (bad period, missing optional dependency)."""
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    # No cases (or no ratings, no due follow-ups) is "no figure", not 0 %: an empty tier did not
-    # fail its target.
-    return numerator / denominator if denominator else None
-
-
 class ClockFigures(BaseModel):
     """One SLA clock in one group. A clock is decided once met or breached; see report.sql."""
 
@@ -50,7 +47,7 @@ class ClockFigures(BaseModel):
     @property
     def on_time_rate(self) -> float | None:
         """Clocks met without a breach, over clocks met or breached."""
-        return _ratio(self.on_time, self.decided)
+        return ratio(self.on_time, self.decided)
 
 
 def clock_breaches(clocks: Mapping[str, ClockFigures]) -> tuple[int, int]:
@@ -63,7 +60,7 @@ def clock_breaches(clocks: Mapping[str, ClockFigures]) -> tuple[int, int]:
 def breach_rate(clocks: Mapping[str, ClockFigures]) -> float | None:
     """Clocks breached, over clocks decided: one figure for every clock of a group, so merchants
     of any mix of tiers and clocks can be ranked by it (the report's and the what-if's)."""
-    return _ratio(*clock_breaches(clocks))
+    return ratio(*clock_breaches(clocks))
 
 
 class GroupFigures(BaseModel):
@@ -107,7 +104,7 @@ class GroupFigures(BaseModel):
     @property
     def resolution_rate(self) -> float | None:
         """Cases with a resolution executed (`resolved_at` set), over cases."""
-        return _ratio(self.resolved, self.cases)
+        return ratio(self.resolved, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -115,13 +112,13 @@ class GroupFigures(BaseModel):
         """Cases dealt with, over cases. A case counts as handled once it has an outcome: it is
         closed, withdrawn or lapsed, or a resolution has been executed (even if the customer has
         yet to confirm or rate it). Cases still waiting for a remedy are not handled."""
-        return _ratio(self.handled, self.cases)
+        return ratio(self.handled, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def satisfied_share(self) -> float | None:
         """Ratings of SATISFIED_MIN_RATING or more, over ratings given (STANDARDS S6.3)."""
-        return _ratio(self.satisfied, self.rated)
+        return ratio(self.satisfied, self.rated)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -135,39 +132,39 @@ class GroupFigures(BaseModel):
     def follow_up_rate(self) -> float | None:
         """Cases with a follow-up outcome recorded (any outcome, including `unreachable`), over
         cases whose follow-up is required."""
-        return _ratio(self.follow_ups_done, self.follow_ups_required)
+        return ratio(self.follow_ups_done, self.follow_ups_required)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def escalated_share(self) -> float | None:
         """Cases escalated at least once, over cases."""
-        return _ratio(self.escalated_cases, self.cases)
+        return ratio(self.escalated_cases, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def reopen_rate(self) -> float | None:
         """Cases reopened at least once (dispute or recurrence), over cases."""
-        return _ratio(self.reopened, self.cases)
+        return ratio(self.reopened, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def lapse_rate(self) -> float | None:
         """Cases whose return lapsed (not shipped within the return window), over cases with a
         return authorised. Returns still waiting to be shipped count in the denominator."""
-        return _ratio(self.returns_lapsed, self.returns_authorized)
+        return ratio(self.returns_lapsed, self.returns_authorized)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def inspection_failure_rate(self) -> float | None:
         """Inspection results `failed`, over inspection results. A pass by a silent warehouse
         (`inspections_silent`) is a result, as the case treats it as one."""
-        return _ratio(self.inspections_failed, self.inspections)
+        return ratio(self.inspections_failed, self.inspections)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def assigned_share(self) -> float | None:
         """Routed cases that have had an agent assigned at least once, over routed cases."""
-        return _ratio(self.assigned, self.routed)
+        return ratio(self.assigned, self.routed)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -191,7 +188,8 @@ class Report(BaseModel):
     `by_tier` always lists the three tiers (an empty tier is worth seeing); `by_category` lists
     only the categories that had cases. Both are in the order of the domain enums. `by_merchant`
     holds every merchant that had cases, by merchant id; the pages show only the worst of them
-    (reports/service/merchants.py), so the whole list lives here and in the JSON.
+    (reports/service/merchants.py), so the whole list lives here and in the JSON. So does
+    `merchant_duties` for the merchants' duties to the buyer (reports/service/duties.py).
     """
 
     since: datetime
@@ -203,6 +201,7 @@ class Report(BaseModel):
     by_category: dict[str, GroupFigures]
     # A default: a report saved before merchants were counted still validates.
     by_merchant: dict[str, GroupFigures] = {}
+    merchant_duties: MerchantDuties = Field(default_factory=MerchantDuties)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -235,8 +234,10 @@ def assemble(
     generated_at: datetime,
     case_rows: Sequence[Row],
     clock_rows: Sequence[Row],
+    duty_rows: Sequence[Row] = (),
 ) -> Report:
-    """The `Report` from the rows of `case_figures` and `clock_figures` (see report.sql)."""
+    """The `Report` from the rows of `case_figures`, `clock_figures` and `merchant_duties` (see
+    report.sql)."""
     groups: dict[tuple[str, str], GroupFigures] = {}
     for row in case_rows:
         groups[(row["dimension"], row["grp"])] = GroupFigures(
@@ -292,4 +293,5 @@ def assemble(
         by_tier=dimension("tier", [t.value for t in Tier], keep_empty=True),
         by_category=dimension("category", [c.value for c in Category], keep_empty=False),
         by_merchant=dimension("merchant", [], keep_empty=False),
+        merchant_duties=assemble_duties(duty_rows),
     )

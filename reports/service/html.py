@@ -2,8 +2,8 @@
 
 Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL): the style sheet is
 inline and the charts are embedded as base64 PNG, so the file can be mailed, archived or opened
-offline. The tables and definitions are those of the text report, from `formatting` and
-`merchants`; every cell is HTML-escaped, and "met" / "missed" cells are coloured.
+offline. The tables and definitions are those of the text report, from `formatting`,
+`merchants` and `duty_table`; every cell is HTML-escaped, and "met" / "missed" cells are coloured.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import html
 from collections.abc import Sequence
 
 from reports.service.charts import CHARTS, png_base64, require_matplotlib
+from reports.service.duty_table import DUTY_HEADING, DUTY_RANKED_BY, definitions, duty_rows
 from reports.service.figures import Report
 from reports.service.formatting import (
-    DEFINITIONS,
     ROUTING_TITLE,
     SUMMARY_HEADERS,
     clock_rows,
@@ -68,24 +68,29 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], first_is_a
 
 
 def merchant_section(
-    total: int, shown: int, table: MerchantTable, ranked_by: str = "breach rate"
+    total: int,
+    shown: int,
+    table: MerchantTable,
+    ranked_by: str = "breach rate",
+    heading: str = "By merchant",
+    first_is_all: bool = False,
 ) -> str:
-    """The by-merchant heading, table of `total` merchants and how many it left out; nothing for
-    a period without cases. Shared with the what-if's page."""
+    """The heading, table of `total` merchants and how many it left out; nothing without
+    merchants. Shared with the merchant-duties table and the what-if's page."""
     if not total:
         return ""
     headers, rows, left_out = table
     more = more_text(left_out)
     return (
-        f"<h2>{html.escape(merchant_title(total, shown, ranked_by))}</h2>"
-        f"{html_table(headers, rows, False)}"
+        f"<h2>{html.escape(merchant_title(total, shown, ranked_by, heading))}</h2>"
+        f"{html_table(headers, rows, first_is_all)}"
         + (f'<p class="meta">{html.escape(more)}</p>' if more else "")
     )
 
 
 def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
     """A self-contained HTML page: tables and three charts embedded as base64 PNG; the merchant
-    table shows the `merchants` worst.
+    and merchant-duties tables show the `merchants` worst.
 
     Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL), so the file
     can be mailed, archived or opened offline. Needs matplotlib, the `report` extra.
@@ -104,8 +109,13 @@ def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
     return_table = html_table(*return_rows(report), True)
     routing_table = html_table(*routing_rows(report), True)
     csat_table = html_table(*csat_rows(report), True)
-    definitions = "".join(
-        f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in DEFINITIONS
+    duty_section = merchant_section(
+        len(report.merchant_duties.by_merchant), merchants, duty_rows(report, merchants),
+        DUTY_RANKED_BY, DUTY_HEADING, first_is_all=True,
+    )
+    definitions_list = "".join(
+        f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
+        for name, text in definitions(report)
     )
     target = target_text(report, "target ")
     return (
@@ -121,11 +131,12 @@ def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         f'<h2>Charts</h2><div class="charts">{images}</div>'
         f"<h2>Summary</h2>{summary}"
         f"{merchant_section(len(report.by_merchant), merchants, merchant_rows(report, merchants))}"
+        f"{duty_section}"
         f"<h2>On-time rate per SLA clock (on time / decided)</h2>{clock_table}"
         "<h2>Returns and inspections (lapsed / returns, failed / inspections)</h2>"
         f"{return_table}"
         f"<h2>{html.escape(ROUTING_TITLE)}</h2>{routing_table}"
         f"<h2>CSAT distribution (number of ratings)</h2>{csat_table}"
-        f"<h2>Definitions</h2><dl>{definitions}</dl>"
+        f"<h2>Definitions</h2><dl>{definitions_list}</dl>"
         "</body></html>\n"
     )

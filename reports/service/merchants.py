@@ -6,7 +6,7 @@ breach rate (SLA clocks breached, over clocks decided); a merchant with no clock
 rate and comes after every merchant that has one. Ties go to the merchant with more cases (the
 same rate over more cases weighs more), then to the lower merchant id, so the order never
 depends on the order the rows arrived in. The what-if ranks its merchants with `worst` too
-(reports/whatif/format.py).
+(reports/whatif/format.py), and so does the merchant-duties table (reports/service/duty_table.py).
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ def worst(merchants: Mapping[str, T], rank: Rank[T], shown: int) -> tuple[list[t
     return kept, len(ranked) - len(kept)
 
 
-def merchant_title(total: int, shown: int, ranked_by: str = "breach rate") -> str:
+def merchant_title(
+    total: int, shown: int, ranked_by: str = "breach rate", heading: str = "By merchant"
+) -> str:
     """The table's heading: how many merchants it ranks, and by what."""
     if total <= shown:
-        return f"By merchant ({total}, worst {ranked_by} first)"
-    return f"By merchant (the {shown} worst of {total} by {ranked_by})"
+        return f"{heading} ({total}, worst {ranked_by} first)"
+    return f"{heading} (the {shown} worst of {total} by {ranked_by})"
 
 
 def more_text(left_out: int) -> str:

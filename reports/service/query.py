@@ -2,10 +2,10 @@
 
 The statements live in `report.sql` next to this module (shipped in the wheel, read through
 `importlib.resources`) and read only the projection tables `cases`, `sla_clocks`, `case_events`
-(for the return leg) and the roster's `case_routing`, so a report never touches Temporal.
-`build_report` runs both statements in one read-only repeatable-read transaction, feeds the
-satisfied-rating threshold from `figures.SATISFIED_MIN_RATING` (STANDARDS S6.3) as a query
-parameter, and hands the rows to `figures.assemble`.
+(for the return leg and the merchant's duties) and the roster's `case_routing`, so a report
+never touches Temporal. `build_report` runs the statements in one read-only repeatable-read
+transaction, feeds the satisfied-rating threshold from `figures.SATISFIED_MIN_RATING` (STANDARDS
+S6.3) as a query parameter, and hands the rows to `figures.assemble`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ async def build_report(
 ) -> Report:
     """Compute the report for cases opened in [since, until); both must be timezone-aware.
 
-    With a pool, both queries run in one read-only repeatable-read transaction so the case and
-    clock figures describe the same moment. With a connection already in a transaction (a test,
+    With a pool, the queries run in one read-only repeatable-read transaction so the case, clock
+    and duty figures describe the same moment. With a connection already in a transaction (a test,
     or a caller composing several reads) that transaction is used as it is.
     """
     if since.tzinfo is None or until.tzinfo is None:
@@ -53,19 +53,21 @@ async def build_report(
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                case_rows, clock_rows = await _fetch(conn, since, until)
+                rows = await _fetch(conn, since, until)
     elif pool_or_conn.is_in_transaction():
-        case_rows, clock_rows = await _fetch(pool_or_conn, since, until)
+        rows = await _fetch(pool_or_conn, since, until)
     else:
         async with pool_or_conn.transaction(isolation="repeatable_read", readonly=True):
-            case_rows, clock_rows = await _fetch(pool_or_conn, since, until)
-    return assemble(since, until, generated_at, case_rows, clock_rows)
+            rows = await _fetch(pool_or_conn, since, until)
+    return assemble(since, until, generated_at, *rows)
 
 
 async def _fetch(
     conn: asyncpg.Connection, since: datetime, until: datetime
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
+    """The rows of `case_figures`, `clock_figures` and `merchant_duties`, in that order."""
     sql = queries()
     case_rows = await conn.fetch(sql["case_figures"], since, until, SATISFIED_MIN_RATING)
     clock_rows = await conn.fetch(sql["clock_figures"], since, until)
-    return case_rows, clock_rows
+    duty_rows = await conn.fetch(sql["merchant_duties"], since, until)
+    return case_rows, clock_rows, duty_rows

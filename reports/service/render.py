@@ -3,9 +3,11 @@
 A header (period, generation time, the overall CSAT share against its target), then six tables
 (summary, the worst merchants, on-time rate per SLA clock, returns and inspections, routing, CSAT
 distribution) and the definitions of every column. The merchant table shows the `merchants`
-worst and says how many more there are (reports/service/merchants.py). The first column of each
-table is a left-aligned label; every other column holds a number and aligns right, so the lines
-of one table are all the same width.
+worst and says how many more there are (reports/service/merchants.py). A period with buyers'
+requests or delivered returns also has the merchant-duties table after the merchant table, cut to
+the same number (reports/service/duty_table.py), and its columns' definitions. The first column
+of each table is a left-aligned label; every other column holds a number and aligns right, so
+the lines of one table are all the same width.
 
 The JSON is the `Report` model as pydantic dumps it, counts and derived rates alike, every
 merchant included: it validates back into a `Report` (`Report.model_validate_json`), so another
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reports.service.duty_table import DUTY_HEADING, DUTY_RANKED_BY, definitions, duty_rows
 from reports.service.figures import CSAT_TARGET, Report
 from reports.service.formatting import (
-    DEFINITIONS,
     ROUTING_TITLE,
     SUMMARY_HEADERS,
     clock_rows,
@@ -53,25 +55,30 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
 
 
 def merchant_lines(
-    total: int, shown: int, table: MerchantTable, ranked_by: str = "breach rate"
+    total: int,
+    shown: int,
+    table: MerchantTable,
+    ranked_by: str = "breach rate",
+    heading: str = "By merchant",
 ) -> list[str]:
-    """The by-merchant table of `total` merchants with its heading and, when it left merchants
-    out, how many; nothing for a period without cases. Shared with the what-if's page."""
+    """A table of `total` merchants with its heading and, when it left merchants out, how many;
+    nothing without merchants. Shared with the merchant-duties table and the what-if's page."""
     if not total:
         return []
     headers, rows, left_out = table
     more = more_text(left_out)
     return [
         "",
-        merchant_title(total, shown, ranked_by),
+        merchant_title(total, shown, ranked_by, heading),
         *text_table(headers, rows),
         *([more] if more else []),
     ]
 
 
 def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
-    """The report as aligned plain-text tables, for a terminal or an e-mail; the merchant table
-    shows the `merchants` worst."""
+    """The report as aligned plain-text tables, for a terminal or an e-mail; the merchant and
+    merchant-duties tables show the `merchants` worst."""
+    duty_merchants = len(report.merchant_duties.by_merchant)
     lines = [
         "After-sales service report",
         period_text(report),
@@ -80,6 +87,9 @@ def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         "",
         *text_table(SUMMARY_HEADERS, [summary_row(label, g) for label, g in groups(report)]),
         *merchant_lines(len(report.by_merchant), merchants, merchant_rows(report, merchants)),
+        *merchant_lines(
+            duty_merchants, merchants, duty_rows(report, merchants), DUTY_RANKED_BY, DUTY_HEADING
+        ),
         "",
         "On-time rate per SLA clock (on time / decided)",
         *text_table(*clock_rows(report)),
@@ -94,7 +104,7 @@ def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         *text_table(*csat_rows(report)),
         "",
         "Definitions",
-        *(f"  {name}: {text}" for name, text in DEFINITIONS),
+        *(f"  {name}: {text}" for name, text in definitions(report)),
     ]
     return "\n".join(lines) + "\n"
 

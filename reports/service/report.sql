@@ -1,6 +1,6 @@
 -- The service report's queries (STANDARDS S9), read by reports/service/query.py.
--- Each statement follows a `-- name: <name>` line. Both take the period as $1 (inclusive) and
--- $2 (exclusive) and cover the cases OPENED in it, so a case is reported once, in the period it
+-- Each statement follows a `-- name: <name>` line. Each takes the period as $1 (inclusive) and
+-- $2 (exclusive) and covers the cases OPENED in it, so a case is reported once, in the period it
 -- arrived in, however long it took. GROUPING SETS computes the whole period, each tier, each
 -- category and each merchant in one pass over the rows; `dimension` says which grouping a row
 -- belongs to. A case's merchant is the generated `cases.merchant_id`, derived from its key.
@@ -114,3 +114,56 @@ WHERE c.opened_at >= $1 AND c.opened_at < $2
 GROUP BY GROUPING SETS (
     (k.clock), (k.clock, c.tier), (k.clock, c.category), (k.clock, c.merchant_id)
 );
+
+-- name: merchant_duties
+-- The merchant's duties to the buyer (STANDARDS S15.4, S15.5), over the period's cases that had a
+-- buyer's request or a delivered return: the whole platform, and each merchant. Each request
+-- starts its own turn of the `merchant_answer` clock, so the clock rows count answer deadlines
+-- one per request; met without a breach is an answer by hand in time, since the engine agrees a
+-- request the moment its deadline passes, and then no answer by hand can follow. A breached
+-- `delivered_return` clock is a return the merchant let run out: the engine passed the goods and
+-- refunded the buyer at the breach. Requests, agreements by silence and refused rejections are
+-- counted from their audit events, as the engine records each of them there and nowhere else.
+SELECT
+    CASE WHEN GROUPING(cases.merchant_id) = 0 THEN 'merchant' ELSE 'all' END AS dimension,
+    COALESCE(cases.merchant_id, 'all') AS grp,
+    COALESCE(sum(trail.requests), 0)::bigint AS requests,
+    COALESCE(sum(trail.agreed_by_silence), 0)::bigint AS agreed_by_silence,
+    COALESCE(sum(trail.rejections_refused), 0)::bigint AS rejections_refused,
+    COALESCE(sum(deadlines.answers_decided), 0)::bigint AS answers_decided,
+    COALESCE(sum(deadlines.answered_on_time), 0)::bigint AS answered_on_time,
+    COALESCE(sum(deadlines.delivered_returns_decided), 0)::bigint AS delivered_returns_decided,
+    COALESCE(sum(deadlines.refunded_by_silence), 0)::bigint AS refunded_by_silence
+FROM cases
+CROSS JOIN LATERAL (
+    SELECT
+        count(*) FILTER (WHERE e.type = 'remedy_requested') AS requests,
+        count(*) FILTER (WHERE e.type = 'request_agreed_by_silence') AS agreed_by_silence,
+        count(*) FILTER (WHERE e.type = 'rejection_refused') AS rejections_refused
+    FROM case_events AS e
+    WHERE e.case_id = cases.case_id
+      AND e.type IN ('remedy_requested', 'request_agreed_by_silence', 'rejection_refused')
+) AS trail
+CROSS JOIN LATERAL (
+    SELECT
+        count(*) FILTER (
+            WHERE k.clock = 'merchant_answer'
+              AND (k.met_at IS NOT NULL OR k.breached_at IS NOT NULL)
+        ) AS answers_decided,
+        count(*) FILTER (
+            WHERE k.clock = 'merchant_answer' AND k.met_at IS NOT NULL AND k.breached_at IS NULL
+        ) AS answered_on_time,
+        count(*) FILTER (
+            WHERE k.clock = 'delivered_return'
+              AND (k.met_at IS NOT NULL OR k.breached_at IS NOT NULL)
+        ) AS delivered_returns_decided,
+        count(*) FILTER (
+            WHERE k.clock = 'delivered_return' AND k.breached_at IS NOT NULL
+        ) AS refunded_by_silence,
+        count(*) FILTER (WHERE k.clock = 'delivered_return') AS delivered_returns
+    FROM sla_clocks AS k
+    WHERE k.case_id = cases.case_id AND k.clock IN ('merchant_answer', 'delivered_return')
+) AS deadlines
+WHERE opened_at >= $1 AND opened_at < $2
+  AND (trail.requests > 0 OR deadlines.delivered_returns > 0)
+GROUP BY GROUPING SETS ((), (cases.merchant_id));

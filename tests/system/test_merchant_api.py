@@ -3,7 +3,9 @@ its own merchant only."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -62,3 +64,68 @@ async def test_platform_staff_register_merchants_and_store_their_policies(api: L
         assert hidden.status_code == 404 and other in hidden.text  # exactly as never registered
         assert (await http.get("/v1/merchants")).status_code == 403
         assert (await http.put(f"/v1/merchants/{mine}/policy", json={"policy": None})).status_code == 403
+
+
+async def test_a_request_walked_from_the_buyers_ask_to_the_merchants_silence_and_the_refund(api: LiveApi) -> None:
+    """The README's walk-through: a merchant that holds itself to answering within seconds, so its
+    silence falls due while the test waits on the real server."""
+    merchant = f"quick-{uuid.uuid4().hex[:6]}"
+    staff = await api.key("supervisor")
+    async with api.client(staff) as http:
+        assert (await http.post("/v1/merchants", json={"merchant_id": merchant, "name": "Quick"})).status_code == 201
+        policy = await http.put(f"/v1/merchants/{merchant}/policy",
+                                json={"policy": '[platform]\nanswer_within = "3s"\n'})
+        assert policy.status_code == 200, policy.text
+    keys = KeyStore(api.pool)
+    backend = (await keys.create(f"backend-{merchant}", "system", merchant)).secret
+    agent = (await keys.create(f"agent-{merchant}", "agent", merchant)).secret
+    signed = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    body = {"case_id": "9100", "order_id": "A-9100", "channel": "app", "category": "description_mismatch",
+            "description": "not what the photos showed", "order_amount": "259.00", "customer": {"id": "c-9"},
+            "request": {"remedy": "return_refund", "reason": "no_reason", "order": {"signed_at": signed}}}
+    async with api.client(backend) as http:
+        opened = await http.post("/v1/cases", json=body)
+        assert opened.status_code in (200, 201), opened.text
+        case = await http.get("/v1/cases/9100")
+        assert case.json()["request"]["eligibility"]["rule"] == "no_reason_return"
+    async with api.client(agent) as http:
+        refused = await http.post("/v1/cases/9100/actions/answer_request",
+                                  json={"decision": "reject", "reason": "we do not take returns"})
+        assert refused.status_code == 403 and "Consumer Rights Protection Law art. 25" in refused.json()["detail"]
+    async with api.client(backend) as http:
+        authorised = await _eventually_status(http, "9100", "awaiting_return")
+        assert authorised["return_leg"]["address"]
+        await http.post("/v1/cases/9100/actions/return_shipped",
+                        json={"carrier": "SF Express", "tracking_number": "SF1029384756"})
+        delivered = await http.post("/v1/cases/9100/actions/return_delivered", json={})
+        assert delivered.status_code == 200, delivered.text
+        link = await http.post("/v1/cases/9100/customer-link", json={"ttl_hours": 1})
+        token = link.json()["token"]
+    async with api.client(token) as http:
+        progress = (await http.get("/v1/progress")).json()
+        assert "request_remedy" not in progress["actions_available"]
+        titles = [e["title"] for e in progress["timeline"]]
+        assert "You asked the merchant" in titles and "Return delivered to the merchant" in titles
+    refunds = await api.pool.fetch("SELECT key FROM refunds WHERE case_id = $1", f"{merchant}~9100")
+    assert refunds == []  # the merchant has 7 days after delivery; it has not refunded yet
+
+    # A refund-only request nobody answers: the silence refunds, once.
+    lost = body | {"case_id": "9101", "request": {"remedy": "refund_only", "reason": "not_received"}}
+    async with api.client(backend) as http:
+        assert (await http.post("/v1/cases", json=lost)).status_code in (200, 201)
+        paid = await _eventually_status(http, "9101", "awaiting_confirmation")
+        assert paid["request"]["answer"] == "agreed_by_silence"
+        assert paid["resolution"]["proof"]["refund_reference"].startswith("RF-")
+    rows = await api.pool.fetch("SELECT key, amount FROM refunds WHERE case_id = $1", f"{merchant}~9101")
+    assert [(r["key"], str(r["amount"])) for r in rows] == [(f"{merchant}~9101:p1:refund", "259.00")]
+
+
+async def _eventually_status(http: Any, case_id: str, status: str) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        state = (await http.get(f"/v1/cases/{case_id}")).json()
+        if state["status"] == status or loop.time() > deadline:
+            assert state["status"] == status, state["status"]
+            return state  # type: ignore[no-any-return]
+        await asyncio.sleep(0.5)
