@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from cases.clocks.specs import LABELS
+from cases.clocks.specs import CLOCKS, LABELS
 from cases.models import CaseState
 
 
@@ -19,13 +19,13 @@ def clock_table(state: CaseState, zone: tzinfo) -> str:
         f"status **{state.status.value}** · escalation level {state.escalation_level}"
         + (f" · reopened {state.reopen_count}×" if state.reopen_count else ""),
         "",
-        "| clock | target | state | due | warned | breached | met |",
-        "|---|---|---|---|---|---|---|",
+        "| clock | whose | target | state | due | warned | breached | met |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines[1:1] = _legs(state, local)
     for clock in state.clocks.values():
         lines.append(
-            f"| {LABELS[clock.name]} | {clock.target_label} | {clock.state.value} | "
+            f"| {LABELS[clock.name]} | {CLOCKS[clock.name].owner.value} | {clock.target_label} | {clock.state.value} | "
             f"{local(clock.due_at or clock.breached_at)} | {local(clock.warned_at)} | "
             f"{local(clock.breached_at)} | {local(clock.met_at)} |"
         )
@@ -36,10 +36,20 @@ def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str
     """A line for a return or a repair under way: what the warehouse or the field service sees."""
     leg, job = state.return_leg, state.repair
     lines: list[str] = []
+    request = state.request
+    if request is not None:
+        rule = request.eligibility.rule
+        lines.append(
+            f"buyer asks **{request.remedy.value}** ({request.reason.value}) · "
+            + (f"the law entitles it: {rule}" if rule else "not a legal entitlement")
+            + f" · merchant: {request.answer.value if request.answer else 'to answer'}"
+        )
     if leg is not None:
         parts = [f"return **{leg.rma}**"]
         if leg.tracking_number:
             parts.append(f"{leg.carrier} {leg.tracking_number}")
+        if leg.delivered_at:
+            parts.append(f"delivered {local(leg.delivered_at)}")
         if leg.received_at:
             parts.append(f"received {local(leg.received_at)}")
         if leg.inspection:

@@ -100,7 +100,7 @@ async def test_case_is_legible_in_the_ui(dev_client, pool, policy, tier):
 
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         details = metadata.current_details
-        assert f"**{tier}**" in details and "| clock | target | state |" in details
+        assert f"**{tier}**" in details and "| clock | whose | target | state |" in details
         assert "| first response |" in details and "| met |" in details
         for name in ("initial handling", "resolution", "complaint closure"):
             assert f"| {name} |" in details
