@@ -164,6 +164,12 @@ class CaseIntake(Strict):
     # The buyer's request to the merchant, with the order facts the law reads (STANDARDS S15).
     request: BuyerRequest | None = None
 
+    @model_validator(mode="after")
+    def _request_within_the_order(self) -> CaseIntake:
+        if self.request is not None and (why := self.request.beyond(self.order_amount)):
+            raise ValueError(f"request.{why}")
+        return self
+
     @property
     def key(self) -> str:
         """The engine's name for this case (cases/ids.py); the intake must name its case."""

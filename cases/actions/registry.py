@@ -181,7 +181,8 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     "request_remedy": ActionSpec(
         RemedyRequest, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), duties.request_remedy,
         ON_BEHALF_OF_CUSTOMER, "remedy_requested", check=duties.check_request, customer=True,
-        public=frozenset({"remedy", "reason", "amount", "rule", "entitled"}),
+        # Not `reason`: webhooks treat that name as free text wherever it appears.
+        public=frozenset({"remedy", "amount", "rule", "entitled"}),
         label=Label("You asked the merchant", "您已向商家提出申请", lb.asked), taken=trail.not_at_open,
     ),
     "answer_request": ActionSpec(

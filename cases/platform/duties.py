@@ -58,11 +58,9 @@ def check_request(m: CaseCore, data: BuyerRequest) -> None:
         raise InvalidAction("request_remedy: this case opened on rules that predate buyer requests")
     if pending(m) is not None:
         raise InvalidAction("request_remedy: the buyer's earlier request still waits for the merchant's answer")
-    amount, order = amount_of(m, data), m.state.intake.order_amount
-    if amount > order:
-        raise InvalidAction(f"request_remedy.amount: {amount} exceeds the order amount {order}")
-    if data.remedy in MONEY_REMEDIES and amount <= 0:
-        raise InvalidAction(f"request_remedy.amount: a {data.remedy.value} needs an amount above 0")
+    why = data.beyond(m.state.intake.order_amount)
+    if why is not None:
+        raise InvalidAction(f"request_remedy.{why}")
 
 
 def request_remedy(m: CaseCore, data: RemedyRequest, now: datetime) -> None:

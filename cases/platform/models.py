@@ -76,6 +76,16 @@ class BuyerRequest(Strict):
     note: Text = ""
     order: OrderFacts | None = None
 
+    def beyond(self, order_amount: Decimal) -> str | None:
+        """Why the amount does not fit the order, naming the field: what the merchant's silence
+        would pay is never more than the order, and never nothing."""
+        if self.amount is not None and self.amount > order_amount:
+            return f"amount: {self.amount} exceeds the order amount {order_amount}"
+        paid = self.amount if self.amount is not None else order_amount
+        if self.remedy in (Remedy.REFUND_ONLY, Remedy.RETURN_REFUND) and paid <= 0:
+            return f"amount: a {self.remedy.value} needs an amount above 0"
+        return None
+
 
 class Verdict(BaseModel):
     """One rule of the law read against the request: whether it gives the remedy, and why."""

@@ -23,7 +23,8 @@ MAIN_PATHS = {
     "general", "complex_follow_up", "urgent_approval", "approval_rejected_then_exchange",
     "dispute_reopen", "continue_as_new", "continue_as_new_run1", "return_refund", "return_lapsed",
     "inspection_failed_silent_pass", "repair_not_fixable_then_fixed", "conversation", "routing",
-    "routing_2", "merchant_general",
+    "routing_2", "merchant_general", "request_silence_refund", "request_return_silences", "request_rejected",
+    "three_guarantees_after_repairs", "three_guarantees_after_repairs_2",
 }
 BOOKKEEPING = {"record_case", "send_notification"}
 

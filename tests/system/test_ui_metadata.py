@@ -133,8 +133,8 @@ async def test_a_return_is_found_by_its_parcel_and_shows_its_leg(dev_client, poo
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         assert state.return_leg is not None
         assert f"return **{state.return_leg.rma}** · SF Express {tracking}" in metadata.current_details
-        assert "| return shipment | 7d | met |" in metadata.current_details
-        assert "| next reply | 24h | running |" in metadata.current_details
+        assert "| return shipment | buyer | 7d | met |" in metadata.current_details
+        assert "| next reply | staff | 24h | running |" in metadata.current_details
         # The timer armed for the first response's warning stays armed: the return window's
         # instants are later, so they wait for it to fire.
         timers = await _summaries(dev_client, handle)

@@ -231,6 +231,10 @@ VALID_PAYLOADS: dict[str, dict[str, Any]] = {
     "repair_result": {"result": "fixed", "repair_record": "RR-1"},
     "agent_reply": {"actor": "agent-z", "text": "on it"},
     "customer_message": {"text": "any news?"},
+    "request_remedy": {"remedy": "refund_only", "reason": "not_received", "amount": "5.00",
+                       "order": {"signed_at": "2026-03-01T10:00:00+08:00", "sku": "S-1", "serial": "N-1"}},
+    "answer_request": {"actor": "merchant-z", "decision": "reject", "reason": "fresh food"},
+    "return_delivered": {"actor": "carrier", "note": "left at the door"},
 }
 assert set(VALID_PAYLOADS) == set(ACTION_MODELS)
 
@@ -247,6 +251,10 @@ FIELD_SPECIAL: dict[str, list[Any]] = {
     "category": ["safety", "logistics", "other", "food", None],
     "outcome": ["satisfied", "unsatisfied", "recurred", "unreachable", "maybe", None],
     "flags": [{}, {"safety_risk": True}, {"outage": "yes"}, {"nope": True}, [], None],
+    "remedy": ["refund_only", "return_refund", "exchange", "repair", "refund", "", None, 1],
+    "decision": ["agree", "reject", "AGREE", "maybe", None],
+    "order": [{}, {"signed_at": "2026-03-01T10:00:00"}, {"signed_at": "yesterday"}, {"goods_class": "cake"},
+              {"warranty_ends": "2026-13-01"}, {"sku": ""}, {"extra": 1}, [], None],
 }
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from cases.core.machine import CaseMachine
 from cases.core.moves import InvalidAction, NotAuthorized
@@ -206,3 +207,18 @@ def test_the_third_claim_on_an_item_repaired_twice_is_offered_exchange_or_return
         data.case_id, data, snapshot_for(policy, T0), T0, item_repairs=twice.model_copy(update={"repairs": 1})
     )
     assert once.state.request is not None and once.state.request.eligibility.rule is None
+
+
+@pytest.mark.parametrize(
+    ("order_amount", "request_data", "named"),
+    [
+        ("100.00", {"remedy": "refund_only", "reason": "other", "amount": "100.01"}, "exceeds the order amount"),
+        ("0", {"remedy": "refund_only", "reason": "other"}, "needs an amount above 0"),
+    ],
+)
+def test_an_intake_whose_request_asks_more_than_the_order_is_refused_naming_the_field(
+    order_amount: str, request_data: dict[str, Any], named: str
+) -> None:
+    # The merchant's silence pays what the request asks: a raw intake must not ask beyond the order.
+    with pytest.raises(ValidationError, match=f"request.amount: .*{named}"):
+        intake(order_amount=order_amount, request=request_data)
