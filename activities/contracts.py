@@ -146,9 +146,8 @@ class Declined(StrEnum):
 
 
 class ItemQuery(BaseModel):
-    """Whose item: repairs of it in the merchant's cases other than `case_id` (STANDARDS S15.3)."""
+    """Whose item: repairs of it in the merchant's cases, this one's too (STANDARDS S15.3)."""
 
     merchant_id: str
-    case_id: str
     sku: str
     serial: str

@@ -1,8 +1,8 @@
 """ItemHistory: how often an item (SKU and serial) was repaired in the merchant's earlier cases.
 
 The three guarantees give an exchange or a return on the claim after two repairs of the same item
-(STANDARDS S15.3). The count is read from the record when a case first names the item, and the
-answer stays in the case's history, so a replay counts the same however the record grows later.
+(STANDARDS S15.3). The count is read from the record before each request that names the item,
+and the answer stays in the case's history, so a replay counts the same however the record grows.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from temporalio import activity
 from activities.contracts import ItemQuery
 from cases.platform.models import ItemRepairs
 
-# Repairs carried out (fixed or not) in the merchant's other cases about this item. The partial
-# index of sql/014_item_repairs.sql finds those cases.
+# Repairs carried out (fixed or not) in the merchant's cases about this item, the asking case's
+# earlier rounds included. The partial index of sql/014_item_repairs.sql finds those cases.
 _COUNT = """
 SELECT count(*) FROM case_events e JOIN cases c ON c.case_id = e.case_id
-WHERE c.merchant_id = $1 AND c.case_id <> $2
-  AND c.state -> 'order' ->> 'sku' = $3 AND c.state -> 'order' ->> 'serial' = $4
+WHERE c.merchant_id = $1 AND c.state -> 'order' ->> 'sku' = $2 AND c.state -> 'order' ->> 'serial' = $3
   AND e.type = 'repair_result'
 """
 
@@ -35,7 +34,7 @@ class PostgresRepairRecord:
 
     async def repairs(self, query: ItemQuery) -> int:
         q = query
-        count = await self._pool.fetchval(_COUNT, q.merchant_id, q.case_id, q.sku, q.serial)
+        count = await self._pool.fetchval(_COUNT, q.merchant_id, q.sku, q.serial)
         return int(count or 0)
 
 

@@ -15,11 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from cases.actions.roles import Role
-from cases.boundary import LongText as LongText
-from cases.boundary import NonEmpty as NonEmpty
-from cases.boundary import NoNul as NoNul
-from cases.boundary import Strict as Strict
-from cases.boundary import Text as Text
+from cases.boundary import LongText, NonEmpty, Strict, Text
 from cases.clocks.model import Clock as Clock
 from cases.clocks.model import ClockState as ClockState
 from cases.clocks.specs import ClockName as ClockName
@@ -377,6 +373,8 @@ class CaseState(BaseModel):
     request: RequestState | None = None
     order: OrderFacts | None = None
     item_repairs: ItemRepairs | None = None
+    # Money paid to the customer in every round so far: a later request never asks beyond the rest.
+    paid_out: Decimal = Decimal("0")
 
     @property
     def sla_state(self) -> str:

@@ -129,7 +129,7 @@ class AfterSalesCase:
             )
             request = plain.request
             item = request.order.item if request is not None and request.order is not None else None
-            repairs = await item_reads.read(merchant_id, key, item)
+            repairs = await item_reads.read(merchant_id, item)
             machine = CaseMachine.open(key, plain, policy, now, item_repairs=repairs)
         self._machine = machine
         return machine
@@ -276,9 +276,11 @@ class AfterSalesCase:
         await workflow.wait_condition(lambda: self._machine is not None)
         machine = self._require()
         if isinstance(data, RemedyRequest) and (item := item_to_read(machine, data)):
-            state = machine.state
-            merchant_id = state.intake.merchant_id
-            read = await item_reads.read(merchant_id, state.case_id, item)
+            try:
+                machine.check(action, data)  # refused before anything is read, or kept
+            except InvalidAction as err:
+                raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
+            read = await item_reads.read(machine.state.intake.merchant_id, item)
             assert read is not None
             machine.item_history(read)
         try:

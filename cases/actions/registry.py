@@ -22,7 +22,7 @@ from cases.actions.labels import Label
 from cases.actions.roles import EVERYONE, GOODS, ON_BEHALF_OF_CUSTOMER, REVIEWERS, STAFF, Role
 from cases.actions.trail import TrailEvent
 from cases.core.moves import CaseCore, InvalidAction
-from cases.fulfilment import legs
+from cases.fulfilment import delivered, legs
 from cases.fulfilment.actions import (
     AgentReply,
     CustomerMessage,
@@ -159,7 +159,9 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         label=Label("Return shipped", "退货已寄出", lb.fields("carrier", "tracking_number")),
     ),
     "return_delivered": ActionSpec(
-        ReturnDelivered, RETURNING, legs.return_delivered, GOODS, "return_delivered", check=legs.check_delivered,
+        # Also while inspecting: the carrier's word may come after the warehouse's scan.
+        ReturnDelivered, RETURNING | {Status.INSPECTING}, delivered.return_delivered, GOODS, "return_delivered",
+        check=delivered.check_delivered,
         public=frozenset({"rma"}), label=Label("Return delivered to the merchant", "退货已送达商家", lb.fields("rma")),
     ),
     "return_received": ActionSpec(
@@ -168,7 +170,7 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     ),
     "inspection_result": ActionSpec(
         InspectionResult, frozenset({Status.INSPECTING}), legs.inspection_result, GOODS, "inspection_result",
-        check=legs.check_inspection,
+        check=delivered.check_inspection,
         public=frozenset({"result", "silent"}), label=Label("Return inspected", "退货检测完成", lb.inspected),
         taken=trail.reported,
     ),
@@ -178,15 +180,18 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     ),
     # The buyer's request to the merchant and the merchant's answer (STANDARDS S15). A request at
     # intake records the same event, marked `at_open`: it came with the case, not as an action.
+    # Only the buyer asks (their link, or a backend for them): staff who asked could approve it.
     "request_remedy": ActionSpec(
         RemedyRequest, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), duties.request_remedy,
-        ON_BEHALF_OF_CUSTOMER, "remedy_requested", check=duties.check_request, customer=True,
+        frozenset({Role.SYSTEM}), "remedy_requested", check=duties.check_request, customer=True,
         # Not `reason`: webhooks treat that name as free text wherever it appears.
         public=frozenset({"remedy", "amount", "rule", "entitled"}),
         label=Label("You asked the merchant", "您已向商家提出申请", lb.asked), taken=trail.not_at_open,
     ),
+    # Also while staff wait on the buyer: the merchant's clock does not wait (S15.4).
     "answer_request": ActionSpec(
-        MerchantAnswer, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED}), duties.answer_request,
+        MerchantAnswer, frozenset({Status.REGISTERED, Status.ACKNOWLEDGED, Status.AWAITING_CUSTOMER}),
+        duties.answer_request,
         STAFF | REVIEWERS, "request_answered", check=duties.check_answer, public=frozenset({"decision"}),
         label=Label("The merchant answered your request", "商家已处理您的申请", lb.answered),
     ),

@@ -10,8 +10,9 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
+from cases.boundary import LongText, NonEmpty, NoNul, Text
 from cases.fulfilment.models import InspectionOutcome, RepairOutcome
-from cases.models import Action, LongText, NonEmpty, NoNul, Text
+from cases.models import Action
 
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=120), NoNul]
 

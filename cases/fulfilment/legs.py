@@ -18,10 +18,11 @@ from cases.core.moves import CaseCore, InvalidAction, iso
 from cases.fulfilment.actions import (
     InspectionResult,
     RepairResult,
-    ReturnDelivered,
     ReturnReceived,
     ReturnShipped,
 )
+from cases.fulfilment.delivered import leg_of as _leg
+from cases.fulfilment.delivered import merchant_has_the_goods
 from cases.fulfilment.models import InspectionOutcome, RepairJob, RepairOutcome, ReturnLeg
 from cases.models import (
     Category,
@@ -81,7 +82,7 @@ def abandon_return(m: CaseCore, now: datetime) -> None:
     leg = state.return_leg
     if state.status not in (Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT) or leg is None:
         return
-    for name in (ClockName.RETURN_WINDOW, ClockName.RETURN_TRANSIT):
+    for name in (ClockName.RETURN_WINDOW, ClockName.RETURN_TRANSIT, ClockName.DELIVERED_RETURN):
         clock = state.clocks.get(name)
         if clock is not None:
             sla.stop(clock, now, m.policy.calendar)
@@ -128,29 +129,19 @@ def return_shipped(m: CaseCore, data: ReturnShipped, now: datetime) -> None:
     m.start_clock(ClockName.RETURN_TRANSIT, now)
 
 
-def check_delivered(m: CaseCore, data: ReturnDelivered) -> None:
-    if _leg(m).delivered_at is not None:
-        raise InvalidAction("return_delivered: the carrier already delivered this return")
-
-
-def return_delivered(m: CaseCore, data: ReturnDelivered, now: datetime) -> None:
-    """The carrier delivered the return: the merchant's duty to deal with it starts (S15.5)."""
-    state = m.state
-    leg = _leg(m)
-    leg.delivered_at = now
-    m.emit("return_delivered", data.actor, now, rma=leg.rma, note=data.note)
-    m.meet(ClockName.RETURN_WINDOW, now)  # a delivered parcel was shipped
-    m.meet(ClockName.RETURN_TRANSIT, now)
-    state.status = Status.RETURN_IN_TRANSIT if state.status == Status.AWAITING_RETURN else state.status
-    # The goods are with the merchant now: the handling counts again.
-    m.resume_clocks(now)
-    m.start_clock(ClockName.DELIVERED_RETURN, now)
-
-
 def delivered_return_unhandled(m: CaseCore, now: datetime) -> None:
-    """The merchant neither refunded nor reported a failed inspection in time: the goods pass."""
-    leg = m.state.return_leg
-    if leg is None or leg.inspection is not None:
+    """The merchant neither refunded nor reported a failed inspection in time: the goods pass,
+    and the approved plan they came back for is carried out."""
+    state = m.state
+    leg, proposal = state.return_leg, state.proposal
+    if leg is None or leg.inspection is not None or (leg.received_at is None and leg.delivered_at is None):
+        return
+    if state.status not in (Status.RETURN_IN_TRANSIT, Status.INSPECTING):
+        return
+    # Only the plan the goods came back for: a newer proposal waiting for approval has no return.
+    if proposal is None or proposal.type not in RETURN_PLANS or (
+        proposal.needs_approval and (state.review is None or not state.review.approved)
+    ):
         return
     target = m.state.clocks[ClockName.DELIVERED_RETURN].target_label
     _inspected(
@@ -168,14 +159,7 @@ def return_received(m: CaseCore, data: ReturnReceived, now: datetime) -> None:
     m.state.status = Status.INSPECTING
     m.resume_clocks(now)
     m.start_clock(ClockName.INSPECTION, now)
-
-
-def check_inspection(m: CaseCore, data: InspectionResult) -> None:
-    delivered = ClockName.DELIVERED_RETURN in m.state.clocks
-    if delivered and data.result == InspectionOutcome.FAILED and not data.evidence:
-        raise InvalidAction(
-            "inspection_result.evidence: a failed inspection of a delivered return needs evidence (STANDARDS S15.5)"
-        )
+    merchant_has_the_goods(m, now)
 
 
 def inspection_result(m: CaseCore, data: InspectionResult, now: datetime) -> None:
@@ -244,13 +228,6 @@ def lapse(m: CaseCore, ended: datetime, now: datetime) -> None:
         "Contact us if you still need help.",
         rma=leg.rma,
     )
-
-
-def _leg(m: CaseCore) -> ReturnLeg:
-    leg = m.state.return_leg
-    if leg is None:
-        raise InvalidAction("the case has no authorised return")
-    return leg
 
 
 # -- the repair ----------------------------------------------------------------------------------
@@ -361,6 +338,8 @@ def executed(m: CaseCore, steps: list[ExecutedStep], now: datetime, **proof: str
         type=proposal.type, amount=proposal.amount, executed_at=now, steps=steps, proof=proof
     )
     state.resolved_at = now
+    if any(s.step in ("refund", "credit") for s in steps):
+        state.paid_out += proposal.amount
     extra = {"proof": proof} if proof else {}
     m.emit(
         "resolution_executed",

@@ -37,20 +37,22 @@ def pending(m: CaseCore) -> RequestState | None:
     return request if request is not None and request.pending else None
 
 
+def left_to_pay(m: CaseCore) -> Decimal:
+    """The order amount less what earlier rounds of the case paid the buyer."""
+    return m.state.intake.order_amount - m.state.paid_out
+
+
 def amount_of(m: CaseCore, request: BuyerRequest) -> Decimal:
     if request.amount is not None:
         return request.amount
-    return m.state.intake.order_amount if request.remedy in MONEY_REMEDIES else Decimal("0")
+    return left_to_pay(m) if request.remedy in MONEY_REMEDIES else Decimal("0")
 
 
 def item_to_read(m: CaseCore, request: BuyerRequest) -> tuple[str, str] | None:
-    """The item whose earlier repairs the law needs and the case has not read yet."""
+    """The item whose repairs the law counts, read again for each request: this case's own
+    earlier rounds may have repaired it since."""
     facts = request.order or m.state.order
-    item = facts.item if facts is not None else None
-    known = m.state.item_repairs
-    if item is None or (known is not None and (known.sku, known.serial) == item):
-        return None
-    return item
+    return facts.item if facts is not None else None
 
 
 def check_request(m: CaseCore, data: BuyerRequest) -> None:
@@ -58,9 +60,10 @@ def check_request(m: CaseCore, data: BuyerRequest) -> None:
         raise InvalidAction("request_remedy: this case opened on rules that predate buyer requests")
     if pending(m) is not None:
         raise InvalidAction("request_remedy: the buyer's earlier request still waits for the merchant's answer")
-    why = data.beyond(m.state.intake.order_amount)
+    why = data.beyond(left_to_pay(m))
     if why is not None:
-        raise InvalidAction(f"request_remedy.{why}")
+        paid = m.state.paid_out
+        raise InvalidAction(f"request_remedy.{why}" + (f" less the {paid} already paid" if paid else ""))
 
 
 def request_remedy(m: CaseCore, data: RemedyRequest, now: datetime) -> None:
@@ -107,8 +110,11 @@ def _repairs_of(known: ItemRepairs | None, facts: OrderFacts | None) -> int:
 
 
 def check_answer(m: CaseCore, data: MerchantAnswer) -> None:
-    if pending(m) is None:
+    request = pending(m)
+    if request is None:
         raise InvalidAction("answer_request: no buyer request waits for an answer")
+    if data.actor == request.asked_by:
+        raise NotAuthorized(f"answer_request: {data.actor} made this request and cannot answer it (four-eyes)")
 
 
 def check_no_pending_request(m: CaseCore, data: ProposeResolution) -> None:
@@ -174,6 +180,7 @@ def _agree(m: CaseCore, request: RequestState, how: Answer, actor: str, now: dat
     how_agreed = "the merchant agreed" if how == Answer.AGREED else "the merchant did not answer in time"
     state.review = ReviewDecision(approved=True, by=actor, at=now, note=how_agreed)
     m.meet(ClockName.INITIAL_HANDLING, now)
+    m.resume_clocks(now)  # staff may have been waiting on the buyer; the plan goes on now
     if how == Answer.AGREED_BY_SILENCE:
         m.notify_customer(
             "request_agreed", now, "Your request is agreed",

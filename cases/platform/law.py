@@ -4,8 +4,8 @@ Pure: the request, the order facts, the item's earlier repairs, the instant and 
 calendar in, an `Eligibility` out, with one verdict per rule naming why it gives or withholds
 (STANDARDS S15.1-S15.3). Days are calendar days in the calendar's time zone. The day the parcel
 was signed for is not counted: day 1 is the next day, and a window of N days ends at the end of
-day N. A window whose last day is a day of rest (a weekend or public holiday of the calendar)
-runs to the end of the next working day (Civil Code art. 203, STANDARDS S15.1).
+day N, whatever day of the week it is: the calendar's working days, which a merchant's policy
+may change, never move the law's window (STANDARDS S15.1).
 """
 
 from __future__ import annotations
@@ -64,8 +64,6 @@ def window_end(signed_at: datetime, days: int, calendar: BusinessCalendar) -> da
     """The instant a window of `days` days from the day after signing ends."""
     zone = calendar.zone
     last = signed_at.astimezone(zone).date() + timedelta(days=days)
-    while not calendar.is_working_day(last):
-        last += timedelta(days=1)
     return datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
 
 
@@ -90,7 +88,7 @@ def _no_reason(
     def no(why: str) -> Verdict:
         return Verdict(rule=NO_REASON_RETURN, why=why)
 
-    if facts is None or facts.signed_at is None:
+    if facts is None or facts.signed_at is None or facts.signed_at > at:
         return no("the parcel has not been signed for")
     excluded = EXCLUDED_CLASSES.get(facts.goods_class)
     if excluded is not None:
@@ -120,7 +118,7 @@ def _three_guarantees(
         return [Verdict(rule=THREE_GUARANTEES_REPAIR, why="the product is not in the three-guarantees catalogue")]
     if request.reason != RequestReason.QUALITY_FAULT:
         return [Verdict(rule=THREE_GUARANTEES_REPAIR, why="the three guarantees answer a performance fault only")]
-    if facts.signed_at is None:
+    if facts.signed_at is None or facts.signed_at > at:
         return [Verdict(rule=THREE_GUARANTEES_REPAIR, why="the parcel has not been signed for")]
     found = []
     for rule, days, gives in (

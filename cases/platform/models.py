@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from cases.boundary import NonEmpty, Strict, Text
 
@@ -46,15 +46,25 @@ class GoodsClass(StrEnum):
     PERIODICAL = "periodical"
 
 
+# Dates far outside any order's life are typos, and the calendar arithmetic must not overflow.
+_EARLIEST, _LATEST = 2000, 2100
+
+
+def _plausible(value: date) -> date:
+    if not _EARLIEST <= value.year <= _LATEST:
+        raise ValueError(f"must be a date between {_EARLIEST} and {_LATEST}")
+    return value
+
+
 class OrderFacts(Strict):
     """What the order backend knows of the order; none of it is personal data."""
 
-    signed_at: AwareDatetime | None = None
+    signed_at: Annotated[AwareDatetime, AfterValidator(_plausible)] | None = None
     goods_class: GoodsClass = GoodsClass.ORDINARY
     # The buyer confirmed at purchase that these goods are not returned without a reason.
     excluded_at_purchase: bool = False
     # The last day of the warranty (三包有效期), in the platform calendar's time zone.
-    warranty_ends: date | None = None
+    warranty_ends: Annotated[date, AfterValidator(_plausible)] | None = None
     # The product is in the three-guarantees catalogue (实施三包的部分商品目录).
     three_guarantees: bool = False
     sku: NonEmpty | None = None
@@ -78,7 +88,9 @@ class BuyerRequest(Strict):
 
     def beyond(self, order_amount: Decimal) -> str | None:
         """Why the amount does not fit the order, naming the field: what the merchant's silence
-        would pay is never more than the order, and never nothing."""
+        would pay is never more than the order, never nothing, and nothing beside goods."""
+        if self.remedy not in (Remedy.REFUND_ONLY, Remedy.RETURN_REFUND) and self.amount:
+            return f"amount: {self.remedy.value} moves goods, not money; leave it out"
         if self.amount is not None and self.amount > order_amount:
             return f"amount: {self.amount} exceeds the order amount {order_amount}"
         paid = self.amount if self.amount is not None else order_amount

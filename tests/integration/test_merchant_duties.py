@@ -152,7 +152,7 @@ async def test_the_item_s_earlier_repairs_are_read_at_open_and_at_a_later_reques
         assert later.request is not None and later.request.eligibility.rule == "three_guarantees_after_repairs"
 
 
-async def test_the_record_counts_repairs_of_the_same_item_in_the_merchants_other_cases(conn) -> None:
+async def test_the_record_counts_repairs_of_the_same_item_in_the_merchants_cases(conn) -> None:
     for case_id, _merchant, serial, repairs in (
         ("r1", "default", "SN-1", 1), ("r2", "default", "SN-1", 1), ("r3", "default", "SN-2", 1),
         ("acme~r4", "acme", "SN-1", 3), ("r5", "default", "SN-1", 0),
@@ -171,6 +171,7 @@ async def test_the_record_counts_repairs_of_the_same_item_in_the_merchants_other
                 " VALUES ($1, $2, 'repair_result', 't', now(), '{}')", case_id, seq,
             )
     counter = PostgresRepairRecord(conn)
-    assert await counter.repairs(ItemQuery(merchant_id="default", case_id="r5", sku="SKU-7", serial="SN-1")) == 2
-    assert await counter.repairs(ItemQuery(merchant_id="default", case_id="r1", sku="SKU-7", serial="SN-1")) == 1
-    assert await counter.repairs(ItemQuery(merchant_id="acme", case_id="x", sku="SKU-7", serial="SN-1")) == 3
+    assert await counter.repairs(ItemQuery(merchant_id="default", sku="SKU-7", serial="SN-1")) == 2
+    assert await counter.repairs(ItemQuery(merchant_id="default", sku="SKU-7", serial="SN-2")) == 1
+    assert await counter.repairs(ItemQuery(merchant_id="acme", sku="SKU-7", serial="SN-1")) == 3
+    assert await counter.repairs(ItemQuery(merchant_id="default", sku="SKU-8", serial="SN-1")) == 0

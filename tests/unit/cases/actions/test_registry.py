@@ -50,7 +50,7 @@ from cases.models import (
 from cases.platform.actions import Decision, MerchantAnswer, RemedyRequest
 from cases.platform.models import Remedy, RequestReason
 from cases.policy.snapshot import Policy
-from tests.support.machine import TESTED_ACTIONS, frozen, general, machine_in
+from tests.support.machine import NOT_SAMPLED, ROUTES, T0, TESTED_ACTIONS, frozen, general, machine_in
 from tests.unit.cases.actions import test_after_resolution_actions as test_actions_after
 from tests.unit.cases.actions import test_handling as test_actions_handling
 from tests.unit.cases.fulfilment import test_fulfilment as test_fulfilment
@@ -95,12 +95,17 @@ BEFORE: dict[str, str] = {"answer_request": "request_remedy"}
 
 
 def prepared(policy: Policy, action: str, status: Status) -> tuple[CaseMachine, datetime]:
-    """A case in `status` holding what `action` answers."""
-    m, now = machine_in(policy, status)
-    if action in BEFORE:
-        m.apply(BEFORE[action], VALID[BEFORE[action]], now)
+    """A case in `status` holding what `action` answers: asked for first, then driven there."""
+    if action not in BEFORE:
+        return machine_in(policy, status)
+    m = general(policy, case_id=NOT_SAMPLED)
+    now = T0
+    m.apply(BEFORE[action], VALID[BEFORE[action]], now)
+    for step, data in ROUTES[status]:
         now += timedelta(minutes=1)
-    return m, now
+        m.apply(step, data, now)
+    assert m.state.status == status
+    return m, now + timedelta(minutes=1)
 
 
 REFUSED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s not in spec.allowed]

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from cases.core.machine import CaseMachine
 from cases.core.moves import InvalidAction, NotAuthorized
 from cases.fulfilment.actions import InspectionResult, ReturnDelivered, ReturnReceived, ReturnShipped
-from cases.models import ClockName, ClockState, ProposeResolution, RequestInfo, ResolutionType, Status
+from cases.models import ClockName, ClockState, Dispute, ProposeResolution, RequestInfo, ResolutionType, Status
 from cases.platform.actions import MerchantAnswer, RemedyRequest
-from cases.platform.models import Answer, ItemRepairs
+from cases.platform.models import Answer, ItemRepairs, OrderFacts
 from cases.policy.snapshot import Policy
 from tests.support.factories import intake
 from tests.support.machine import DAY, HOUR, MINUTE, T0, covers, executed, general, snapshot_for
@@ -222,3 +222,68 @@ def test_an_intake_whose_request_asks_more_than_the_order_is_refused_naming_the_
     # The merchant's silence pays what the request asks: a raw intake must not ask beyond the order.
     with pytest.raises(ValidationError, match=f"request.amount: .*{named}"):
         intake(order_amount=order_amount, request=request_data)
+
+
+def test_an_exchange_or_repair_request_moves_no_money(policy: Policy) -> None:
+    with pytest.raises(ValidationError, match="request.amount: exchange moves goods, not money"):
+        intake(order_amount="300.00", request={"remedy": "exchange", "reason": "other", "amount": "300"})
+    m = general(policy)
+    with pytest.raises(InvalidAction, match="request_remedy.amount: repair moves goods"):
+        m.check("request_remedy", RemedyRequest(remedy="repair", reason="quality_fault", amount=Decimal("1")))
+
+
+def test_whoever_made_the_request_cannot_answer_it(policy: Policy) -> None:
+    m = general(policy)
+    m.apply("request_remedy", RemedyRequest(actor="backend-1", remedy="refund_only", reason="other",
+                                            amount=Decimal("50")), T0)
+    with pytest.raises(NotAuthorized, match="four-eyes"):
+        m.check("answer_request", MerchantAnswer(actor="backend-1", decision="agree"))
+
+
+def test_a_later_request_asks_at_most_what_earlier_rounds_left_unpaid(policy: Policy) -> None:
+    m = asked(policy, "refund_only", "not_received")
+    due = answer_due(m)
+    m.fire_due(due)
+    m.resolution_executed(executed("refund"), due + MINUTE)
+    assert m.state.paid_out == Decimal("2000.00")
+    m.apply("dispute", Dispute(reason="still nothing"), due + HOUR)
+    again = RemedyRequest(remedy="refund_only", reason="not_received")
+    with pytest.raises(InvalidAction, match="needs an amount above 0 less the 2000.00 already paid"):
+        m.check("request_remedy", again)
+
+
+@pytest.mark.parametrize("signed", ["9999-12-31T00:00:00+08:00", "1970-01-01T00:00:00Z"])
+def test_implausible_dates_are_refused_naming_the_field(signed: str) -> None:
+    with pytest.raises(ValidationError, match="signed_at"):
+        OrderFacts.model_validate({"signed_at": signed})
+    with pytest.raises(ValidationError, match="warranty_ends"):
+        OrderFacts.model_validate({"warranty_ends": "9999-12-31"})
+
+
+def test_a_new_plan_after_delivery_ends_the_duty_and_its_silence_pays_nothing(policy: Policy) -> None:
+    m = returned(policy)
+    due = m.state.clocks[DELIVERED].due_at
+    assert due is not None
+    m.apply("propose_resolution", ProposeResolution(actor="agent-1", type="refund_only", amount=Decimal("1500"),
+                                                    waive_return=True, note="lost in the warehouse"), T0 + 4 * DAY)
+    assert m.state.status == Status.AWAITING_APPROVAL
+    assert m.state.clocks[DELIVERED].stopped_at == T0 + 4 * DAY
+    m.fire_due(due + SECOND)
+    assert m.state.status == Status.AWAITING_APPROVAL and m.state.review is None
+
+
+def test_the_merchant_may_answer_while_staff_wait_on_the_buyer_and_the_plan_goes_on(policy: Policy) -> None:
+    m = asked(policy, "refund_only", "not_received")
+    m.apply("request_info", RequestInfo(actor="agent-1", question="Which address?"), T0 + HOUR)
+    m.apply("answer_request", MerchantAnswer(actor="merchant-agent", decision="agree"), T0 + 2 * HOUR)
+    assert m.state.status == Status.RESOLVING
+    assert m.state.clocks[ClockName.RESOLUTION].paused_at is None
+
+
+def test_a_warehouse_scan_before_the_carriers_word_starts_the_duty(policy: Policy) -> None:
+    m = asked(policy, "return_refund")
+    m.apply("answer_request", MerchantAnswer(actor="merchant-agent", decision="agree"), T0 + HOUR)
+    m.apply("return_received", ReturnReceived(), T0 + 2 * DAY)
+    assert m.state.clocks[DELIVERED].due_at == T0 + 9 * DAY
+    m.apply("return_delivered", ReturnDelivered(), T0 + 3 * DAY)  # the carrier's word, late
+    assert m.state.clocks[DELIVERED].due_at == T0 + 9 * DAY

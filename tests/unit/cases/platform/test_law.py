@@ -80,13 +80,20 @@ def test_signing_just_after_midnight_counts_from_the_next_day_too(snap: PolicySn
     assert law.window_end(early, 7, snap.calendar) == shanghai(2026, 3, 11)
 
 
-def test_a_window_ending_on_a_day_of_rest_runs_to_the_end_of_the_next_working_day(snap: PolicySnapshot) -> None:
-    # Signed 25 September 2026: day 7 is 2 October, inside the National Day holiday (1-7 October).
+def test_a_window_ends_at_the_end_of_day_7_whatever_day_that_is(snap: PolicySnapshot) -> None:
+    # Signed 25 September 2026: day 7 is 2 October, inside the National Day holiday. The window
+    # still ends with that day: the calendar's days of rest, which a merchant may change, never
+    # move the law's window.
     signed = shanghai(2026, 9, 25, 12)
     assert date(2026, 10, 2) in snap.calendar.holidays
-    assert law.window_end(signed, 7, snap.calendar) == shanghai(2026, 10, 9)
-    # Signed Sunday 1 March: day 7 is Sunday 8 March, so the window runs through Monday 9 March.
-    assert law.window_end(shanghai(2026, 3, 1, 12), 7, snap.calendar) == shanghai(2026, 3, 10)
+    assert law.window_end(signed, 7, snap.calendar) == shanghai(2026, 10, 3)
+    # Signed Sunday 1 March: day 7 is Sunday 8 March.
+    assert law.window_end(shanghai(2026, 3, 1, 12), 7, snap.calendar) == shanghai(2026, 3, 9)
+
+
+def test_a_signing_after_the_request_is_no_signing(snap: PolicySnapshot) -> None:
+    found = assess(snap, Remedy.RETURN_REFUND, SIGNED - timedelta(hours=1))
+    assert found.rule is None and "not been signed" in found.verdicts[0].why
 
 
 def test_no_reason_return_gives_a_return_not_an_exchange(snap: PolicySnapshot) -> None:

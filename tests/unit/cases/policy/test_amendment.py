@@ -350,3 +350,15 @@ def test_a_target_label_must_say_what_its_seconds_count(policy: Policy, target: 
     assert str(err.value).startswith("amend.targets.general.closure: ") and message in str(err.value)
     good = payload | {"targets": {"general": {"closure": {"seconds": 226800, "business": True, "label": "7wd"}}}}
     assert parse_amendment(raw(good)).targets == {Tier.GENERAL: {CL: parse_duration("7wd", WORKING_DAY)}}
+
+
+def test_the_merchants_answer_clock_is_amended_like_any_other(policy: Policy) -> None:
+    # A platform that gives merchants two working days to answer: announced days off move it.
+    platform = policy.platform.model_copy(update={"answer_within": "2wd"})
+    working = policy.model_copy(update={"platform": platform})
+    m = general(working, OPENED, request={"remedy": "refund_only", "reason": "not_received"})
+    answer = m.state.clocks[ClockName.MERCHANT_ANSWER]
+    assert answer.due_at == shanghai(2026, 12, 30, 10)  # Mon 28 10:00 + 18 working hours
+    outcome = m.amend(amendment(working, (date(2026, 12, 29),)), shanghai(2026, 12, 28, 11))
+    assert ClockName.MERCHANT_ANSWER in outcome.clocks
+    assert m.state.clocks[ClockName.MERCHANT_ANSWER].due_at == shanghai(2026, 12, 31, 10)

@@ -162,7 +162,8 @@ def test_a_return_waits_on_the_customer_then_on_us(policy: Policy) -> None:
 
 def test_a_failed_inspection_tells_the_customer_why(policy: Policy) -> None:
     m, at = machine_in(policy, Status.INSPECTING)
-    m.apply("inspection_result", InspectionResult(result=InspectionOutcome.FAILED, notes="water damage"), at)
+    failed = InspectionResult(result=InspectionOutcome.FAILED, notes="water damage", evidence=["IMG-3"])
+    m.apply("inspection_result", failed, at)
     assert detail(view(m, at), "Return inspected") == "did not pass · water damage"
 
 
