@@ -61,6 +61,14 @@ class RecordResult(BaseModel):
 class MoneyMovementKind(StrEnum):
     REFUND = "refund"
     CREDIT = "credit"
+    # The platform pays a ruling first, from its own account (STANDARDS S16.4).
+    PLATFORM_REFUND = "platform_refund"
+
+
+# The reference prefix of each kind of movement.
+MOVEMENT_PREFIX = {
+    MoneyMovementKind.REFUND: "RF", MoneyMovementKind.CREDIT: "CR", MoneyMovementKind.PLATFORM_REFUND: "PR"
+}
 
 
 class MoneyMovement(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.contracts import (
+    MOVEMENT_PREFIX,
     Cancellation,
     CancellationResult,
     MoneyMovement,
@@ -99,7 +100,7 @@ class MemoryRefunds:
     reversed: set[str] = field(default_factory=set)
 
     async def execute(self, movement: MoneyMovement) -> MoneyMovementResult:
-        prefix = "RF" if movement.kind.value == "refund" else "CR"
+        prefix = MOVEMENT_PREFIX[movement.kind]
         return self.movements.setdefault(
             movement.key,
             MoneyMovementResult(key=movement.key, reference=reference_for(prefix, movement.key), status="executed"),

@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import (
+    MOVEMENT_PREFIX,
     Declined,
     MoneyMovement,
     MoneyMovementResult,
@@ -45,7 +46,7 @@ class LedgerRefunds:
 
     async def execute(self, movement: MoneyMovement) -> MoneyMovementResult:
         m = movement
-        prefix = "RF" if m.kind.value == "refund" else "CR"
+        prefix = MOVEMENT_PREFIX[m.kind]
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO refunds (key, reference, case_id, order_id, customer_id, kind,"

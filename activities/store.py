@@ -19,6 +19,7 @@ import asyncpg
 import structlog
 from temporalio import activity
 
+from activities import ledger
 from activities.contracts import RecordCase, RecordResult
 from activities.outbox_rows import outbox_rows
 from cases.views.webhook_events import public_data
@@ -58,7 +59,14 @@ class PostgresProjection:
             "outbox": outbox_rows(request.notifications),
         }
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_RECORD, json.dumps(doc, default=str), json.dumps(request.state))
+            if not ledger.touches(request.events):
+                row = await conn.fetchrow(_RECORD, json.dumps(doc, default=str), json.dumps(request.state))
+            else:
+                # Money the platform paid, or an order's settlement held: in the record's transaction.
+                async with conn.transaction():
+                    row = await conn.fetchrow(_RECORD, json.dumps(doc, default=str), json.dumps(request.state))
+                    case = request.row
+                    await ledger.write(conn, case["case_id"], case["order_id"], case["currency"], request.events)
         assert row is not None
         return RecordResult(
             events_written=row["events_written"],

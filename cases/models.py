@@ -22,6 +22,7 @@ from cases.clocks.specs import ClockName as ClockName
 from cases.contact import Email, Phone
 from cases.fulfilment.models import RepairJob, RepairMode, ReturnLeg
 from cases.ids import CASE_ID_PATTERN, DEFAULT_MERCHANT, MERCHANT_ID_PATTERN, case_key
+from cases.intervention.models import Intervention
 from cases.platform.models import BuyerRequest, ItemRepairs, OrderFacts, RequestState
 from cases.routing.models import Routing
 
@@ -107,8 +108,7 @@ class FollowUpOutcome(StrEnum):
     UNREACHABLE = "unreachable"
 
 
-# ---------------------------------------------------------------------------------------------
-# Intake
+# -- Intake ----------------------------------------------------------------------------------
 
 
 class Customer(Strict):
@@ -173,8 +173,7 @@ class CaseIntake(Strict):
         return case_key(self.case_id, self.merchant_id)
 
 
-# ---------------------------------------------------------------------------------------------
-# Actions (workflow updates). One input model per action.
+# -- Actions (workflow updates). One input model per action. ---------------------------------
 
 
 class Action(Strict):
@@ -273,8 +272,7 @@ class Withdraw(Action):
     reason: Text = ""
 
 
-# ---------------------------------------------------------------------------------------------
-# State
+# -- State -----------------------------------------------------------------------------------
 
 
 class Proposal(BaseModel):
@@ -287,6 +285,8 @@ class Proposal(BaseModel):
     number: int = 1
     waive_return: bool = False
     repair_mode: RepairMode = RepairMode.ON_SITE
+    # Who pays, when not the merchant: "platform" when it pays a ruling first (STANDARDS S16.4).
+    payer: str | None = None
 
 
 class ReviewDecision(BaseModel):
@@ -375,6 +375,7 @@ class CaseState(BaseModel):
     item_repairs: ItemRepairs | None = None
     # Money paid to the customer in every round so far: a later request never asks beyond the rest.
     paid_out: Decimal = Decimal("0")
+    intervention: Intervention | None = None  # the platform stepping in (cases/intervention/)
 
     @property
     def sla_state(self) -> str:

@@ -267,7 +267,7 @@ class AfterSalesCase:
         # Before the policy is captured the state does not exist yet; the handler checks again.
         if self._machine is not None:
             try:
-                self._machine.check(action, data)
+                self._machine.check(action, data, workflow.now())
             except InvalidAction as err:
                 raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
 
@@ -277,7 +277,7 @@ class AfterSalesCase:
         machine = self._require()
         if isinstance(data, RemedyRequest) and (item := item_to_read(machine, data)):
             try:
-                machine.check(action, data)  # refused before anything is read, or kept
+                machine.check(action, data, workflow.now())  # refused before anything is read
             except InvalidAction as err:
                 raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
             read = await item_reads.read(machine.state.intake.merchant_id, item)

@@ -44,6 +44,16 @@ def _legs(state: CaseState, local: Callable[[datetime | None], str]) -> list[str
             + (f"the law entitles it: {rule}" if rule else "not a legal entitlement")
             + f" · merchant: {request.answer.value if request.answer else 'to answer'}"
         )
+    found = state.intervention
+    if found is not None:
+        ruled = found.ruling
+        lines.append(
+            f"platform intervention: stage **{found.stage.name.lower().replace('_', ' ')}** · asked by the "
+            f"{found.party.value} · {len(found.evidence)} evidence"
+            + (f" · ruled {ruled.decision.value} {ruled.amount} by {', '.join(found.arbiters)}" if ruled else "")
+            + (f" · appealed by the {found.appealed_by.value}" if found.appealed_by else "")
+            + (f" · platform paid {found.platform_paid}" if found.platform_paid else "")
+        )
     if leg is not None:
         parts = [f"return **{leg.rma}**"]
         if leg.tracking_number:

@@ -159,6 +159,8 @@ def _cancel(
 STEPS: dict[str, SagaStep] = {
     "refund": SagaStep(_money(MoneyMovementKind.REFUND), _reverse_money),
     "credit": SagaStep(_money(MoneyMovementKind.CREDIT), _reverse_money),
+    # The platform pays a ruling first (STANDARDS S16.4); its ledger rows come with the record.
+    "platform_refund": SagaStep(_money(MoneyMovementKind.PLATFORM_REFUND), _reverse_money),
     "replacement": SagaStep(_ship_replacement, _cancel(Shipments.cancel, "replacement")),
 }
 
@@ -173,8 +175,9 @@ async def run(machine: CaseMachine, settle: Callable[[], Awaitable[None]]) -> No
     proposal = state.proposal
     assert proposal is not None
     done: list[ExecutedStep] = []
-    for step in PLAN[proposal.type]:
-        if step == "refund" and proposal.amount <= 0:
+    plan = ("platform_refund",) if proposal.payer == "platform" else PLAN[proposal.type]
+    for step in plan:
+        if step in ("refund", "platform_refund") and proposal.amount <= 0:
             continue  # an exchange without a price difference moves no money
         key = step_key(state, proposal, step)
         await settle()

@@ -32,6 +32,8 @@ CASE_TEAM = SearchAttributeKey.for_keyword("CaseTeam")
 # visibility allows a namespace: a later attribute is an Int or a Datetime, or a column of the
 # case's PostgreSQL row.
 MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
+# The platform's intervention (cases/intervention/models.py `Stage`): 1 evidence ... 8 closed.
+INTERVENTION_STAGE = SearchAttributeKey.for_int("InterventionStage")
 
 # What the workflow keeps current; each changes with the case.
 PUBLISHED = (
@@ -46,13 +48,14 @@ PUBLISHED = (
     RETURN_TRACKING,
     CASE_HANDLER,
     CASE_TEAM,
+    INTERVENTION_STAGE,
 )
 # Every attribute a namespace needs. The merchant is given at start and never changes, so the
 # workflow never upserts it, and a continued run inherits it.
 ALL = (*PUBLISHED, MERCHANT_ID)
 # Attributes added after cases were already running: absent and unset mean the same, so a case
 # that never has a value never upserts one (an older history replays unchanged).
-LATER = frozenset({RETURN_TRACKING.name, CASE_HANDLER.name, CASE_TEAM.name})
+LATER = frozenset({RETURN_TRACKING.name, CASE_HANDLER.name, CASE_TEAM.name, INTERVENTION_STAGE.name})
 
 
 def next_due(state: CaseState) -> datetime | None:

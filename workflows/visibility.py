@@ -31,6 +31,7 @@ def values_of(state: CaseState) -> dict[str, Any]:
         sa.RETURN_TRACKING.name: state.return_leg.tracking_number if state.return_leg else None,
         sa.CASE_HANDLER.name: state.handler,
         sa.CASE_TEAM.name: state.team,
+        sa.INTERVENTION_STAGE.name: int(state.intervention.stage) if state.intervention else None,
     }
 
 

@@ -250,3 +250,4 @@ def withdraw(m: CaseCore, data: Withdraw, now: datetime) -> None:
     m.stop_clocks(now)
     m.state.status = Status.WITHDRAWN
     m.state.closed_at = now
+    m.end_intervention(now)

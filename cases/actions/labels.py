@@ -123,3 +123,21 @@ def answered(data: dict[str, Any], r: Reader) -> list[str]:
     """The merchant's decision, and its reason, which is addressed to the buyer."""
     word = _DECISIONS[r.lang].get(str(data.get("decision")), "")
     return ([word] if word else []) + fields("reason")(data, r)
+
+
+def asked_of_buyer(data: dict[str, Any], r: Reader) -> list[str]:
+    """The arbiter's question, when it is the buyer's to answer."""
+    return fields("question")(data, r) if data.get("party") == "buyer" else []
+
+
+_RULINGS: dict[Language, dict[str, str]] = {
+    "en": {"refund": "refund", "return_refund": "return and refund", "exchange": "exchange", "repair": "repair",
+           "reject": "request rejected"},
+    "zh": {"refund": "退款", "return_refund": "退货退款", "exchange": "换货", "repair": "维修", "reject": "驳回申请"},
+}
+
+
+def ruling(data: dict[str, Any], r: Reader) -> list[str]:
+    """The platform's decision in words, with its reason, which is addressed to both parties."""
+    word = _RULINGS[r.lang].get(str(data.get("decision")), "")
+    return ([word] if word else []) + fields("reason")(data, r)

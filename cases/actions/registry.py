@@ -19,7 +19,7 @@ from cases.actions import conversation, review, trail
 from cases.actions import handlers as h
 from cases.actions import labels as lb
 from cases.actions.labels import Label
-from cases.actions.roles import EVERYONE, GOODS, ON_BEHALF_OF_CUSTOMER, REVIEWERS, STAFF, Role
+from cases.actions.roles import ARBITERS, EVERYONE, GOODS, ON_BEHALF_OF_CUSTOMER, REVIEWERS, STAFF, Role
 from cases.actions.trail import TrailEvent
 from cases.core.moves import CaseCore, InvalidAction
 from cases.fulfilment import delivered, legs
@@ -31,6 +31,17 @@ from cases.fulfilment.actions import (
     ReturnDelivered,
     ReturnReceived,
     ReturnShipped,
+)
+from cases.intervention import hearing
+from cases.intervention import ruling as carrying
+from cases.intervention.actions import (
+    Appeal,
+    AskIntervention,
+    CarryOutRuling,
+    ConfirmRuling,
+    RequestEvidence,
+    Rule,
+    SubmitEvidence,
 )
 from cases.models import (
     FINAL_STATUSES,
@@ -194,6 +205,38 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         duties.answer_request,
         STAFF | REVIEWERS, "request_answered", check=duties.check_answer, public=frozenset({"decision"}),
         label=Label("The merchant answered your request", "商家已处理您的申请", lb.answered),
+    ),
+    # The platform steps in (STANDARDS S16): a parallel track on the case, open while it is.
+    "ask_intervention": ActionSpec(
+        AskIntervention, NOT_FINAL, hearing.ask, ON_BEHALF_OF_CUSTOMER, "intervention_asked",
+        check=hearing.check_ask, customer=True, public=frozenset({"party", "stage"}),
+        label=Label("You asked the platform to step in", "您已申请平台介入"),
+    ),
+    "submit_evidence": ActionSpec(
+        SubmitEvidence, NOT_FINAL, hearing.submit_evidence, ON_BEHALF_OF_CUSTOMER, "evidence_submitted",
+        check=hearing.check_evidence, customer=True, public=frozenset({"party"}),
+        label=Label("Evidence submitted", "已提交凭证", lb.fields("party")),
+    ),
+    "request_evidence": ActionSpec(
+        RequestEvidence, NOT_FINAL, hearing.request_evidence, ARBITERS, "evidence_requested",
+        check=hearing.check_request_evidence, public=frozenset({"party", "due_at"}),
+        label=Label("The platform asked for more evidence", "平台要求补充凭证", lb.asked_of_buyer),
+    ),
+    "rule": ActionSpec(
+        Rule, NOT_FINAL, hearing.rule, ARBITERS, "ruling_made", check=hearing.check_rule,
+        public=frozenset({"decision", "amount", "needs_second"}),
+    ),
+    "confirm_ruling": ActionSpec(
+        ConfirmRuling, NOT_FINAL, hearing.confirm_ruling, ARBITERS, "ruling_confirmed", check=hearing.check_confirm,
+    ),
+    "carry_out_ruling": ActionSpec(
+        CarryOutRuling, NOT_FINAL, carrying.carry_out, STAFF, "ruling_carried_out", check=carrying.check_carry_out,
+        public=frozenset({"settles"}), label=Label("The merchant carried out the ruling", "商家已执行裁决"),
+    ),
+    "appeal": ActionSpec(
+        Appeal, NOT_FINAL, hearing.appeal, ON_BEHALF_OF_CUSTOMER, "appealed", check=hearing.check_appeal,
+        customer=True, public=frozenset({"party", "stage"}),
+        label=Label("Ruling appealed", "已申诉", lb.fields("party")),
     ),
     "agent_reply": ActionSpec(
         AgentReply, NOT_FINAL, conversation.agent_reply, STAFF, "agent_replied",

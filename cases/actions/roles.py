@@ -16,6 +16,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     SUPERVISOR = "supervisor"
     WAREHOUSE = "warehouse"
+    # The platform's: hears an intervention and rules (STANDARDS S16.3).
+    ARBITER = "arbiter"
 
 
 R = Role
@@ -23,6 +25,7 @@ EVERYONE = frozenset(Role)
 STAFF = frozenset({R.AGENT, R.SUPERVISOR})
 ON_BEHALF_OF_CUSTOMER = frozenset({R.SYSTEM, R.AGENT, R.SUPERVISOR})
 REVIEWERS = frozenset({R.REVIEWER, R.SUPERVISOR})
+ARBITERS = frozenset({R.ARBITER})
 # Warehouses, carriers and field service report on the goods.
 GOODS = frozenset({R.SYSTEM, R.WAREHOUSE, R.SUPERVISOR})
 

@@ -37,6 +37,12 @@ class ClockName(StrEnum):
     MERCHANT_ANSWER = "merchant_answer"
     # The merchant refunds, or reports a failed inspection, once the return is delivered (S15.5).
     DELIVERED_RETURN = "delivered_return"
+    # The platform steps in (STANDARDS S16): the merchant's evidence, more evidence the arbiter
+    # asked a party for, and the merchant carrying the ruling out.
+    INTERVENTION_EVIDENCE = "intervention_evidence"
+    BUYER_MORE_EVIDENCE = "buyer_more_evidence"
+    MERCHANT_MORE_EVIDENCE = "merchant_more_evidence"
+    RULING_CARRY_OUT = "ruling_carry_out"
 
 
 class OnWarning(StrEnum):
@@ -58,6 +64,10 @@ class OnBreach(StrEnum):
     # The merchant did not deal with a delivered return: the goods pass and the buyer is refunded
     # (STANDARDS S15.5).
     REFUND_BY_SILENCE = "refund_by_silence"
+    # A party silent past its evidence window: the arbiter rules on the evidence there is (S16.2).
+    HEAR_ON_EVIDENCE = "hear_on_evidence"
+    # The merchant did not carry the ruling out: the platform pays first and recovers (S16.4).
+    PLATFORM_PAYS = "platform_pays"
 
 
 class Owner(StrEnum):
@@ -112,6 +122,22 @@ CLOCKS: dict[ClockName, ClockSpec] = {
     ),
     ClockName.DELIVERED_RETURN: ClockSpec(
         "delivered return handled", "platform.delivered_return_within", on_breach=OnBreach.REFUND_BY_SILENCE,
+        owner=Owner.MERCHANT,
+    ),
+    ClockName.INTERVENTION_EVIDENCE: ClockSpec(
+        "merchant's evidence", "platform.intervention_evidence_within", on_breach=OnBreach.HEAR_ON_EVIDENCE,
+        owner=Owner.MERCHANT,
+    ),
+    ClockName.BUYER_MORE_EVIDENCE: ClockSpec(
+        "buyer's further evidence", "platform.intervention_more_evidence_within",
+        on_breach=OnBreach.HEAR_ON_EVIDENCE, owner=Owner.BUYER,
+    ),
+    ClockName.MERCHANT_MORE_EVIDENCE: ClockSpec(
+        "merchant's further evidence", "platform.intervention_more_evidence_within",
+        on_breach=OnBreach.HEAR_ON_EVIDENCE, owner=Owner.MERCHANT,
+    ),
+    ClockName.RULING_CARRY_OUT: ClockSpec(
+        "ruling carried out", "platform.intervention_carry_out_within", on_breach=OnBreach.PLATFORM_PAYS,
         owner=Owner.MERCHANT,
     ),
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cases.core.moves import CaseCore
+from cases.intervention import ruling
 from cases.models import FollowUpOutcome, Status
 
 
@@ -64,6 +65,8 @@ def _unreachable(m: CaseCore, now: datetime) -> None:
 
 DEADLINES: tuple[Deadline, ...] = (
     Deadline(_confirmation_at, "confirmation window ends {at}", _accept_by_silence),
+    # The parties' window to appeal a ruling: silence makes it final (STANDARDS S16.5).
+    Deadline(ruling.appeal_ends_at, "appeal window closes {at}", ruling.appeal_window_ended),
     Deadline(_survey_at, "satisfaction survey closes {at}", _survey_timed_out),
     Deadline(_follow_up_at, "follow-up outcome expected by {at}", _unreachable),
 )

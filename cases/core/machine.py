@@ -21,6 +21,7 @@ from cases.fulfilment import legs
 from cases.fulfilment.models import RepairJob
 from cases.ids import workflow_id_for
 from cases.intake.classification import classify, flags_from_text
+from cases.intervention import hearing, ruling
 from cases.models import (
     FINAL_STATUSES,
     Action,
@@ -94,14 +95,18 @@ class CaseMachine(CaseCore):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def check(self, action: str, data: Action) -> None:
-        """Raise InvalidAction if `action` does not fit now; never changes anything."""
+    def check(self, action: str, data: Action, now: datetime | None = None) -> None:
+        """Raise InvalidAction if `action` does not fit at `now` (else the last instant the case
+        saw); never changes anything."""
+        if now is not None:
+            self.now_hint = now
         actions.check(self, action, data)
 
     def apply(self, action: str, data: Action, now: datetime) -> None:
         # An action that arrives with a deadline already past (in the task its timer fires in,
         # or after an outage) comes after that deadline: a lapsed return stays lapsed.
         self.fire_due(now)
+        self.now_hint = now
         actions.apply(self, action, data, now)
 
     def item_history(self, repairs: ItemRepairs) -> None:
@@ -205,7 +210,7 @@ class CaseMachine(CaseCore):
                 self.emit(
                     "clock_breached", "system", now, **self.clock_data(event.clock), detected_at=iso(now)
                 )
-                self._breached(spec, event.due_at, now)
+                self._breached(spec, event.clock, now)
         for deadline in DEADLINES:
             if state.status in FINAL_STATUSES:
                 return
@@ -223,9 +228,11 @@ class CaseMachine(CaseCore):
             f"{spec.label} SLA ({self.state.tier.value}) due {iso(clock.due_at or clock.breached_at)}",
         )
 
-    def _breached(self, spec: ClockSpec, due_at: datetime, now: datetime) -> None:
+    def _breached(self, spec: ClockSpec, name: ClockName, now: datetime) -> None:
         if spec.on_breach == OnBreach.LAPSE_RETURN:
-            legs.lapse(self, due_at, now)
+            breached_at = self.state.clocks[name].breached_at
+            assert breached_at is not None
+            legs.lapse(self, breached_at, now)
             return
         if spec.on_breach == OnBreach.ASK_POLICY and legs.warehouse_silent(self, now):
             return
@@ -234,6 +241,12 @@ class CaseMachine(CaseCore):
             return
         if spec.on_breach == OnBreach.REFUND_BY_SILENCE:
             legs.delivered_return_unhandled(self, now)
+            return
+        if spec.on_breach == OnBreach.HEAR_ON_EVIDENCE:
+            hearing.evidence_window_ended(self, name, now)
+            return
+        if spec.on_breach == OnBreach.PLATFORM_PAYS:
+            ruling.not_carried_out(self, now)
             return
         self.escalate(f"{spec.label} SLA breached", "system", now)
         if spec.on_breach == OnBreach.CHASE_CARRIER:

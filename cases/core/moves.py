@@ -17,6 +17,7 @@ from cases.clocks.calendar import advance
 from cases.clocks.durations import Duration
 from cases.clocks.specs import CLOCKS, HANDLING_CLOCKS, Owner
 from cases.core.effects import Audience, Notification, NotificationChannel, RetiredClock
+from cases.intervention.models import Stage
 from cases.models import CaseEvent, CaseState, Channel, Clock, ClockName, FollowUp, Status
 from cases.policy.snapshot import PolicySnapshot
 
@@ -41,6 +42,8 @@ class CaseCore:
         self.notifications: list[Notification] = []
         # Clocks of an earlier round of handling, replaced by a reopen before being recorded.
         self.retired_clocks: list[RetiredClock] = []
+        # The instant of the action being checked or applied, for rules with a window in time.
+        self.now_hint: datetime = state.opened_at
 
     def targets(self) -> dict[ClockName, Duration]:
         s = self.state
@@ -77,10 +80,10 @@ class CaseCore:
         self.emit("clock_started", "system", now, **self.clock_data(name))
 
     def pause_clocks(self, now: datetime, keep: frozenset[ClockName] = frozenset()) -> None:
-        """Stop counting while the case waits on the customer (STANDARDS S1.7). The merchant's
-        duties are the platform's deadlines, not the service's: they never pause (S15.4)."""
+        """Stop counting while the case waits on the customer (STANDARDS S1.7). The merchant's and
+        the buyer's duties are the platform's deadlines, not the service's: they never pause (S15.4)."""
         for clock in self.open_clocks():
-            if clock.name in keep or CLOCKS[clock.name].owner == Owner.MERCHANT:
+            if clock.name in keep or CLOCKS[clock.name].owner in (Owner.MERCHANT, Owner.BUYER):
                 continue
             sla.pause(clock, now, self.policy.calendar)
             if clock.paused_at == now:  # a breached clock keeps counting; it did not pause
@@ -183,6 +186,14 @@ class CaseCore:
         self.state.status = Status.CLOSED
         self.state.closed_at = now
         self.emit("closed", "system", now)
+        self.end_intervention(now)
+
+    def end_intervention(self, now: datetime) -> None:
+        """A case that ends ends the platform's intervention too, releasing the order's settlement."""
+        found = self.state.intervention
+        if found is not None and found.stage != Stage.CLOSED:
+            found.stage, found.closed_at = Stage.CLOSED, now
+            self.emit("intervention_closed", "system", now, stage=int(found.stage))
 
     def escalate(self, reason: str, actor: str, now: datetime) -> None:
         state = self.state

@@ -39,6 +39,7 @@ RETURN_PLANS = frozenset({ResolutionType.RETURN_REFUND, ResolutionType.EXCHANGE}
 # The name each saga step's reference goes by in the customer's proof of what was done.
 PROOF_NAMES = {
     "refund": "refund_reference",
+    "platform_refund": "refund_reference",
     "credit": "coupon_code",
     "replacement": "replacement_tracking",
     "repair_visit": "repair_booking",
@@ -220,6 +221,7 @@ def lapse(m: CaseCore, ended: datetime, now: datetime) -> None:
     m.stop_clocks(now)
     state.status = Status.LAPSED
     state.closed_at = ended
+    m.end_intervention(now)
     m.notify_customer(
         "return_lapsed",
         now,
@@ -338,7 +340,7 @@ def executed(m: CaseCore, steps: list[ExecutedStep], now: datetime, **proof: str
         type=proposal.type, amount=proposal.amount, executed_at=now, steps=steps, proof=proof
     )
     state.resolved_at = now
-    if any(s.step in ("refund", "credit") for s in steps):
+    if any(s.step in ("refund", "credit", "platform_refund") for s in steps):
         state.paid_out += proposal.amount
     extra = {"proof": proof} if proof else {}
     m.emit(

@@ -9,11 +9,12 @@ own policy may only tighten these further (`cases/policy/merchant.py`).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cases.clocks.durations import DurationText, parse_duration
+from cases.clocks.durations import Duration, DurationText, parse_duration
 
 # The law's figures (STANDARDS S15.1-S15.3).
 LAW_NO_REASON_DAYS = 7
@@ -41,6 +42,15 @@ class PlatformSettings(BaseModel):
     repairs_before_replacement: Annotated[int, Field(ge=1, le=LAW_REPAIRS_BEFORE_REPLACEMENT)] = (
         LAW_REPAIRS_BEFORE_REPLACEMENT
     )
+    # The platform steps in (STANDARDS S16; JD's rules): when the buyer may ask, ...
+    intervention_after_rejection: DurationText = "15d"
+    intervention_unsettled_after: DurationText = "24h"
+    # ... the evidence windows, the ruling a second arbiter must confirm, carrying it out, appeal.
+    intervention_evidence_within: DurationText = "24h"
+    intervention_more_evidence_within: DurationText = "4bh"
+    intervention_second_arbiter_above: Annotated[Decimal, Field(ge=0)] = Decimal("2000")
+    intervention_carry_out_within: DurationText = "24h"
+    intervention_appeal_within: DurationText = "7d"
 
     @field_validator("delivered_return_within")
     @classmethod
@@ -54,13 +64,33 @@ class PlatformSettings(BaseModel):
             raise ValueError(f"{value} is looser than the law's {LAW_REFUND_AFTER_RETURN} (STANDARDS S15.5)")
         return value
 
-    def snapshot(self) -> PlatformSnapshot:
+    def snapshot(self, working_day_seconds: float) -> PlatformSnapshot:
+        def d(text: str) -> Duration:
+            return parse_duration(text, working_day_seconds)
+
         return PlatformSnapshot(
             no_reason_return_days=self.no_reason_return_days,
             three_guarantees_return_days=self.three_guarantees_return_days,
             three_guarantees_exchange_days=self.three_guarantees_exchange_days,
             repairs_before_replacement=self.repairs_before_replacement,
+            intervention=InterventionSnapshot(
+                after_rejection=d(self.intervention_after_rejection),
+                unsettled_after=d(self.intervention_unsettled_after),
+                second_arbiter_above=self.intervention_second_arbiter_above,
+                appeal_within=d(self.intervention_appeal_within),
+            ),
         )
+
+
+class InterventionSnapshot(BaseModel):
+    """The intervention's windows that are not clocks of a party's duty (STANDARDS S16)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    after_rejection: Duration
+    unsettled_after: Duration
+    second_arbiter_above: Decimal
+    appeal_within: Duration
 
 
 class PlatformSnapshot(BaseModel):
@@ -73,3 +103,5 @@ class PlatformSnapshot(BaseModel):
     three_guarantees_return_days: int
     three_guarantees_exchange_days: int
     repairs_before_replacement: int
+    # None in a snapshot taken before interventions existed: its case never takes one.
+    intervention: InterventionSnapshot | None = None

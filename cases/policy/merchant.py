@@ -127,6 +127,8 @@ RULES: tuple[tuple[str, Check], ...] = (
     ("platform.three_guarantees_return_days", _amount("higher")),
     ("platform.three_guarantees_exchange_days", _amount("higher")),
     ("platform.repairs_before_replacement", _amount("lower")),
+    ("platform.intervention_evidence_within", _duration("shorter")),
+    ("platform.intervention_carry_out_within", _duration("shorter")),
 )
 
 

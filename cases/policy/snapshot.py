@@ -182,7 +182,7 @@ class Policy(_Strict):
             ).snapshot(day),
             intake=IntakeSettings(signals=self.signals, routing=self.routing).snapshot(day),
             clocks={name: d(str(self.clock_target(name))) for name in PLAIN_CLOCKS},
-            platform=self.platform.snapshot(),
+            platform=self.platform.snapshot(day),
         )
 
 

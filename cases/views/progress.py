@@ -19,6 +19,7 @@ from cases.actions.labels import Label, Language, Reader, what
 from cases.actions.registry import ACTIONS, CUSTOMER_ACTIONS
 from cases.clocks import sla
 from cases.clocks.specs import ClockName
+from cases.intervention.models import Stage
 from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
 
 WaitingOn = Literal["customer", "us"]
@@ -118,6 +119,28 @@ _ASKED: dict[Language, tuple[str, str]] = {
     "zh": ("您的{asked}申请已提交商家，商家须在期限内答复{by}。", "商家逾期未答复的，您的申请将自动同意。"),
 }
 
+# While the platform steps in (STANDARDS S16), by stage; the deadline is the clock named.
+_INTERVENING: dict[Language, dict[Stage, tuple[str, str]]] = {
+    "en": {
+        Stage.EVIDENCE: ("The platform is stepping in: the merchant gives its side{by}.",
+                         "The platform then hears both sides and rules."),
+        Stage.HEARING: ("The platform is hearing your case.", "An arbiter will rule, or ask you for more."),
+        Stage.SECOND_ARBITER: ("The platform has reached a ruling, and a second arbiter is checking it.",
+                               "We will tell you the ruling."),
+        Stage.CARRYING_OUT: ("The platform has ruled for you; the merchant carries the ruling out{by}.",
+                             "If it does not, the platform pays you first."),
+        Stage.REJECTED: ("The platform has ruled for the merchant.", "You may appeal once, within the appeal window."),
+    },
+    "zh": {
+        Stage.EVIDENCE: ("平台已介入：商家须在期限内提交说明{by}。", "平台随后听取双方意见并作出裁决。"),
+        Stage.HEARING: ("平台正在审理您的申请。", "仲裁员将作出裁决，或请您补充凭证。"),
+        Stage.SECOND_ARBITER: ("平台已形成裁决，正由第二位仲裁员复核。", "我们会告知您裁决结果。"),
+        Stage.CARRYING_OUT: ("平台已支持您的申请，商家须在期限内执行裁决{by}。", "商家逾期未执行的，平台将先行赔付。"),
+        Stage.REJECTED: ("平台已驳回您的申请。", "您可在申诉期内申诉一次。"),
+    },
+}
+_INTERVENTION_CLOCK = {Stage.EVIDENCE: ClockName.INTERVENTION_EVIDENCE, Stage.CARRYING_OUT: ClockName.RULING_CARRY_OUT}
+
 _BY: dict[Language, str] = {"en": " by {due}", "zh": "（最晚 {due}）"}
 _DOING: dict[Language, tuple[str, str]] = {"en": ("paid", "carried out"), "zh": ("支付", "执行")}
 
@@ -166,6 +189,10 @@ _CASE_EVENTS: dict[str, Label] = {
     "return_lapsed": Label("Return window ended", "退货期限已过", lb.fields("rma")),
     "request_agreed_by_silence": Label("The merchant did not answer in time: your request is agreed",
                                        "商家超时未处理，您的申请已自动同意"),
+    "ruled": Label("The platform has ruled", "平台已作出裁决", lb.ruling),
+    "platform_pays_first": Label("The platform refunded you first", "平台已先行赔付"),
+    "ruling_final": Label("The ruling is final", "裁决已生效"),
+    "intervention_closed": Label("The platform's intervention has ended", "平台介入已结束"),
 }
 PUBLIC: dict[str, Label] = _CASE_EVENTS | {
     spec.event: spec.label for spec in ACTIONS.values() if spec.label is not None
@@ -198,6 +225,12 @@ def customer_progress(
         headline, step = _ASKED[lang]
         answer = state.clocks.get(ClockName.MERCHANT_ANSWER)
         deadline = answer.due_at if answer is not None and answer.due_at and answer.due_at > now else None
+    found = state.intervention
+    if found is not None and found.stage in _INTERVENING[lang]:
+        headline, step = _INTERVENING[lang][found.stage]
+        named = _INTERVENTION_CLOCK.get(found.stage)
+        clock = state.clocks.get(named) if named is not None else None
+        deadline = clock.due_at if clock is not None and clock.due_at and clock.due_at > now else None
     values = _values(state, lang, deadline, now)
     if asked is not None:
         values["asked"] = what(ResolutionType(asked.remedy.value), asked.amount, state.intake.currency, lang)
@@ -209,9 +242,25 @@ def customer_progress(
         next_step=step.format_map(values),
         waiting_on=waiting_on,
         next_deadline=deadline,
-        actions_available=sorted(a for a in CUSTOMER_ACTIONS if state.status in ACTIONS[a].allowed),
+        actions_available=sorted(
+            a for a in CUSTOMER_ACTIONS if state.status in ACTIONS[a].allowed and _offered(state, a)
+        ),
         timeline=[_public(e, reader) for e in sorted(events, key=lambda e: e.seq) if e.type in PUBLIC],
     )
+
+
+def _offered(state: CaseState, action: str) -> bool:
+    """The intervention's actions, where the case is at the point they fit (STANDARDS S16)."""
+    found = state.intervention
+    if action == "ask_intervention":
+        return state.request is not None and found is None
+    if action == "submit_evidence":
+        return found is not None and found.stage in (Stage.EVIDENCE, Stage.HEARING)
+    if action == "appeal":
+        return found is not None and found.stage in (Stage.CARRYING_OUT, Stage.REJECTED) and not (
+            found.final or found.appealed_by
+        )
+    return True
 
 
 def _values(state: CaseState, lang: Language, deadline: datetime | None, now: datetime) -> dict[str, str]:

@@ -58,6 +58,15 @@ _CASE_EVENTS: dict[str, frozenset[str]] = {
     # The merchant's silence decided, or its rejection of what the law entitles was refused (S15).
     "request_agreed_by_silence": frozenset({"remedy", "amount"}),
     "rejection_refused": frozenset({"rule", "remedy"}),
+    # The platform stepping in (S16): stages, decisions and amounts; never evidence or reasons.
+    "intervention_stage": frozenset({"stage"}),
+    "evidence_closed": frozenset({"party", "silent"}),
+    "ruled": frozenset({"decision", "amount", "appeal", "stage"}),
+    "platform_pays_first": frozenset({"amount", "stage"}),
+    "ruling_not_carried_out": frozenset({"decision"}),
+    "ruling_final": frozenset(),
+    "intervention_closed": frozenset({"stage"}),
+    "recovery_settled": frozenset({"amount"}),
 }
 
 

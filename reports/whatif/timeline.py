@@ -91,12 +91,14 @@ MACHINE_EVENTS = frozenset({
     "clock_met", "clock_warning", "clock_breached", "notification_queued", "reopened", "closed",
     "accepted_by_silence", "survey_timed_out", "quality_review_opened", "return_authorized",
     "return_abandoned", "return_lapsed", "repair_requested", "assignment_bypassed",
-    "request_agreed_by_silence",
+    "request_agreed_by_silence", "intervention_stage", "evidence_closed", "ruled", "platform_pays_first",
+    "ruling_not_carried_out", "ruling_final", "intervention_closed", "recovery_settled",
 })
 # The machine's own deadlines passing: an action right after one may have answered it.
 DEADLINE_EVENTS = frozenset({
     "clock_warning", "clock_breached", "accepted_by_silence", "survey_timed_out",
-    "assignment_bypassed", "return_lapsed", "request_agreed_by_silence",
+    "assignment_bypassed", "return_lapsed", "request_agreed_by_silence", "evidence_closed",
+    "platform_pays_first", "ruling_not_carried_out", "ruling_final",
 })
 _ROUTER = "router"
 REFUSED_REJECTION = "rejection_refused"

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from cases.actions.registry import ACTION_MODELS, ACTIONS
+from cases.actions.roles import Role
 from cases.core.machine import CaseMachine, InvalidAction
 from cases.fulfilment.actions import (
     AgentReply,
@@ -25,6 +26,17 @@ from cases.fulfilment.actions import (
     ReturnShipped,
 )
 from cases.fulfilment.models import InspectionOutcome, RepairOutcome
+from cases.intervention.actions import (
+    Appeal,
+    AskIntervention,
+    CarryOutRuling,
+    ConfirmRuling,
+    RequestEvidence,
+    Rule,
+    SubmitEvidence,
+)
+from cases.intervention.models import Decision as Ruled
+from cases.intervention.models import Party
 from cases.models import (
     Acknowledge,
     Action,
@@ -50,10 +62,12 @@ from cases.models import (
 from cases.platform.actions import Decision, MerchantAnswer, RemedyRequest
 from cases.platform.models import Remedy, RequestReason
 from cases.policy.snapshot import Policy
+from tests.support import interventions
 from tests.support.machine import NOT_SAMPLED, ROUTES, T0, TESTED_ACTIONS, frozen, general, machine_in
 from tests.unit.cases.actions import test_after_resolution_actions as test_actions_after
 from tests.unit.cases.actions import test_handling as test_actions_handling
 from tests.unit.cases.fulfilment import test_fulfilment as test_fulfilment
+from tests.unit.cases.intervention import test_intervention
 from tests.unit.cases.platform import test_duties
 
 # One valid input per action, accepted by the action's model.
@@ -88,6 +102,13 @@ VALID: dict[str, Action] = {
     "return_delivered": ReturnDelivered(note="left at the door"),
     "request_remedy": RemedyRequest(remedy=Remedy.REFUND_ONLY, reason=RequestReason.NOT_RECEIVED, amount=Decimal("50")),
     "answer_request": MerchantAnswer(actor="merchant-agent", decision=Decision.AGREE),
+    "ask_intervention": AskIntervention(reason="the merchant refused", references=["IMG-1"]),
+    "submit_evidence": SubmitEvidence(actor="merchant-1", party=Party.MERCHANT, text="shipped intact"),
+    "request_evidence": RequestEvidence(actor="arbiter-1", party=Party.BUYER, question="A photo?", role=Role.ARBITER),
+    "rule": Rule(actor="arbiter-1", decision=Ruled.REFUND, amount=Decimal("10"), reason="r", role=Role.ARBITER),
+    "confirm_ruling": ConfirmRuling(actor="arbiter-2", note="agreed", role=Role.ARBITER),
+    "carry_out_ruling": CarryOutRuling(actor="merchant-1", note="paid"),
+    "appeal": Appeal(reason="look again"),
 }
 
 # Actions that answer something the case must hold first.
@@ -96,6 +117,10 @@ BEFORE: dict[str, str] = {"answer_request": "request_remedy"}
 
 def prepared(policy: Policy, action: str, status: Status) -> tuple[CaseMachine, datetime]:
     """A case in `status` holding what `action` answers: asked for first, then driven there."""
+    if action in interventions.ACTIONS:
+        m, now = machine_in(policy, status)
+        interventions.holding(m, action, now)
+        return m, now
     if action not in BEFORE:
         return machine_in(policy, status)
     m = general(policy, case_id=NOT_SAMPLED)
@@ -115,7 +140,7 @@ ALLOWED = [(a, s) for a, spec in ACTIONS.items() for s in Status if s in spec.al
 def test_every_action_has_an_explicit_test() -> None:
     # all imported
     assert test_actions_handling.__name__ and test_actions_after.__name__ and test_fulfilment.__name__
-    assert test_duties.__name__
+    assert test_duties.__name__ and test_intervention.__name__
     assert TESTED_ACTIONS == set(ACTIONS)
 
 

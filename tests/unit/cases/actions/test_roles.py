@@ -22,5 +22,9 @@ def test_the_warehouse_moves_goods_and_nothing_about_money() -> None:
 
 def test_customer_actions_are_the_customers_own_and_exclude_money() -> None:
     # A request asks the merchant for money; only the merchant's answer, or its silence, moves it.
-    assert CUSTOMER_ACTIONS == {"customer_message", "confirm", "dispute", "rate", "request_remedy"}
+    # Nor do the intervention's: the platform's arbiter decides.
+    assert CUSTOMER_ACTIONS == {
+        "customer_message", "confirm", "dispute", "rate", "request_remedy", "ask_intervention", "submit_evidence",
+        "appeal",
+    }
     assert not may(Role.SYSTEM, "unknown_action")
