@@ -24,7 +24,8 @@ MAIN_PATHS = {
     "dispute_reopen", "continue_as_new", "continue_as_new_run1", "return_refund", "return_lapsed",
     "inspection_failed_silent_pass", "repair_not_fixable_then_fixed", "conversation", "routing",
     "routing_2", "merchant_general", "request_silence_refund", "request_return_silences", "request_rejected",
-    "three_guarantees_after_repairs", "three_guarantees_after_repairs_2",
+    "three_guarantees_after_repairs", "three_guarantees_after_repairs_2", "intervention_platform_pays",
+    "intervention_appeal",
 }
 BOOKKEEPING = {"record_case", "send_notification"}
 

@@ -154,7 +154,8 @@ async def test_every_golden_case_replays_exactly_under_the_default_policy(record
     kinds = {e.type for t in timelines for e in t.recorded}
     assert {"clock_breached", "assignment_bypassed", "queued", "return_lapsed",
             "accepted_by_silence", "follow_up_result", "reopened", "request_agreed_by_silence",
-            "rejection_refused", "return_delivered"} <= kinds
+            "rejection_refused", "return_delivered", "platform_pays_first", "recovery_settled", "appealed",
+            "ruling_confirmed"} <= kinds
     # The third claim on the twice-repaired item read its two repairs, and the replay too.
     claim = next(t for t in timelines if t.case_id == "golden-item-3")
     assert claim.final.request is not None

@@ -334,6 +334,53 @@ async def three_guarantees_after_repairs(env: WorkflowEnvironment, client: CaseC
     return [ids[2], ids[0]]
 
 
+async def _rejected(env: WorkflowEnvironment, client: CaseClient, case_id: str, amount: str) -> str:
+    """A return of fresh food the merchant declines: the buyer asks the platform in."""
+    signed = await env.get_current_time() - timedelta(days=1)
+    order = {"signed_at": signed.isoformat(), "goods_class": "perishable"}
+    case = intake(case_id=case_id, order_amount=amount,
+                  request={"remedy": "return_refund", "reason": "no_reason", "order": order})
+    await client.open(case)
+    await client.act(case_id, "answer_request", {"actor": "merchant-1", "decision": "reject", "reason": "fresh food"})
+    await client.act(case_id, "ask_intervention", {"reason": "it arrived rotten", "references": ["IMG-1"]})
+    return case_id
+
+
+ARBITER = {"role": "arbiter"}
+
+
+async def intervention_platform_pays(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """The merchant stays silent twice: the arbiter rules on the buyer's evidence, the platform pays
+    first, and the merchant's late refund settles what it owes."""
+    case_id = await _rejected(env, client, "golden-intervention-pays", "299.00")
+    await skip(env, timedelta(hours=24, seconds=1))
+    await client.act(case_id, "rule", {"actor": "arbiter-1", "decision": "refund", "amount": "199",
+                                       "reason": "rotten on arrival", **ARBITER})
+    await skip(env, timedelta(hours=24, seconds=1))
+    await client.act(case_id, "carry_out_ruling", {"actor": "merchant-1", "note": "paid late"})
+    await _finish(env, client, case_id)
+    return [case_id]
+
+
+async def intervention_appeal(env: WorkflowEnvironment, client: CaseClient) -> list[str]:
+    """More evidence asked and given, a large ruling confirmed by a second arbiter, and the
+    merchant's appeal heard by a third, whose ruling is final."""
+    case_id = await _rejected(env, client, "golden-intervention-appeal", "3000.00")
+    await client.act(case_id, "submit_evidence", {"actor": "merchant-1", "party": "merchant", "text": "left fresh"})
+    await client.act(case_id, "request_evidence", {"actor": "arbiter-1", "party": "buyer",
+                                                   "question": "A photo of the box?", **ARBITER})
+    await client.act(case_id, "submit_evidence", {"party": "buyer", "references": ["IMG-2"]})
+    await client.act(case_id, "rule", {"actor": "arbiter-1", "decision": "refund", "amount": "2500",
+                                       "reason": "rotten on arrival", **ARBITER})
+    await client.act(case_id, "confirm_ruling", {"actor": "arbiter-2", **ARBITER})
+    await client.act(case_id, "appeal", {"actor": "merchant-1", "party": "merchant", "reason": "the courier was late"})
+    await client.act(case_id, "rule", {"actor": "arbiter-3", "decision": "reject", "reason": "late, not rotten",
+                                       **ARBITER})
+    await client.act(case_id, "propose_resolution", {"actor": "agent-1", "type": "explanation"})
+    await _finish(env, client, case_id)
+    return [case_id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "general": general,
     "merchant_general": merchant_general,
@@ -352,6 +399,8 @@ SCENARIOS: dict[str, Scenario] = {
     "request_return_silences": request_return_silences,
     "request_rejected": request_rejected,
     "three_guarantees_after_repairs": three_guarantees_after_repairs,
+    "intervention_platform_pays": intervention_platform_pays,
+    "intervention_appeal": intervention_appeal,
 }
 
 

@@ -175,3 +175,51 @@ async def test_a_silence_refund_is_paid_once_when_the_worker_dies_after_paying(
             if proc is not None and proc.returncode is None:
                 proc.terminate()
                 await proc.wait()
+
+
+async def test_the_platforms_refund_first_is_paid_once_when_the_worker_dies_after_paying(
+    dev_server, dev_client, postgres_dsn, pool, tmp_path, policy
+):
+    # A merchant that holds itself to carrying rulings out within seconds: its silence falls due
+    # on the real server's clock, and the platform pays first.
+    merchant = f"slow-{uuid.uuid4().hex[:8]}"
+    registry = MerchantRegistry(pool)
+    await registry.add(merchant, "Slow to carry out")
+    await registry.set_policy(merchant, '[platform]\nintervention_carry_out_within = "3s"\n', policy)
+    task_queue = f"crash-platform-{uuid.uuid4()}"
+    marker = tmp_path / "crashed"
+    client = CaseClient(dev_client, task_queue)
+    signed = datetime.now(UTC) - timedelta(days=1)
+    case = intake(order_amount="300.00", merchant_id=merchant, request={
+        "remedy": "return_refund", "reason": "no_reason",
+        "order": {"signed_at": signed.isoformat(), "goods_class": "perishable"}})
+    first = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+    second = None
+    try:
+        await client.open(case)
+        await client.act(case.key, "answer_request", {"actor": "merchant-1", "decision": "reject", "reason": "fresh"})
+        await client.act(case.key, "ask_intervention", {"reason": "it arrived rotten"})
+        await client.act(case.key, "submit_evidence", {"actor": "merchant-1", "party": "merchant", "text": "fresh"})
+        await client.act(case.key, "rule", {"actor": "arbiter-1", "role": "arbiter", "decision": "refund",
+                                             "amount": "300", "reason": "rotten on arrival"})
+        # Nobody carries it out: the platform pays first, and the worker dies after paying.
+        assert await asyncio.wait_for(first.wait(), 90) == -9
+        paid = await pool.fetch("SELECT key, kind FROM refunds WHERE case_id = $1", case.key)
+        assert [(r["key"], r["kind"]) for r in paid] == [(f"{case.key}:p1:platform_refund", "platform_refund")]
+
+        second = await _spawn_worker(dev_server, postgres_dsn, task_queue, marker)
+        status = await _wait_status(client, case.key, {"awaiting_confirmation"}, 90)
+        assert status == "awaiting_confirmation"
+        final = await client.state(case.key)
+        assert final.resolution is not None and final.resolution.steps[0].reference == marker.read_text()
+        rows = await pool.fetch("SELECT kind, amount FROM refunds WHERE case_id = $1", case.key)
+        assert [(r["kind"], str(r["amount"])) for r in rows] == [("platform_refund", "300.00")]
+        ledger = await pool.fetch("SELECT kind, amount FROM merchant_ledger WHERE case_id = $1 ORDER BY kind",
+                                  case.key)
+        assert [(r["kind"], str(r["amount"])) for r in ledger] == [("platform_payout", "300.00"),
+                                                                   ("recovery", "300.00")]
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()

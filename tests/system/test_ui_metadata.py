@@ -142,7 +142,8 @@ async def test_a_return_is_found_by_its_parcel_and_shows_its_leg(dev_client, poo
         everything += str((await handle.describe()).typed_search_attributes)
         assert "12B" not in everything and "Where do I send" not in everything
         await client.act(case.case_id, "return_received", {"actor": "warehouse-sh"})
-        await client.act(case.case_id, "inspection_result", {"result": "failed", "notes": "wrong item", "evidence": ["IMG-7"]})
+        failed = {"result": "failed", "notes": "wrong item", "evidence": ["IMG-7"]}
+        await client.act(case.case_id, "inspection_result", failed)
         await client.act(case.case_id, "withdraw", {"reason": "done"})
 
 
