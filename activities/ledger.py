@@ -14,7 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
+from cases.ids import split_case_key
 from cases.models import CaseEvent
 
 # The case closes an open intervention when it ends itself (`CaseCore.end_intervention`).
@@ -65,3 +67,49 @@ async def write(conn: asyncpg.Connection, case_id: str, order_id: str, currency:
         await conn.execute(_HOLD, case_id, order_id, held)
     if released is not None:
         await conn.execute(_RELEASE, case_id, released)
+
+
+class Balance(BaseModel):
+    currency: str
+    platform_payouts: Decimal
+    settled: Decimal
+    owed: Decimal
+
+
+class Entry(BaseModel):
+    case_id: str
+    kind: str
+    amount: Decimal
+    currency: str
+    at: datetime
+
+
+class Statement(BaseModel):
+    """A merchant's account with the platform: what the platform paid for it, what it settled,
+    what it owes, the orders whose settlement is held, and the latest entries."""
+
+    merchant_id: str
+    balances: list[Balance]
+    held_orders: list[str]
+    entries: list[Entry]
+
+
+async def statement(pool: asyncpg.Pool, merchant_id: str, limit: int = 100) -> Statement:
+    balances = await pool.fetch(
+        "SELECT currency, platform_payouts, settled, owed FROM merchant_balances WHERE merchant_id = $1"
+        " ORDER BY currency", merchant_id,
+    )
+    held = await pool.fetch(
+        "SELECT order_id FROM settlement_holds WHERE merchant_id = $1 AND released_at IS NULL ORDER BY held_at",
+        merchant_id,
+    )
+    entries = await pool.fetch(
+        "SELECT case_id, kind, amount, currency, at FROM merchant_ledger WHERE merchant_id = $1"
+        " ORDER BY at DESC, key DESC LIMIT $2", merchant_id, limit,
+    )
+    return Statement(
+        merchant_id=merchant_id,
+        balances=[Balance(**dict(r)) for r in balances],
+        held_orders=[r["order_id"] for r in held],
+        entries=[Entry(**dict(r) | {"case_id": split_case_key(r["case_id"])[1]}) for r in entries],
+    )

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from activities import ledger
 from activities.merchants import DEFAULT_PLAN, Merchant, MerchantError, MerchantRegistry, Plan
 from cases.actions.roles import Role
 from cases.ids import DEFAULT_MERCHANT, MERCHANT_ID_PATTERN
@@ -130,3 +131,14 @@ async def set_policy(
     except (MerchantError, PolicyError) as err:
         raise _refused(err, "policy") from None
     return body
+
+
+@router.get("/merchants/{merchant_id}/ledger", response_model=ledger.Statement, summary="A merchant's ledger")
+async def merchant_ledger(
+    who: Annotated[Caller, Depends(caller)], svc: ServicesDep, merchant_id: MerchantPath
+) -> ledger.Statement:
+    """What the platform paid buyers first on the merchant's behalf, what the merchant settled and
+    still owes, and the orders whose settlement is held (STANDARDS S16.4). Platform keys, and the
+    merchant's own."""
+    await _reachable(who, svc, merchant_id)
+    return await ledger.statement(svc.pool, merchant_id)

@@ -129,3 +129,58 @@ async def _eventually_status(http: Any, case_id: str, status: str) -> dict[str, 
             assert state["status"] == status, state["status"]
             return state  # type: ignore[no-any-return]
         await asyncio.sleep(0.5)
+
+
+async def test_an_intervention_walked_from_the_buyers_ask_to_the_ruling_and_the_recovery(api: LiveApi) -> None:
+    """The README's walk-through of the platform stepping in, with a merchant that carries rulings
+    out within seconds, so the platform pays first while the test waits."""
+    merchant = f"fresh-{uuid.uuid4().hex[:6]}"
+    async with api.client(await api.key("supervisor")) as http:
+        assert (await http.post("/v1/merchants", json={"merchant_id": merchant, "name": "Fresh"})).status_code == 201
+        policy = await http.put(f"/v1/merchants/{merchant}/policy",
+                                json={"policy": '[platform]\nintervention_carry_out_within = "3s"\n'})
+        assert policy.status_code == 200, policy.text
+    keys = KeyStore(api.pool)
+    backend = (await keys.create(f"backend-{merchant}", "system", merchant)).secret
+    agent = (await keys.create(f"agent-{merchant}", "agent", merchant)).secret
+    arbiter = await api.key("arbiter", f"arbiter-{merchant}")
+    signed = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    body = {"case_id": "9200", "order_id": "A-9200", "channel": "app", "category": "product_quality",
+            "description": "rotten on arrival", "order_amount": "259.00", "customer": {"id": "c-9"},
+            "request": {"remedy": "return_refund", "reason": "no_reason",
+                        "order": {"signed_at": signed, "goods_class": "perishable"}}}
+    async with api.client(backend) as http:
+        assert (await http.post("/v1/cases", json=body)).status_code in (200, 201)
+        token = (await http.post("/v1/cases/9200/customer-link", json={"ttl_hours": 1})).json()["token"]
+    async with api.client(agent) as http:
+        declined = await http.post("/v1/cases/9200/actions/answer_request",
+                                   json={"decision": "reject", "reason": "fresh food is not returned"})
+        assert declined.status_code == 200, declined.text
+    async with api.client(token) as http:
+        asked = await http.post("/v1/progress/actions/ask_intervention",
+                                json={"reason": "it arrived rotten", "references": ["photo-1"]})
+        assert asked.status_code == 200, asked.text
+        assert "merchant gives its side" in (await http.get("/v1/progress")).json()["headline"]
+    async with api.client(agent) as http:
+        evidence = await http.post("/v1/cases/9200/actions/submit_evidence",
+                                   json={"party": "merchant", "text": "it left our store fresh"})
+        assert evidence.status_code == 200, evidence.text
+        refused = await http.post("/v1/cases/9200/actions/rule",
+                                  json={"decision": "reject", "reason": "mine to decide"})
+        assert refused.status_code == 403
+    async with api.client(arbiter) as http:
+        ruled = await http.post(f"/v1/cases/{merchant}~9200/actions/rule",
+                                json={"decision": "refund", "amount": "259", "reason": "rotten on arrival"})
+        assert ruled.status_code == 200, ruled.text
+    async with api.client(backend) as http:
+        paid = await _eventually_status(http, "9200", "awaiting_confirmation")
+        assert paid["intervention"]["stage"] == 6 and paid["resolution"]["proof"]["refund_reference"].startswith("PR-")
+    async with api.client(agent) as http:
+        late = await http.post("/v1/cases/9200/actions/carry_out_ruling", json={"note": "refunded today"})
+        assert late.status_code == 200, late.text
+        account = (await http.get(f"/v1/merchants/{merchant}/ledger")).json()
+    assert account["balances"] == [{"currency": "CNY", "platform_payouts": "259.00", "settled": "259.00",
+                                     "owed": "0.00"}]
+    assert sorted(e["kind"] for e in account["entries"]) == ["platform_payout", "recovery", "recovery_settled"]
+    rows = await api.pool.fetch("SELECT kind FROM refunds WHERE case_id = $1", f"{merchant}~9200")
+    assert [r["kind"] for r in rows] == ["platform_refund"]  # the late merchant refund paid no one
