@@ -1,10 +1,11 @@
 """The report's figures: the pydantic models, and their assembly from the rows of `report.sql`.
 
 A `Report` holds, for the cases opened in a period, one `GroupFigures` for the whole period, one
-per tier, one per category (STANDARDS S9.1) and one per merchant, and the merchants' duties to
-the buyer (`duties.MerchantDuties`). The stored fields are the counts the SQL returns and the
-percentiles of first response, assignment and queue time; every rate is a computed field derived
-from those counts, so a reader can always see what a percentage was taken of (STANDARDS S9.2).
+per tier, one per category (STANDARDS S9.1) and one per merchant, the merchants' duties to the
+buyer (`duties.MerchantDuties`) and the platform's interventions (`interventions`). The stored
+fields are the counts the SQL returns and the percentiles of first response, assignment and queue
+time; every rate is a computed field derived from those counts, so a reader can always see what a
+percentage was taken of (STANDARDS S9.2).
 `assemble` is a pure function of the rows: it orders groups and clocks as the domain enums do and
 fills empty tiers.
 The satisfied-rating threshold (STANDARDS S6.3) and the CSAT target (STANDARDS S6.4) live here,
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field, computed_field
 from cases.clocks.specs import LABELS
 from cases.models import Category, ClockName, Tier
 from reports.service.duties import MerchantDuties, assemble_duties
+from reports.service.interventions import MerchantInterventions, assemble_interventions
 from reports.service.rates import ratio
 
 # STANDARDS S6.4: the satisfied share should reach 90 %.
@@ -189,7 +191,8 @@ class Report(BaseModel):
     only the categories that had cases. Both are in the order of the domain enums. `by_merchant`
     holds every merchant that had cases, by merchant id; the pages show only the worst of them
     (reports/service/merchants.py), so the whole list lives here and in the JSON. So does
-    `merchant_duties` for the merchants' duties to the buyer (reports/service/duties.py).
+    `merchant_duties` for the merchants' duties to the buyer (reports/service/duties.py), and
+    `interventions` for the platform stepping in (reports/service/interventions.py).
     """
 
     since: datetime
@@ -202,6 +205,7 @@ class Report(BaseModel):
     # A default: a report saved before merchants were counted still validates.
     by_merchant: dict[str, GroupFigures] = {}
     merchant_duties: MerchantDuties = Field(default_factory=MerchantDuties)
+    interventions: MerchantInterventions = Field(default_factory=MerchantInterventions)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -235,9 +239,10 @@ def assemble(
     case_rows: Sequence[Row],
     clock_rows: Sequence[Row],
     duty_rows: Sequence[Row] = (),
+    intervention_rows: Sequence[Row] = (),
 ) -> Report:
-    """The `Report` from the rows of `case_figures`, `clock_figures` and `merchant_duties` (see
-    report.sql)."""
+    """The `Report` from the rows of `case_figures`, `clock_figures`, `merchant_duties` and
+    `interventions` (see report.sql)."""
     groups: dict[tuple[str, str], GroupFigures] = {}
     for row in case_rows:
         groups[(row["dimension"], row["grp"])] = GroupFigures(
@@ -294,4 +299,5 @@ def assemble(
         by_category=dimension("category", [c.value for c in Category], keep_empty=False),
         by_merchant=dimension("merchant", [], keep_empty=False),
         merchant_duties=assemble_duties(duty_rows),
+        interventions=assemble_interventions(intervention_rows),
     )

@@ -3,7 +3,8 @@
 Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL): the style sheet is
 inline and the charts are embedded as base64 PNG, so the file can be mailed, archived or opened
 offline. The tables and definitions are those of the text report, from `formatting`,
-`merchants` and `duty_table`; every cell is HTML-escaped, and "met" / "missed" cells are coloured.
+`merchants`, `duty_table` and `intervention_table`; every cell is HTML-escaped, and "met" /
+"missed" cells are coloured.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from reports.service.formatting import (
     routing_rows,
     summary_row,
     target_text,
+)
+from reports.service.intervention_table import (
+    INTERVENTION_HEADING,
+    INTERVENTION_RANKED_BY,
+    intervention_definitions,
+    intervention_rows,
+    intervention_total,
 )
 from reports.service.merchants import (
     DEFAULT_SHOWN,
@@ -89,8 +97,8 @@ def merchant_section(
 
 
 def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
-    """A self-contained HTML page: tables and three charts embedded as base64 PNG; the merchant
-    and merchant-duties tables show the `merchants` worst.
+    """A self-contained HTML page: tables and three charts embedded as base64 PNG; the merchant,
+    merchant-duties and interventions tables show the `merchants` worst.
 
     Nothing is fetched from anywhere (no scripts, fonts, styles or images by URL), so the file
     can be mailed, archived or opened offline. Needs matplotlib, the `report` extra.
@@ -113,9 +121,13 @@ def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         len(report.merchant_duties.by_merchant), merchants, duty_rows(report, merchants),
         DUTY_RANKED_BY, DUTY_HEADING, first_is_all=True,
     )
+    intervention_section = merchant_section(
+        intervention_total(report), merchants, intervention_rows(report, merchants),
+        INTERVENTION_RANKED_BY, INTERVENTION_HEADING, first_is_all=True,
+    )
     definitions_list = "".join(
         f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
-        for name, text in definitions(report)
+        for name, text in definitions(report) + intervention_definitions(report)
     )
     target = target_text(report, "target ")
     return (
@@ -132,6 +144,7 @@ def render_html(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         f"<h2>Summary</h2>{summary}"
         f"{merchant_section(len(report.by_merchant), merchants, merchant_rows(report, merchants))}"
         f"{duty_section}"
+        f"{intervention_section}"
         f"<h2>On-time rate per SLA clock (on time / decided)</h2>{clock_table}"
         "<h2>Returns and inspections (lapsed / returns, failed / inspections)</h2>"
         f"{return_table}"

@@ -6,7 +6,8 @@ breach rate (SLA clocks breached, over clocks decided); a merchant with no clock
 rate and comes after every merchant that has one. Ties go to the merchant with more cases (the
 same rate over more cases weighs more), then to the lower merchant id, so the order never
 depends on the order the rows arrived in. The what-if ranks its merchants with `worst` too
-(reports/whatif/format.py), and so does the merchant-duties table (reports/service/duty_table.py).
+(reports/whatif/format.py), and so do the merchant-duties and interventions tables
+(reports/service/duty_table.py, reports/service/intervention_table.py).
 """
 
 from __future__ import annotations

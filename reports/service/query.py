@@ -2,8 +2,9 @@
 
 The statements live in `report.sql` next to this module (shipped in the wheel, read through
 `importlib.resources`) and read only the projection tables `cases`, `sla_clocks`, `case_events`
-(for the return leg and the merchant's duties) and the roster's `case_routing`, so a report
-never touches Temporal. `build_report` runs the statements in one read-only repeatable-read
+(for the return leg, the merchant's duties and the platform's interventions), the roster's
+`case_routing`, and the `merchant_ledger` and `settlement_holds` written with the record, so a
+report never touches Temporal. `build_report` runs the statements in one read-only repeatable-read
 transaction, feeds the satisfied-rating threshold from `figures.SATISFIED_MIN_RATING` (STANDARDS
 S6.3) as a query parameter, and hands the rows to `figures.assemble`.
 """
@@ -19,6 +20,7 @@ import asyncpg
 from reports.service.figures import SATISFIED_MIN_RATING, Report, ReportError, assemble
 
 SQL_RESOURCE = "report.sql"
+Rows = list[asyncpg.Record]
 _NAME_MARKER = "-- name:"
 
 
@@ -41,9 +43,9 @@ async def build_report(
 ) -> Report:
     """Compute the report for cases opened in [since, until); both must be timezone-aware.
 
-    With a pool, the queries run in one read-only repeatable-read transaction so the case, clock
-    and duty figures describe the same moment. With a connection already in a transaction (a test,
-    or a caller composing several reads) that transaction is used as it is.
+    With a pool, the queries run in one read-only repeatable-read transaction so the case, clock,
+    duty and intervention figures describe the same moment. With a connection already in a
+    transaction (a test, or a caller composing several reads) that transaction is used as it is.
     """
     if since.tzinfo is None or until.tzinfo is None:
         raise ReportError("since and until must carry a time zone")
@@ -64,10 +66,12 @@ async def build_report(
 
 async def _fetch(
     conn: asyncpg.Connection, since: datetime, until: datetime
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
-    """The rows of `case_figures`, `clock_figures` and `merchant_duties`, in that order."""
+) -> tuple[Rows, Rows, Rows, Rows]:
+    """The rows of `case_figures`, `clock_figures`, `merchant_duties` and `interventions`, in
+    that order: the order `figures.assemble` takes them in."""
     sql = queries()
     case_rows = await conn.fetch(sql["case_figures"], since, until, SATISFIED_MIN_RATING)
     clock_rows = await conn.fetch(sql["clock_figures"], since, until)
     duty_rows = await conn.fetch(sql["merchant_duties"], since, until)
-    return case_rows, clock_rows, duty_rows
+    intervention_rows = await conn.fetch(sql["interventions"], since, until)
+    return case_rows, clock_rows, duty_rows, intervention_rows

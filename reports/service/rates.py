@@ -1,4 +1,5 @@
-"""How the service report takes a rate: one rule for every figure, in `figures` and `duties`."""
+"""How the service report takes a rate: one rule for every figure, in `figures`, `duties` and
+`interventions`."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ A header (period, generation time, the overall CSAT share against its target), t
 distribution) and the definitions of every column. The merchant table shows the `merchants`
 worst and says how many more there are (reports/service/merchants.py). A period with buyers'
 requests or delivered returns also has the merchant-duties table after the merchant table, cut to
-the same number (reports/service/duty_table.py), and its columns' definitions. The first column
+the same number (reports/service/duty_table.py), and its columns' definitions; a period in which
+the platform stepped in, or its ledger moved, has the interventions table next, cut alike
+(reports/service/intervention_table.py), and its definitions too. The first column
 of each table is a left-aligned label; every other column holds a number and aligns right, so
 the lines of one table are all the same width.
 
@@ -31,6 +33,13 @@ from reports.service.formatting import (
     routing_rows,
     summary_row,
     target_text,
+)
+from reports.service.intervention_table import (
+    INTERVENTION_HEADING,
+    INTERVENTION_RANKED_BY,
+    intervention_definitions,
+    intervention_rows,
+    intervention_total,
 )
 from reports.service.merchants import (
     DEFAULT_SHOWN,
@@ -76,8 +85,8 @@ def merchant_lines(
 
 
 def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
-    """The report as aligned plain-text tables, for a terminal or an e-mail; the merchant and
-    merchant-duties tables show the `merchants` worst."""
+    """The report as aligned plain-text tables, for a terminal or an e-mail; the merchant,
+    merchant-duties and interventions tables show the `merchants` worst."""
     duty_merchants = len(report.merchant_duties.by_merchant)
     lines = [
         "After-sales service report",
@@ -89,6 +98,10 @@ def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         *merchant_lines(len(report.by_merchant), merchants, merchant_rows(report, merchants)),
         *merchant_lines(
             duty_merchants, merchants, duty_rows(report, merchants), DUTY_RANKED_BY, DUTY_HEADING
+        ),
+        *merchant_lines(
+            intervention_total(report), merchants, intervention_rows(report, merchants),
+            INTERVENTION_RANKED_BY, INTERVENTION_HEADING,
         ),
         "",
         "On-time rate per SLA clock (on time / decided)",
@@ -104,7 +117,10 @@ def render_text(report: Report, merchants: int = DEFAULT_SHOWN) -> str:
         *text_table(*csat_rows(report)),
         "",
         "Definitions",
-        *(f"  {name}: {text}" for name, text in definitions(report)),
+        *(
+            f"  {name}: {text}"
+            for name, text in definitions(report) + intervention_definitions(report)
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,8 @@
 -- The service report's queries (STANDARDS S9), read by reports/service/query.py.
 -- Each statement follows a `-- name: <name>` line. Each takes the period as $1 (inclusive) and
 -- $2 (exclusive) and covers the cases OPENED in it, so a case is reported once, in the period it
--- arrived in, however long it took. GROUPING SETS computes the whole period, each tier, each
+-- arrived in, however long it took (`interventions` reads the ledger and the holds over spans of
+-- their own, as it says). GROUPING SETS computes the whole period, each tier, each
 -- category and each merchant in one pass over the rows; `dimension` says which grouping a row
 -- belongs to. A case's merchant is the generated `cases.merchant_id`, derived from its key.
 -- The final statuses are closed, withdrawn and lapsed (cases.models.FINAL_STATUSES).
@@ -167,3 +168,104 @@ CROSS JOIN LATERAL (
 WHERE opened_at >= $1 AND opened_at < $2
   AND (trail.requests > 0 OR deadlines.delivered_returns > 0)
 GROUP BY GROUPING SETS ((), (cases.merchant_id));
+
+-- name: interventions
+-- The platform stepping in on a dispute between buyer and merchant (STANDARDS S16): the whole
+-- platform, and each merchant. Three sources, each read over its own span, joined by group:
+--   * the period's cases, from their audit events and clocks: how often a buyer's request went to
+--     the platform, how it ruled, and how often the merchant let a ruling's deadline pass;
+--   * the merchant ledger's rows dated in the period, per currency (arrays in currency order),
+--     since a payout or a settlement can come long after the case opened;
+--   * the settlement holds still open at the period's end, whenever they were placed.
+-- The engine hears no intervention without a buyer's request (check_ask in
+-- cases/intervention/hearing.py), so counting the cases with both loses none and keeps the
+-- intervention rate a share of the requests. A case can be ruled twice (the ruling, then the
+-- appeal's), and each ruling counts. A breached `ruling_carry_out` clock is a ruling the merchant
+-- did not carry out in time: at the breach the platform paid the buyer first, or, for goods it
+-- cannot move, handed the case to its staff.
+WITH opened AS (
+    SELECT cases.merchant_id, trail.requested, trail.intervened, trail.ruled_against,
+           trail.ruled_for, carry.not_carried_out
+    FROM cases
+    CROSS JOIN LATERAL (
+        SELECT
+            count(*) FILTER (WHERE e.type = 'remedy_requested') > 0 AS requested,
+            count(*) FILTER (WHERE e.type = 'intervention_asked') > 0 AS intervened,
+            count(*) FILTER (
+                WHERE e.type = 'ruled' AND e.data ->> 'decision' <> 'reject'
+            ) AS ruled_against,
+            count(*) FILTER (
+                WHERE e.type = 'ruled' AND e.data ->> 'decision' = 'reject'
+            ) AS ruled_for
+        FROM case_events AS e
+        WHERE e.case_id = cases.case_id
+          AND e.type IN ('remedy_requested', 'intervention_asked', 'ruled')
+    ) AS trail
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE k.breached_at IS NOT NULL) AS not_carried_out
+        FROM sla_clocks AS k
+        WHERE k.case_id = cases.case_id AND k.clock = 'ruling_carry_out'
+    ) AS carry
+    WHERE opened_at >= $1 AND opened_at < $2
+      AND (trail.requested OR trail.intervened OR trail.ruled_against + trail.ruled_for > 0
+           OR carry.not_carried_out > 0)
+),
+case_counts AS (
+    SELECT
+        CASE WHEN GROUPING(merchant_id) = 0 THEN 'merchant' ELSE 'all' END AS dimension,
+        COALESCE(merchant_id, 'all') AS grp,
+        count(*) FILTER (WHERE requested) AS requested_cases,
+        count(*) FILTER (WHERE requested AND intervened) AS intervened_cases,
+        COALESCE(sum(ruled_against), 0)::bigint AS ruled_against,
+        COALESCE(sum(ruled_for), 0)::bigint AS ruled_for,
+        COALESCE(sum(not_carried_out), 0)::bigint AS not_carried_out
+    FROM opened
+    GROUP BY GROUPING SETS ((), (merchant_id))
+),
+ledger_by_currency AS (
+    SELECT
+        CASE WHEN GROUPING(merchant_id) = 0 THEN 'merchant' ELSE 'all' END AS dimension,
+        COALESCE(merchant_id, 'all') AS grp,
+        currency,
+        COALESCE(sum(amount) FILTER (WHERE kind = 'platform_payout'), 0) AS platform_payouts,
+        COALESCE(sum(amount) FILTER (WHERE kind = 'recovery'), 0) AS recoveries,
+        COALESCE(sum(amount) FILTER (WHERE kind = 'recovery_settled'), 0) AS settled
+    FROM merchant_ledger
+    WHERE at >= $1 AND at < $2
+    GROUP BY GROUPING SETS ((currency), (merchant_id, currency))
+),
+ledger AS (
+    SELECT dimension, grp,
+           array_agg(currency ORDER BY currency) AS currencies,
+           array_agg(platform_payouts ORDER BY currency) AS platform_payouts,
+           array_agg(recoveries ORDER BY currency) AS recoveries,
+           array_agg(settled ORDER BY currency) AS settled
+    FROM ledger_by_currency
+    GROUP BY dimension, grp
+),
+holds AS (
+    SELECT
+        CASE WHEN GROUPING(merchant_id) = 0 THEN 'merchant' ELSE 'all' END AS dimension,
+        COALESCE(merchant_id, 'all') AS grp,
+        count(*) AS open_holds
+    FROM settlement_holds
+    WHERE held_at < $2 AND (released_at IS NULL OR released_at >= $2)
+    GROUP BY GROUPING SETS ((), (merchant_id))
+)
+-- FULL JOIN ... USING merges the join columns, so a merchant known to one source only is kept.
+SELECT
+    dimension,
+    grp,
+    COALESCE(case_counts.requested_cases, 0) AS requested_cases,
+    COALESCE(case_counts.intervened_cases, 0) AS intervened_cases,
+    COALESCE(case_counts.ruled_against, 0) AS ruled_against,
+    COALESCE(case_counts.ruled_for, 0) AS ruled_for,
+    COALESCE(case_counts.not_carried_out, 0) AS not_carried_out,
+    COALESCE(holds.open_holds, 0) AS open_holds,
+    ledger.currencies,
+    ledger.platform_payouts,
+    ledger.recoveries,
+    ledger.settled
+FROM case_counts
+FULL JOIN ledger USING (dimension, grp)
+FULL JOIN holds USING (dimension, grp);

@@ -80,6 +80,9 @@ class KeyStore:
         role = valid_role(role) if isinstance(role, str) else role
         if merchant_id is not None and not is_merchant_id(merchant_id):
             raise KeyError_(f"merchant_id: {merchant_id[:40]!r} is not a merchant id")
+        if merchant_id is not None and role == Role.ARBITER:
+            # An arbiter rules between buyer and merchant: never one of the merchant's own.
+            raise KeyError_("role: an arbiter is the platform's; create the key without a merchant")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         try:

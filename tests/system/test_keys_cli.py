@@ -55,3 +55,6 @@ async def test_a_key_belongs_to_a_registered_merchant_or_to_the_platform(postgre
     assert_one_line_user_error(
         keys(postgres_dsn, "create", "agent-x", "--role", "agent", "--merchant", "Bad Id"), "merchant_id: "
     )
+    assert_one_line_user_error(
+        keys(postgres_dsn, "create", "judge-x", "--role", "arbiter", "--merchant", merchant), "role: an arbiter"
+    )
