@@ -1,4 +1,4 @@
-"""Carrying a ruling out (STANDARDS S16.4-S16.6): the merchant within its window, else the
+"""Carrying a ruling out (STANDARDS S16.4-S16.5): the merchant within its window, else the
 platform pays the buyer first and recovers the money from the merchant; the appeal window; the
 intervention's end, which releases the merchant's settlement for the order.
 
