@@ -72,6 +72,7 @@ async def write(conn: asyncpg.Connection, case_id: str, order_id: str, currency:
 class Balance(BaseModel):
     currency: str
     platform_payouts: Decimal
+    recoveries: Decimal
     settled: Decimal
     owed: Decimal
 
@@ -96,7 +97,7 @@ class Statement(BaseModel):
 
 async def statement(pool: asyncpg.Pool, merchant_id: str, limit: int = 100) -> Statement:
     balances = await pool.fetch(
-        "SELECT currency, platform_payouts, settled, owed FROM merchant_balances WHERE merchant_id = $1"
+        "SELECT currency, platform_payouts, recoveries, settled, owed FROM merchant_balances WHERE merchant_id = $1"
         " ORDER BY currency", merchant_id,
     )
     held = await pool.fetch(

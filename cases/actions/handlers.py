@@ -16,6 +16,7 @@ from cases.clocks.specs import HANDLING_CLOCKS
 from cases.core.moves import HIGHEST_LEVEL, CaseCore, InvalidAction, iso
 from cases.fulfilment import legs
 from cases.intake.classification import classify
+from cases.intervention.models import UNDECIDED
 from cases.models import (
     Acknowledge,
     Approve,
@@ -57,17 +58,22 @@ def check_escalate(m: CaseCore, data: Escalate) -> None:
         raise InvalidAction("escalate: the case is already at level 1 (headquarters)")
 
 
+def check_dispute(m: CaseCore, data: Dispute) -> None:
+    found = m.state.intervention
+    if found is not None and found.stage in UNDECIDED:
+        raise InvalidAction("dispute: the platform is hearing this case; appeal its ruling instead")
+
+
 def check_reclassify(m: CaseCore, data: Reclassify) -> None:
     if data.tier is None and data.category is None and data.flags is None:
         raise InvalidAction("reclassify needs at least one of tier, category, flags")
 
 
 def check_propose_resolution(m: CaseCore, data: ProposeResolution) -> None:
-    if data.type in MONEY_MOVING and data.amount > m.state.intake.order_amount:
-        raise InvalidAction(
-            f"propose_resolution.amount {data.amount} exceeds the order amount "
-            f"{m.state.intake.order_amount}"
-        )
+    paid, order = m.state.paid_out, m.state.intake.order_amount
+    if data.type in MONEY_MOVING and data.amount > order - paid:
+        already = f" less the {paid} already paid" if paid else ""
+        raise InvalidAction(f"propose_resolution.amount {data.amount} exceeds the order amount {order}{already}")
     if data.type == ResolutionType.REFUND_ONLY:
         legs.check_refund_only(m, data)
     duties.check_no_pending_request(m, data)

@@ -146,7 +146,8 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     ),
     "dispute": ActionSpec(
         Dispute, frozenset({Status.AWAITING_CONFIRMATION}), h.dispute, ON_BEHALF_OF_CUSTOMER, "disputed",
-        customer=True, label=Label("You disputed the result", "您对结果提出异议", lb.fields("reason")),
+        check=h.check_dispute, customer=True,
+        label=Label("You disputed the result", "您对结果提出异议", lb.fields("reason")),
     ),
     "rate": ActionSpec(
         Rate, frozenset({Status.AWAITING_RATING}), h.rate, ON_BEHALF_OF_CUSTOMER, "rated",
@@ -222,8 +223,9 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
         check=hearing.check_request_evidence, public=frozenset({"party", "due_at"}),
         label=Label("The platform asked for more evidence", "平台要求补充凭证", lb.asked_of_buyer),
     ),
+    # Not while the case's own plan is being carried out: the ruling would cross it.
     "rule": ActionSpec(
-        Rule, NOT_FINAL, hearing.rule, ARBITERS, "ruling_made", check=hearing.check_rule,
+        Rule, NOT_FINAL - {Status.RESOLVING}, hearing.rule, ARBITERS, "ruling_made", check=hearing.check_rule,
         public=frozenset({"decision", "amount", "needs_second"}),
     ),
     "confirm_ruling": ActionSpec(

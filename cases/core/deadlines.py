@@ -15,6 +15,7 @@ from datetime import datetime
 
 from cases.core.moves import CaseCore
 from cases.intervention import ruling
+from cases.intervention.models import UNDECIDED
 from cases.models import FollowUpOutcome, Status
 
 
@@ -28,6 +29,8 @@ class Deadline:
 
 def _confirmation_at(m: CaseCore) -> datetime | None:
     state = m.state
+    if state.intervention is not None and state.intervention.stage in UNDECIDED:
+        return None  # silence accepts nothing while the platform hears the case (STANDARDS S16)
     return state.confirmation_due_at if state.status == Status.AWAITING_CONFIRMATION else None
 
 

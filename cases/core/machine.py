@@ -137,7 +137,10 @@ class CaseMachine(CaseCore):
         return True
 
     def resolution_executed(self, steps: list[ExecutedStep], now: datetime) -> None:
+        proposal = self.state.proposal
         legs.executed(self, steps, now)
+        if proposal is not None and any(s.step == "platform_refund" for s in steps):
+            ruling.platform_refunded(self, proposal.amount)
 
     def repair_booked(
         self, job: RepairJob, reference: str, scheduled_for: datetime, now: datetime
@@ -166,6 +169,8 @@ class CaseMachine(CaseCore):
         self.state.status = Status.ACKNOWLEDGED
         # A person has to find another remedy; the resolution clock keeps running meanwhile.
         self.escalate(f"resolution step {step} failed: {error}", "system", now)
+        if step == "platform_refund":
+            ruling.platform_refund_failed(self, now)
 
     def follow_up_scheduled(self, reference: str, scheduled_for: datetime, now: datetime) -> None:
         follow_up = self.state.follow_up

@@ -25,12 +25,14 @@ class AskIntervention(Action):
     party: Party = Party.BUYER
     reason: LongText
     references: References = []
+    role: Role | None = None
 
 
 class SubmitEvidence(Action):
     party: Party
     text: Text = ""
     references: References = []
+    role: Role | None = None
 
     @model_validator(mode="after")
     def _says_something(self) -> SubmitEvidence:
@@ -63,6 +65,8 @@ class Rule(Action):
 
 class ConfirmRuling(Action):
     note: Text = ""
+    # False: the second arbiter does not agree, and the case is heard again.
+    agree: bool = True
     role: Role | None = None
 
 
@@ -74,3 +78,4 @@ class Appeal(Action):
     actor: NonEmpty = "customer"
     party: Party = Party.BUYER
     reason: LongText
+    role: Role | None = None

@@ -18,7 +18,7 @@ from cases.core.moves import CaseCore, InvalidAction, NotAuthorized, iso
 from cases.intervention import ruling as carrying
 from cases.intervention.actions import Appeal as AppealAction
 from cases.intervention.actions import AskIntervention, ConfirmRuling, RequestEvidence, Rule, SubmitEvidence
-from cases.intervention.models import Evidence, Intervention, Party, Ruling, Stage
+from cases.intervention.models import GOODS_DECISIONS, Evidence, Intervention, Party, Ruling, Stage
 from cases.models import ClockName
 from cases.platform.models import Answer
 from cases.platform.policy import InterventionSnapshot
@@ -41,9 +41,16 @@ def current(m: CaseCore, action: str) -> Intervention:
     return found
 
 
-def _party(actor: str, party: Party) -> Party:
-    # The customer's link speaks for the buyer, whatever the body says.
-    return Party.BUYER if actor == "customer" else party
+def _party(actor: str, party: Party, role: Role | None = None) -> Party:
+    """The party an action speaks for: the customer's link and the backends acting for the
+    buyer (`system`) are the buyer, whatever the body says; staff are the merchant or the platform."""
+    if actor == "customer" or role == Role.SYSTEM:
+        return Party.BUYER
+    return party
+
+
+def _staff_claims_buyer(actor: str, party: Party, role: Role | None) -> bool:
+    return role is not None and role != Role.SYSTEM and actor != "customer" and party == Party.BUYER
 
 
 # -- asking ---------------------------------------------------------------------------------------
@@ -51,6 +58,8 @@ def _party(actor: str, party: Party) -> Party:
 
 def check_ask(m: CaseCore, data: AskIntervention) -> None:
     windows = rules(m)
+    if _staff_claims_buyer(data.actor, data.party, data.role):
+        raise NotAuthorized("ask_intervention.party: staff ask as the merchant or the platform, not the buyer")
     state = m.state
     if state.intervention is not None:
         raise InvalidAction("ask_intervention: the platform has already stepped in on this case")
@@ -71,7 +80,7 @@ def check_ask(m: CaseCore, data: AskIntervention) -> None:
 
 
 def ask(m: CaseCore, data: AskIntervention, now: datetime) -> None:
-    party = _party(data.actor, data.party)
+    party = _party(data.actor, data.party, data.role)
     found = Intervention(asked_by=data.actor, party=party, asked_at=now, reason=data.reason)
     if data.references:
         found.evidence.append(Evidence(party=party, by=data.actor, at=now, references=list(data.references)))
@@ -95,13 +104,15 @@ def check_evidence(m: CaseCore, data: SubmitEvidence) -> None:
     found = current(m, "submit_evidence")
     if found.stage not in HEARD_BEFORE_RULING:
         raise InvalidAction("submit_evidence: the arbiter has ruled; appeal instead")
-    if _party(data.actor, data.party) == Party.PLATFORM:
+    if _party(data.actor, data.party, data.role) == Party.PLATFORM:
         raise InvalidAction("submit_evidence.party: evidence comes from the buyer or the merchant")
+    if _staff_claims_buyer(data.actor, data.party, data.role):
+        raise NotAuthorized("submit_evidence.party: staff give the merchant's evidence, not the buyer's")
 
 
 def submit_evidence(m: CaseCore, data: SubmitEvidence, now: datetime) -> None:
     found = current(m, "submit_evidence")
-    party = _party(data.actor, data.party)
+    party = _party(data.actor, data.party, data.role)
     found.evidence.append(Evidence(party=party, by=data.actor, at=now, references=list(data.references),
                                    text=data.text))
     m.emit("evidence_submitted", data.actor, now, party=party.value, references=list(data.references),
@@ -188,7 +199,9 @@ def rule(m: CaseCore, data: Rule, now: datetime) -> None:
     found = current(m, "rule")
     made = Ruling(decision=data.decision, amount=data.amount, reason=data.reason, by=data.actor, at=now,
                   appeal=found.appealed_by is not None)
-    second = data.amount > rules(m).second_arbiter_above
+    # What the ruling is worth: its money, or the goods an exchange or repair is about.
+    worth = m.state.intake.order_amount if data.decision in GOODS_DECISIONS else data.amount
+    second = worth > rules(m).second_arbiter_above
     m.emit("ruling_made", data.actor, now, decision=data.decision.value, amount=str(data.amount),
            reason=data.reason, needs_second=second, **_role(data.role))
     if second:
@@ -215,7 +228,12 @@ def confirm_ruling(m: CaseCore, data: ConfirmRuling, now: datetime) -> None:
     assert found.pending is not None
     made = found.pending.model_copy(update={"confirmed_by": data.actor})
     found.pending = None
-    m.emit("ruling_confirmed", data.actor, now, note=data.note, **_role(data.role))
+    m.emit("ruling_confirmed", data.actor, now, note=data.note, agree=data.agree, **_role(data.role))
+    if not data.agree:
+        # The second arbiter does not agree: the case goes back to be heard again.
+        found.stage = Stage.HEARING
+        m.emit("intervention_stage", "system", now, stage=int(found.stage))
+        return
     carrying.ruled(m, found, made, now)
 
 
@@ -224,6 +242,9 @@ def confirm_ruling(m: CaseCore, data: ConfirmRuling, now: datetime) -> None:
 
 def check_appeal(m: CaseCore, data: AppealAction) -> None:
     found = current(m, "appeal")
+    party = _party(data.actor, data.party, data.role)
+    if party == Party.PLATFORM or _staff_claims_buyer(data.actor, data.party, data.role):
+        raise NotAuthorized("appeal.party: the buyer (from its link or a backend) or the merchant's staff appeal")
     ruling = found.ruling
     if ruling is None or found.final or found.appealed_by is not None:
         raise InvalidAction("appeal: there is no ruling open to appeal; an intervention is appealed once")
@@ -236,7 +257,7 @@ def check_appeal(m: CaseCore, data: AppealAction) -> None:
 
 def appeal(m: CaseCore, data: AppealAction, now: datetime) -> None:
     found = current(m, "appeal")
-    party = _party(data.actor, data.party)
+    party = _party(data.actor, data.party, data.role)
     found.appealed_by = party
     carry = m.state.clocks.get(ClockName.RULING_CARRY_OUT)
     if carry is not None:

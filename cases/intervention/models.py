@@ -39,8 +39,12 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+# Before a ruling for the buyer has been carried out: the case must not end or reopen under it.
+UNDECIDED = frozenset({Stage.EVIDENCE, Stage.HEARING, Stage.SECOND_ARBITER, Stage.CARRYING_OUT})
+
 # Rulings the platform can carry out itself by paying: the money ones.
 MONEY_DECISIONS = frozenset({Decision.REFUND, Decision.RETURN_REFUND})
+GOODS_DECISIONS = frozenset({Decision.EXCHANGE, Decision.REPAIR})
 
 
 class Evidence(BaseModel):

@@ -10,6 +10,7 @@ paid moves no money to the buyer: it settles the recovery. Pure functions over `
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from cases.core.moves import CaseCore, InvalidAction
 from cases.fulfilment import legs
@@ -25,7 +26,7 @@ PLANS = {
 }
 PLATFORM = "platform"  # who pays first, in the proposal and the ledger
 # Where a ruling's plan may start: no plan of the case's own is being carried out.
-CARRIABLE = OPEN_STATUSES | {Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT}
+CARRIABLE = OPEN_STATUSES | {Status.AWAITING_RETURN, Status.RETURN_IN_TRANSIT, Status.AWAITING_CONFIRMATION}
 
 
 def ruled(m: CaseCore, found: Intervention, made: Ruling, now: datetime) -> None:
@@ -58,6 +59,9 @@ def check_carry_out(m: CaseCore, data: CarryOutRuling) -> None:
         raise InvalidAction(
             f"carry_out_ruling: the case is {m.state.status.value}; its current plan must end first"
         )
+    left = m.state.intake.order_amount - m.state.paid_out
+    if found.stage == Stage.CARRYING_OUT and found.ruling is not None and found.ruling.amount > left:
+        raise InvalidAction(f"carry_out_ruling: the ruling's {found.ruling.amount} exceeds the {left} left to pay")
 
 
 def carry_out(m: CaseCore, data: CarryOutRuling, now: datetime) -> None:
@@ -102,12 +106,14 @@ def not_carried_out(m: CaseCore, now: datetime) -> None:
     if found is None or found.stage != Stage.CARRYING_OUT or found.ruling is None:
         return
     ruling = found.ruling
-    if ruling.decision not in MONEY_DECISIONS or m.state.status not in CARRIABLE:
+    left = m.state.intake.order_amount - m.state.paid_out
+    if ruling.decision not in MONEY_DECISIONS or m.state.status not in CARRIABLE or ruling.amount > left:
         # Goods the platform cannot move, or a plan under way it must not cut across.
         m.emit("ruling_not_carried_out", "system", now, decision=ruling.decision.value)
         m.escalate("the merchant did not carry out the platform's ruling", "system", now)
         return
-    found.stage, found.platform_paid = Stage.PLATFORM_PAID, ruling.amount
+    # Owed by the merchant only once the money has moved (`platform_refunded`).
+    found.stage = Stage.PLATFORM_PAID
     m.emit("platform_pays_first", "system", now, amount=str(ruling.amount), stage=int(found.stage))
     m.notify_customer(
         "platform_pays", now, "The platform is refunding you",
@@ -116,6 +122,22 @@ def not_carried_out(m: CaseCore, now: datetime) -> None:
     _plan(m, ruling, now, payer=PLATFORM)
     if found.final:
         close(m, found, now)
+
+
+def platform_refunded(m: CaseCore, amount: Decimal) -> None:
+    """The platform's refund went through: the merchant owes it now (S16.4)."""
+    found = m.state.intervention
+    if found is not None and found.stage in (Stage.PLATFORM_PAID, Stage.CLOSED):
+        found.platform_paid = amount
+
+
+def platform_refund_failed(m: CaseCore, now: datetime) -> None:
+    """The platform could not pay: the ruling waits to be carried out again, by the merchant, and
+    the failure has escalated the case (`CaseMachine.resolution_failed`)."""
+    found = m.state.intervention
+    if found is not None and found.stage == Stage.PLATFORM_PAID and not found.platform_paid:
+        found.stage = Stage.CARRYING_OUT
+        m.emit("intervention_stage", "system", now, stage=int(found.stage))
 
 
 def appeal_ends_at(m: CaseCore) -> datetime | None:

@@ -227,9 +227,12 @@ ledger_by_currency AS (
         CASE WHEN GROUPING(merchant_id) = 0 THEN 'merchant' ELSE 'all' END AS dimension,
         COALESCE(merchant_id, 'all') AS grp,
         currency,
-        COALESCE(sum(amount) FILTER (WHERE kind = 'platform_payout'), 0) AS platform_payouts,
-        COALESCE(sum(amount) FILTER (WHERE kind = 'recovery'), 0) AS recoveries,
-        COALESCE(sum(amount) FILTER (WHERE kind = 'recovery_settled'), 0) AS settled
+        -- round(, 2) gives a kind without a row the ledger's scale (0.00, as the others read),
+        -- where a cast to numeric(14, 2) could overflow on a large sum.
+        round(COALESCE(sum(amount) FILTER (WHERE kind = 'platform_payout'), 0), 2)
+            AS platform_payouts,
+        round(COALESCE(sum(amount) FILTER (WHERE kind = 'recovery'), 0), 2) AS recoveries,
+        round(COALESCE(sum(amount) FILTER (WHERE kind = 'recovery_settled'), 0), 2) AS settled
     FROM merchant_ledger
     WHERE at >= $1 AND at < $2
     GROUP BY GROUPING SETS ((currency), (merchant_id, currency))

@@ -62,11 +62,17 @@ def valid_role(raw: str) -> Role:
         raise KeyError_(f"role: {raw!r} is not one of {', '.join(r.value for r in Role)}") from None
 
 
+# The names the engine gives the buyer's own link and itself: no key may act under them.
+RESERVED_PRINCIPALS = frozenset({"customer", "system"})
+
+
 def valid_principal(raw: str) -> str:
     if not PRINCIPAL.match(raw):
         raise KeyError_(
             f"principal: {raw[:70]!r} must be 1-64 letters, digits or . _ @ -, starting with a letter or digit"
         )
+    if raw in RESERVED_PRINCIPALS:
+        raise KeyError_(f"principal: {raw!r} is reserved for the engine; choose another name")
     return raw
 
 

@@ -179,8 +179,8 @@ async def test_an_intervention_walked_from_the_buyers_ask_to_the_ruling_and_the_
         late = await http.post("/v1/cases/9200/actions/carry_out_ruling", json={"note": "refunded today"})
         assert late.status_code == 200, late.text
         account = (await http.get(f"/v1/merchants/{merchant}/ledger")).json()
-    assert account["balances"] == [{"currency": "CNY", "platform_payouts": "259.00", "settled": "259.00",
-                                     "owed": "0.00"}]
+    assert account["balances"] == [{"currency": "CNY", "platform_payouts": "259.00", "recoveries": "259.00",
+                                     "settled": "259.00", "owed": "0.00"}]
     assert sorted(e["kind"] for e in account["entries"]) == ["platform_payout", "recovery", "recovery_settled"]
     rows = await api.pool.fetch("SELECT kind FROM refunds WHERE case_id = $1", f"{merchant}~9200")
     assert [r["kind"] for r in rows] == ["platform_refund"]  # the late merchant refund paid no one

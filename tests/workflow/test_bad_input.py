@@ -235,6 +235,13 @@ VALID_PAYLOADS: dict[str, dict[str, Any]] = {
                        "order": {"signed_at": "2026-03-01T10:00:00+08:00", "sku": "S-1", "serial": "N-1"}},
     "answer_request": {"actor": "merchant-z", "decision": "reject", "reason": "fresh food"},
     "return_delivered": {"actor": "carrier", "note": "left at the door"},
+    "ask_intervention": {"reason": "the merchant refused", "references": ["IMG-1"]},
+    "submit_evidence": {"actor": "merchant-z", "party": "merchant", "text": "shipped intact"},
+    "request_evidence": {"actor": "arbiter-z", "party": "buyer", "question": "a photo?", "role": "arbiter"},
+    "rule": {"actor": "arbiter-z", "decision": "refund", "amount": "10", "reason": "r", "role": "arbiter"},
+    "confirm_ruling": {"actor": "arbiter-y", "agree": True, "role": "arbiter"},
+    "carry_out_ruling": {"actor": "merchant-z", "note": "paid"},
+    "appeal": {"party": "merchant", "reason": "look again"},
 }
 assert set(VALID_PAYLOADS) == set(ACTION_MODELS)
 
@@ -252,7 +259,9 @@ FIELD_SPECIAL: dict[str, list[Any]] = {
     "outcome": ["satisfied", "unsatisfied", "recurred", "unreachable", "maybe", None],
     "flags": [{}, {"safety_risk": True}, {"outage": "yes"}, {"nope": True}, [], None],
     "remedy": ["refund_only", "return_refund", "exchange", "repair", "refund", "", None, 1],
-    "decision": ["agree", "reject", "AGREE", "maybe", None],
+    "decision": ["agree", "reject", "AGREE", "maybe", "refund", "return_refund", "exchange", None],
+    "party": ["buyer", "merchant", "platform", "court", None, 1],
+    "references": [[], ["x" * 121], ["a"] * 21, "photo", [None]],
     "order": [{}, {"signed_at": "2026-03-01T10:00:00"}, {"signed_at": "yesterday"}, {"goods_class": "cake"},
               {"warranty_ends": "2026-13-01"}, {"sku": ""}, {"extra": 1}, [], None],
 }

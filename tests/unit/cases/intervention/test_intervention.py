@@ -21,7 +21,7 @@ from cases.intervention.actions import (
     SubmitEvidence,
 )
 from cases.intervention.models import Stage
-from cases.models import ClockName, ClockState, Status, Withdraw
+from cases.models import ClockName, ClockState, Dispute, ProposeResolution, Status, Withdraw
 from cases.platform.actions import MerchantAnswer
 from cases.policy.snapshot import Policy
 from tests.support.machine import DAY, HOUR, MINUTE, T0, covers, executed, general, shanghai
@@ -153,11 +153,14 @@ def test_a_ruling_not_carried_out_is_paid_by_the_platform_and_a_late_merchant_re
     assert m.state.status != Status.RESOLVING
     m.fire_due(ends)
     found = m.state.intervention
-    assert found is not None and found.stage == Stage.PLATFORM_PAID and found.platform_paid == Decimal("500")
+    assert found is not None and found.stage == Stage.PLATFORM_PAID and found.platform_paid == 0
     assert m.state.status == Status.RESOLVING and m.state.proposal is not None
     assert m.state.proposal.payer == "platform"
     m.resolution_executed(executed("platform_refund"), ends + MINUTE)
-    assert m.state.paid_out == Decimal("500")
+    assert m.state.paid_out == Decimal("500") and found.platform_paid == Decimal("500")
+    m.apply("dispute", Dispute(reason="and the delivery fee?"), ends + 2 * MINUTE)
+    with pytest.raises(InvalidAction, match="exceeds the order amount 2000.00 less the 500"):
+        m.check("propose_resolution", ProposeResolution(actor="agent-1", type="refund", amount=Decimal("1600")))
     m.apply("carry_out_ruling", CarryOutRuling(actor="merchant-1"), ends + HOUR)
     assert found.recovery_settled and m.state.paid_out == Decimal("500")  # nobody paid twice
     assert [e.data["amount"] for e in m.events if e.type == "recovery_settled"] == ["500"]
@@ -199,3 +202,49 @@ def test_a_withdrawn_case_ends_its_intervention(policy: Policy) -> None:
     m.apply("withdraw", Withdraw(reason="settled by phone"), T0 + 2 * DAY)
     assert m.state.intervention is not None and m.state.intervention.stage == Stage.CLOSED
     assert m.state.status == Status.WITHDRAWN
+
+
+def test_a_platform_refund_that_fails_leaves_the_ruling_to_the_merchant_and_nothing_owed(policy: Policy) -> None:
+    m = hearing(policy)
+    m.apply("rule", Rule(actor="arbiter-1", decision="refund", amount=Decimal("500"), reason="r", **ARBITER),
+            T0 + 2 * DAY)
+    ends = due(m, ClockName.RULING_CARRY_OUT)
+    m.fire_due(ends)
+    m.resolution_failed("platform_refund", "declined", [], ends + MINUTE)
+    found = m.state.intervention
+    assert found is not None and found.stage == Stage.CARRYING_OUT and found.platform_paid == 0
+    m.apply("carry_out_ruling", CarryOutRuling(actor="merchant-1"), ends + HOUR)
+    assert m.state.status == Status.RESOLVING and m.state.proposal is not None and m.state.proposal.payer is None
+    assert not [e for e in m.events if e.type == "recovery_settled"]
+
+
+def test_a_second_arbiter_who_disagrees_sends_the_case_back_to_be_heard(policy: Policy) -> None:
+    m = hearing(policy, amount="3000.00")
+    m.apply("rule", Rule(actor="arbiter-1", decision="exchange", reason="faulty", **ARBITER), T0 + 2 * DAY)
+    found = m.state.intervention
+    assert found is not None and found.stage == Stage.SECOND_ARBITER  # an exchange of a 3000 order
+    m.apply("confirm_ruling", ConfirmRuling(actor="arbiter-2", agree=False, note="not faulty", **ARBITER),
+            T0 + 2 * DAY + HOUR)
+    assert found.stage == Stage.HEARING and found.pending is None and found.ruling is None
+
+
+def test_staff_cannot_speak_for_the_buyer_nor_reopen_a_case_under_hearing(policy: Policy) -> None:
+    m = asked(policy)
+    claim = SubmitEvidence(actor="merchant-1", party="buyer", references=["fake"], role="agent")
+    with pytest.raises(NotAuthorized, match="not the buyer's"):
+        m.check("submit_evidence", claim)
+    backend = SubmitEvidence(actor="app-backend", party="merchant", references=["IMG-2"], role="system")
+    m.apply("submit_evidence", backend, T0 + DAY + MINUTE)
+    assert m.state.intervention is not None and m.state.intervention.evidence[-1].party.value == "buyer"
+    with pytest.raises(NotAuthorized, match="appeal.party"):
+        m.check("appeal", Appeal(actor="hq-1", party="platform", reason="x", role="supervisor"))
+    # The case's own answer while the platform hears it: no silence accepts it, and no dispute
+    # reopens it from under the hearing.
+    m.apply("propose_resolution", ProposeResolution(actor="agent-1", type="explanation"), T0 + DAY + HOUR)
+    m.resolution_executed([], T0 + DAY + HOUR)
+    confirm_by = m.state.confirmation_due_at
+    assert confirm_by is not None
+    m.fire_due(confirm_by + HOUR)
+    assert m.state.status == Status.AWAITING_CONFIRMATION
+    with pytest.raises(InvalidAction, match="platform is hearing"):
+        m.check("dispute", Dispute(reason="x"))
