@@ -10,7 +10,7 @@ so a retried record writes nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
@@ -32,17 +32,32 @@ _HOLD = (
 _RELEASE = "UPDATE settlement_holds SET released_at = $2 WHERE case_id = $1 AND released_at IS NULL"
 
 
+def _platform_paid(data: dict[str, Any]) -> bool:
+    steps = data.get("steps")
+    return isinstance(steps, list) and any(
+        isinstance(s, dict) and s.get("step") == "platform_refund" and not s.get("compensated") for s in steps
+    )
+
+
+def _amount(data: dict[str, Any]) -> Decimal | None:
+    # The record must never fail on what an event holds: an amount it cannot read is no entry.
+    try:
+        amount = Decimal(str(data.get("amount")))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
 def ledger_rows(case_id: str, currency: str, events: list[CaseEvent]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     for e in events:
-        if e.type == "resolution_executed" and any(
-            s.get("step") == "platform_refund" and not s.get("compensated") for s in e.data.get("steps", [])
-        ):
-            amount = Decimal(str(e.data["amount"]))
+        amount = _amount(e.data)
+        if amount is None:
+            continue
+        if e.type == "resolution_executed" and _platform_paid(e.data):
             for kind in ("platform_payout", "recovery"):
                 rows.append((f"{case_id}:{e.seq}:{kind}", case_id, kind, amount, currency, e.at))
         elif e.type == "recovery_settled":
-            amount = Decimal(str(e.data["amount"]))
             rows.append((f"{case_id}:{e.seq}:recovery_settled", case_id, "recovery_settled", amount, currency, e.at))
     return rows
 

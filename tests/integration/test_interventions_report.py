@@ -24,7 +24,6 @@ import asyncpg
 import pytest
 
 from activities import ledger
-from activities.record_input import case_row, clock_row
 from cases.actions.roles import Role
 from cases.core.machine import CaseMachine
 from cases.ids import case_key
@@ -40,6 +39,7 @@ from reports.service.interventions import InterventionFigures, LedgerAmounts
 from reports.service.query import build_report
 from reports.service.render import render_json, render_text
 from tests.support.factories import intake
+from tests.support.recorded_cases import insert_machine_case
 
 SINCE = datetime(2022, 12, 1, tzinfo=UTC)
 UNTIL = datetime(2023, 1, 1, tzinfo=UTC)
@@ -444,31 +444,11 @@ def heard(case_id: str, merchant: str, opened: datetime) -> CaseMachine:
     return m
 
 
-async def insert_machine_case(conn: asyncpg.Connection, m: CaseMachine) -> None:
-    """The rows the projection and the ledger would write for `m`, built by their own builders
-    (the projection's as in test_report_duties.py, the ledger's as activities/store.py calls
-    it)."""
+async def insert_with_ledger(conn: asyncpg.Connection, m: CaseMachine) -> None:
+    """The rows the projection writes for `m`, and the ledger's, as activities/store.py writes them."""
+    await insert_machine_case(conn, m)
     state = m.state
-    row = case_row(state, state.model_dump(mode="json"))
-    columns = ", ".join(row)
-    await conn.execute(
-        f"INSERT INTO cases ({columns}, state) SELECT {columns}, '{{}}'::jsonb "
-        "FROM jsonb_populate_record(NULL::cases, $1::jsonb)",
-        json.dumps(row),
-    )
-    await conn.executemany(
-        _INSERT_EVENT,
-        [(state.case_id, e.seq, e.type, e.actor, e.at,
-          json.dumps(e.model_dump(mode="json")["data"])) for e in m.events],
-    )
-    clocks = [clock_row(state.reopen_count, c.model_dump(mode="json"))
-              for c in state.clocks.values()]
-    clocks += [clock_row(r.round, r.clock.model_dump(mode="json")) for r in m.retired_clocks]
-    await conn.executemany(
-        "INSERT INTO sla_clocks SELECT * FROM jsonb_populate_record(NULL::sla_clocks, $1::jsonb)",
-        [(json.dumps({"case_id": state.case_id, **clock}),) for clock in clocks],
-    )
-    await ledger.write(conn, row["case_id"], row["order_id"], row["currency"], m.events)
+    await ledger.write(conn, state.case_id, state.intake.order_id, state.intake.currency, m.events)
 
 
 def carry_out_due(m: CaseMachine) -> datetime:
@@ -503,7 +483,7 @@ async def test_the_figures_read_what_the_engine_records(conn: asyncpg.Connection
     appealed.apply("carry_out_ruling", CarryOutRuling(actor="merchant-1"),
                    opened + 4 * DAY + HOUR)
     for m in (paid, appealed):
-        await insert_machine_case(conn, m)
+        await insert_with_ledger(conn, m)
 
     report = await build_report(conn, ENGINE_SINCE, ENGINE_SINCE + timedelta(days=31))
     got = report.interventions.by_merchant[merchant]

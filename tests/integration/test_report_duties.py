@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from activities.record_input import case_row, clock_row
 from cases.core.machine import CaseMachine
 from cases.core.moves import NotAuthorized
 from cases.fulfilment.actions import ReturnDelivered, ReturnShipped
@@ -34,6 +33,7 @@ from reports.service.html import render_html
 from reports.service.query import build_report
 from reports.service.render import render_json, render_text
 from tests.support.factories import intake
+from tests.support.recorded_cases import insert_machine_case
 
 SINCE = datetime(2022, 10, 1, tzinfo=UTC)
 UNTIL = datetime(2022, 11, 1, tzinfo=UTC)
@@ -322,30 +322,6 @@ def opened_with_request(case_id: str, merchant: str, opened: datetime) -> CaseMa
     case = intake(case_id=case_id, merchant_id=merchant, order_amount="2000.00",
                   request=RETURN_REQUEST)
     return CaseMachine.open(case.key, case, POLICY.snapshot(opened), opened)
-
-
-async def insert_machine_case(conn: asyncpg.Connection, m: CaseMachine) -> None:
-    """The rows the projection would write for `m`, built by its own row builders."""
-    state = m.state
-    row = case_row(state, state.model_dump(mode="json"))
-    columns = ", ".join(row)
-    await conn.execute(
-        f"INSERT INTO cases ({columns}, state) SELECT {columns}, '{{}}'::jsonb "
-        "FROM jsonb_populate_record(NULL::cases, $1::jsonb)",
-        json.dumps(row),
-    )
-    await conn.executemany(
-        _INSERT_EVENT,
-        [(state.case_id, e.seq, e.type, e.actor, e.at,
-          json.dumps(e.model_dump(mode="json")["data"])) for e in m.events],
-    )
-    clocks = [clock_row(state.reopen_count, c.model_dump(mode="json"))
-              for c in state.clocks.values()]
-    clocks += [clock_row(r.round, r.clock.model_dump(mode="json")) for r in m.retired_clocks]
-    await conn.executemany(
-        "INSERT INTO sla_clocks SELECT * FROM jsonb_populate_record(NULL::sla_clocks, $1::jsonb)",
-        [(json.dumps({"case_id": state.case_id, **clock}),) for clock in clocks],
-    )
 
 
 async def test_the_figures_read_what_the_engine_records(conn: asyncpg.Connection) -> None:

@@ -7,6 +7,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
+
+from activities.record_input import case_row, clock_row
 from cases.actions.registry import ACTION_MODELS
 from cases.core.machine import CaseMachine
 from cases.ids import DEFAULT_MERCHANT
@@ -46,3 +49,31 @@ def recorded_case(
     events = [(s.case_id, e.seq, e.type, e.actor, e.at, json.dumps(e.model_dump(mode="json")["data"]))
               for e in m.events]
     return row, events
+
+
+_EVENT = "INSERT INTO case_events (case_id, seq, type, actor, at, data) VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
+
+
+async def insert_machine_case(conn: asyncpg.Connection, m: CaseMachine) -> None:
+    """The rows the projection would write for a case driven on the pure machine, built by the
+    projection's own row builders."""
+    state = m.state
+    row = case_row(state, state.model_dump(mode="json"))
+    columns = ", ".join(row)
+    await conn.execute(
+        f"INSERT INTO cases ({columns}, state) SELECT {columns}, '{{}}'::jsonb "
+        "FROM jsonb_populate_record(NULL::cases, $1::jsonb)",
+        json.dumps(row),
+    )
+    await conn.executemany(
+        _EVENT,
+        [(state.case_id, e.seq, e.type, e.actor, e.at,
+          json.dumps(e.model_dump(mode="json")["data"])) for e in m.events],
+    )
+    clocks = [clock_row(state.reopen_count, c.model_dump(mode="json"))
+              for c in state.clocks.values()]
+    clocks += [clock_row(r.round, r.clock.model_dump(mode="json")) for r in m.retired_clocks]
+    await conn.executemany(
+        "INSERT INTO sla_clocks SELECT * FROM jsonb_populate_record(NULL::sla_clocks, $1::jsonb)",
+        [(json.dumps({"case_id": state.case_id, **clock}),) for clock in clocks],
+    )

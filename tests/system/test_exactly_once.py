@@ -36,6 +36,15 @@ async def _spawn_worker(  # type: ignore[no-untyped-def]
     )
 
 
+async def _merchant_holding_itself_to(pool, policy, platform_rule: str) -> str:  # type: ignore[no-untyped-def]
+    """A new merchant whose own policy tightens one `[platform]` deadline to seconds."""
+    merchant = f"quick-{uuid.uuid4().hex[:8]}"
+    registry = MerchantRegistry(pool)
+    await registry.add(merchant, "Quick")
+    await registry.set_policy(merchant, f"[platform]\n{platform_rule}\n", policy)
+    return merchant
+
+
 async def _wait_status(client: CaseClient, case_id: str, wanted: set[str], timeout: float) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -141,10 +150,7 @@ async def test_a_silence_refund_is_paid_once_when_the_worker_dies_after_paying(
 ):
     # A merchant that holds itself to answering within seconds, so its silence falls due on the
     # real server's clock while the test waits.
-    merchant = f"quick-{uuid.uuid4().hex[:8]}"
-    registry = MerchantRegistry(pool)
-    await registry.add(merchant, "Quick answers")
-    await registry.set_policy(merchant, '[platform]\nanswer_within = "3s"\n', policy)
+    merchant = await _merchant_holding_itself_to(pool, policy, 'answer_within = "3s"')
     task_queue = f"crash-silence-{uuid.uuid4()}"
     marker = tmp_path / "crashed"
     client = CaseClient(dev_client, task_queue)
@@ -182,10 +188,7 @@ async def test_the_platforms_refund_first_is_paid_once_when_the_worker_dies_afte
 ):
     # A merchant that holds itself to carrying rulings out within seconds: its silence falls due
     # on the real server's clock, and the platform pays first.
-    merchant = f"slow-{uuid.uuid4().hex[:8]}"
-    registry = MerchantRegistry(pool)
-    await registry.add(merchant, "Slow to carry out")
-    await registry.set_policy(merchant, '[platform]\nintervention_carry_out_within = "3s"\n', policy)
+    merchant = await _merchant_holding_itself_to(pool, policy, 'intervention_carry_out_within = "3s"')
     task_queue = f"crash-platform-{uuid.uuid4()}"
     marker = tmp_path / "crashed"
     client = CaseClient(dev_client, task_queue)

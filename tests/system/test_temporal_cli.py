@@ -243,7 +243,9 @@ def test_up_serves_the_api_with_a_key_per_role(stack: Stack) -> None:
         for line in (stack.home / "api-keys.env").read_text().splitlines()
         if line.startswith("export ")
     )
-    assert set(keys) == {f"AFTERSALES_KEY_{r}" for r in ("SYSTEM", "AGENT", "REVIEWER", "SUPERVISOR", "WAREHOUSE")}
+    assert set(keys) == {
+        f"AFTERSALES_KEY_{r}" for r in ("SYSTEM", "AGENT", "REVIEWER", "SUPERVISOR", "WAREHOUSE", "ARBITER")
+    }
     assert oct((stack.home / "api-keys.env").stat().st_mode & 0o777) == "0o600"
     with httpx.Client(base_url=stack.api_url, timeout=30) as http:
         assert http.get("/openapi.json").status_code == 200
