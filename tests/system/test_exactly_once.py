@@ -145,9 +145,20 @@ async def test_record_written_once_when_worker_killed_after_commit_before_task_c
                 await proc.wait()
 
 
-async def test_a_silence_refund_is_paid_once_when_the_worker_dies_after_paying(
+async def test_what_a_silence_pays_is_paid_once_when_the_worker_dies_after_paying(
     dev_server, dev_client, postgres_dsn, pool, tmp_path, policy
 ):
+    """Side by side, each on a worker of its own that is killed right after paying: the refund a
+    merchant's silence agreed to, and the platform paying a ruling first."""
+    (tmp_path / "silence").mkdir()
+    (tmp_path / "platform").mkdir()
+    await asyncio.gather(
+        _silence_refund(dev_server, dev_client, postgres_dsn, pool, tmp_path / "silence", policy),
+        _platform_refund_first(dev_server, dev_client, postgres_dsn, pool, tmp_path / "platform", policy),
+    )
+
+
+async def _silence_refund(dev_server, dev_client, postgres_dsn, pool, tmp_path, policy) -> None:  # type: ignore[no-untyped-def]
     # A merchant that holds itself to answering within seconds, so its silence falls due on the
     # real server's clock while the test waits.
     merchant = await _merchant_holding_itself_to(pool, policy, 'answer_within = "3s"')
@@ -183,9 +194,7 @@ async def test_a_silence_refund_is_paid_once_when_the_worker_dies_after_paying(
                 await proc.wait()
 
 
-async def test_the_platforms_refund_first_is_paid_once_when_the_worker_dies_after_paying(
-    dev_server, dev_client, postgres_dsn, pool, tmp_path, policy
-):
+async def _platform_refund_first(dev_server, dev_client, postgres_dsn, pool, tmp_path, policy) -> None:  # type: ignore[no-untyped-def]
     # A merchant that holds itself to carrying rulings out within seconds: its silence falls due
     # on the real server's clock, and the platform pays first.
     merchant = await _merchant_holding_itself_to(pool, policy, 'intervention_carry_out_within = "3s"')
