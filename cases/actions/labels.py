@@ -141,3 +141,15 @@ def ruling(data: dict[str, Any], r: Reader) -> list[str]:
     """The platform's decision in words, with its reason, which is addressed to both parties."""
     word = _RULINGS[r.lang].get(str(data.get("decision")), "")
     return ([word] if word else []) + fields("reason")(data, r)
+
+
+_PARTIES: dict[Language, dict[str, str]] = {
+    "en": {"buyer": "you", "merchant": "the merchant"},
+    "zh": {"buyer": "您", "merchant": "商家"},
+}
+
+
+def party(data: dict[str, Any], r: Reader) -> list[str]:
+    """Whose evidence or appeal, in the reader's words."""
+    word = _PARTIES[r.lang].get(str(data.get("party")), "")
+    return [word] if word else []

@@ -216,7 +216,7 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     "submit_evidence": ActionSpec(
         SubmitEvidence, NOT_FINAL, hearing.submit_evidence, ON_BEHALF_OF_CUSTOMER, "evidence_submitted",
         check=hearing.check_evidence, customer=True, public=frozenset({"party"}),
-        label=Label("Evidence submitted", "已提交凭证", lb.fields("party")),
+        label=Label("Evidence submitted", "已提交凭证", lb.party),
     ),
     "request_evidence": ActionSpec(
         RequestEvidence, NOT_FINAL, hearing.request_evidence, ARBITERS, "evidence_requested",
@@ -238,7 +238,7 @@ ACTIONS: Mapping[str, ActionSpec[Any]] = {
     "appeal": ActionSpec(
         Appeal, NOT_FINAL, hearing.appeal, ON_BEHALF_OF_CUSTOMER, "appealed", check=hearing.check_appeal,
         customer=True, public=frozenset({"party", "stage"}),
-        label=Label("Ruling appealed", "已申诉", lb.fields("party")),
+        label=Label("Ruling appealed", "已申诉", lb.party),
     ),
     "agent_reply": ActionSpec(
         AgentReply, NOT_FINAL, conversation.agent_reply, STAFF, "agent_replied",

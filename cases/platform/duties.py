@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from cases.core.moves import CaseCore, InvalidAction, NotAuthorized
 from cases.fulfilment import legs
+from cases.intervention.models import UNDECIDED
 from cases.models import ClockName, Proposal, ProposeResolution, ResolutionType, ReviewDecision
 from cases.platform import law
 from cases.platform.actions import Decision, MerchantAnswer, RemedyRequest
@@ -60,6 +61,9 @@ def check_request(m: CaseCore, data: BuyerRequest) -> None:
         raise InvalidAction("request_remedy: this case opened on rules that predate buyer requests")
     if pending(m) is not None:
         raise InvalidAction("request_remedy: the buyer's earlier request still waits for the merchant's answer")
+    found = m.state.intervention
+    if found is not None and found.stage in UNDECIDED:
+        raise InvalidAction("request_remedy: the platform is deciding the buyer's request; wait for its ruling")
     why = data.beyond(left_to_pay(m))
     if why is not None:
         paid = m.state.paid_out

@@ -19,7 +19,7 @@ from cases.actions.labels import Label, Language, Reader, what
 from cases.actions.registry import ACTIONS, CUSTOMER_ACTIONS
 from cases.clocks import sla
 from cases.clocks.specs import ClockName
-from cases.intervention.models import Stage
+from cases.intervention.models import UNDECIDED, Stage
 from cases.models import MUST_PAY, CaseEvent, CaseState, ResolutionType, Status
 
 WaitingOn = Literal["customer", "us"]
@@ -252,6 +252,8 @@ def customer_progress(
 def _offered(state: CaseState, action: str) -> bool:
     """The intervention's actions, where the case is at the point they fit (STANDARDS S16)."""
     found = state.intervention
+    if action == "request_remedy":
+        return found is None or found.stage not in UNDECIDED
     if action == "ask_intervention":
         return state.request is not None and found is None
     if action == "submit_evidence":

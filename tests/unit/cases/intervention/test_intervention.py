@@ -22,8 +22,9 @@ from cases.intervention.actions import (
 )
 from cases.intervention.models import Stage
 from cases.models import ClockName, ClockState, Dispute, ProposeResolution, Status, Withdraw
-from cases.platform.actions import MerchantAnswer
+from cases.platform.actions import MerchantAnswer, RemedyRequest
 from cases.policy.snapshot import Policy
+from cases.views.progress import customer_progress
 from tests.support.machine import DAY, HOUR, MINUTE, T0, covers, executed, general, shanghai
 
 SECOND = timedelta(seconds=1)
@@ -248,3 +249,13 @@ def test_staff_cannot_speak_for_the_buyer_nor_reopen_a_case_under_hearing(policy
     assert m.state.status == Status.AWAITING_CONFIRMATION
     with pytest.raises(InvalidAction, match="platform is hearing"):
         m.check("dispute", Dispute(reason="x"))
+
+
+def test_the_buyer_sees_the_intervention_in_plain_words_and_asks_nothing_new_meanwhile(policy: Policy) -> None:
+    m = hearing(policy)
+    with pytest.raises(InvalidAction, match="platform is deciding"):
+        m.check("request_remedy", RemedyRequest(remedy="refund_only", reason="other", amount=Decimal("10")))
+    view = customer_progress(m.state, m.events, T0 + DAY + 2 * HOUR, "zh")
+    assert view.headline == "平台正在审理您的申请。"
+    assert "request_remedy" not in view.actions_available and "submit_evidence" in view.actions_available
+    assert view.timeline[-1].title == "已提交凭证" and view.timeline[-1].detail == "商家"
