@@ -1,5 +1,5 @@
-"""How the service report takes a rate: one rule for every figure, in `figures`, `duties` and
-`interventions`."""
+"""How a rate is taken: one rule for every figure of the service report (`figures`, `duties`,
+`interventions`) and of the what-if (`reports/whatif/figures.py`)."""
 
 from __future__ import annotations
 

@@ -20,10 +20,7 @@ from pydantic import BaseModel, computed_field
 from cases.ids import DEFAULT_MERCHANT
 from cases.models import Tier
 from reports.service.figures import CLOCK_ORDER, ClockFigures, breach_rate, clock_breaches, clock_label, ordered
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+from reports.service.rates import ratio
 
 
 class ClockVerdicts(ClockFigures):
@@ -46,7 +43,7 @@ class SideFigures(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def escalated_share(self) -> float | None:
-        return _ratio(self.escalated_cases, self.cases)
+        return ratio(self.escalated_cases, self.cases)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
